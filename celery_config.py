@@ -1,0 +1,45 @@
+"""Celery settings (lowercase, JSON only). Read by the worker (`celery -A workers`) and by the API's
+enqueue client, so both sides agree on broker, queues and routes."""
+
+import os
+from pathlib import Path
+
+from kombu import Queue
+
+_instance = Path(__file__).resolve().parent / "instance"
+
+broker_url = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+if broker_url.startswith("filesystem://"):
+    # Embedded broker for `make run`: one folder shared by the API and the worker processes.
+    _folder = os.environ.get("CELERY_FILESYSTEM_FOLDER") or str(_instance / "broker")
+    Path(_folder).mkdir(parents=True, exist_ok=True)
+    broker_transport_options = {"data_folder_in": _folder, "data_folder_out": _folder, "store_processed": False}
+
+# Job state lives in PostgreSQL rows reported through webhooks, not in a result backend.
+result_backend = None
+task_ignore_result = True
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+worker_cancel_long_running_tasks_on_connection_loss = True
+broker_connection_retry_on_startup = True
+
+TRAINING_QUEUE = "model_training"
+GENERATION_QUEUE = "image_generation"
+task_queues = (Queue(TRAINING_QUEUE), Queue(GENERATION_QUEUE))
+task_default_queue = GENERATION_QUEUE
+task_routes = {
+    "workers.tasks.train_style": {"queue": TRAINING_QUEUE},
+    "workers.tasks.generate_image": {"queue": GENERATION_QUEUE},
+}
+
+# Hard limits so a hung job cannot hold a GPU forever; the API's sweeper handles the row.
+task_soft_time_limit = int(os.environ.get("CELERY_SOFT_TIME_LIMIT", 3 * 3600))
+task_time_limit = int(os.environ.get("CELERY_TIME_LIMIT", 3 * 3600 + 300))
+worker_send_task_events = True
+task_send_sent_event = True

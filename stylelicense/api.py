@@ -1,0 +1,235 @@
+"""Request/response plumbing shared by every blueprint.
+
+- ``@endpoint(...)`` validates the query string, JSON body or multipart form with pydantic schemas,
+  checks login/role, records the route for the OpenAPI document, and is the request's single
+  commit point (commit on success, roll back on any error).
+- ``ok()`` / ``created()`` wrap data in the success envelope.
+- ``paginate()`` is the keyset (cursor) pagination every list uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, jsonify, request
+from flask_login import current_user
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.exc import IntegrityError
+
+from . import jobs
+from .errors import APIError, ArtistOnly, BadRequest, Conflict, Unauthorized, ValidationError
+from .extensions import db
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class Schema(BaseModel):
+    """Base for request schemas: unknown fields are refused, strings are stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PageQuery(Schema):
+    cursor: str | None = None
+    limit: int = DEFAULT_PAGE_SIZE
+
+    def model_post_init(self, __context: Any) -> None:
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+
+
+def ok(data: Any = None, status: int = 200):
+    response = jsonify({"success": True, "data": data})
+    response.status_code = status
+    return response
+
+
+def created(data: Any):
+    return ok(data, 201)
+
+
+def _field_errors(error: PydanticValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
+        for item in error.errors(include_url=False)
+    ]
+
+
+def parse(schema: type[BaseModel], data: Any) -> BaseModel:
+    """Validate ``data`` against ``schema`` or raise VALIDATION_ERROR (422) with per-field details."""
+    try:
+        return schema.model_validate(data)
+    except PydanticValidationError as error:
+        raise ValidationError(details={"fields": _field_errors(error)}) from None
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+def _json_body() -> Any:
+    if request.content_length and request.content_length > current_app.config["MAX_JSON_BYTES"]:
+        raise APIError("The request body is too large.", code="PAYLOAD_TOO_LARGE", status=413)
+    if not request.is_json:
+        raise BadRequest("Send a JSON body with Content-Type: application/json.")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest("The request body is not valid JSON.")
+    return data
+
+
+def _query_args() -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        args[key] = values if len(values) > 1 else values[0]
+    return args
+
+
+def endpoint(
+    *,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    form: type[BaseModel] | None = None,
+    files: dict[str, str] | None = None,
+    response: type[BaseModel] | None = None,
+    auth: str | None = None,
+    summary: str = "",
+    status: int = 200,
+    paginated: bool = False,
+):
+    """Decorate a route: validation, auth (``None`` | ``"login"`` | ``"artist"``), OpenAPI, commit.
+
+    The view receives ``body=``, ``query=`` and/or ``form=`` keyword arguments with parsed models.
+    ``files`` documents multipart file fields for OpenAPI (``{"images": "array"}``); the view reads
+    them from ``request.files`` and validates their content itself.
+    """
+
+    def decorator(view: Callable):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if auth and not current_user.is_authenticated:
+                raise Unauthorized()
+            if auth == "artist" and current_user.artist is None:
+                raise ArtistOnly()
+            if query is not None:
+                kwargs["query"] = parse(query, _query_args())
+            if body is not None:
+                kwargs["body"] = parse(body, _json_body())
+            if form is not None:
+                kwargs["form"] = parse(form, request.form.to_dict())
+            try:
+                result = view(*args, **kwargs)
+                db.session.commit()
+            except IntegrityError as error:
+                db.session.rollback()
+                jobs.discard_pending()
+                current_app.logger.info("integrity conflict", extra={"detail": str(error.orig)[:300]})
+                raise Conflict() from None
+            except BaseException:
+                db.session.rollback()
+                jobs.discard_pending()
+                raise
+            jobs.send_pending()
+            return result
+
+        wrapper._openapi = {  # read by openapi.build_document()
+            "body": body,
+            "query": query,
+            "form": form,
+            "files": files or {},
+            "response": response,
+            "auth": auth,
+            "summary": summary or (view.__doc__ or "").strip().split("\n")[0],
+            "status": status,
+            "paginated": paginated,
+        }
+        return wrapper
+
+    return decorator
+
+
+# --- cursor pagination -------------------------------------------------------------------------
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and "t" in value:
+        return datetime.fromisoformat(value["t"])
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != size:
+            raise ValueError
+        return [_decode_value(v) for v in values]
+    except (ValueError, TypeError):
+        raise ValidationError("The cursor is invalid.", details={"fields": [{"field": "cursor",
+                                                                             "message": "invalid"}]}) from None
+
+
+def paginate(
+    stmt: Select,
+    order_by: Sequence[Any],
+    serialize: Callable[[Any], Any],
+    page: PageQuery,
+    *,
+    key: Callable[[Any], Sequence[Any]] | None = None,
+) -> dict[str, Any]:
+    """Keyset pagination, newest first: ``order_by`` columns are sorted descending and must end
+    with a unique column (usually the id). ``key(row)`` returns those columns' values for a row
+    (defaults to reading attributes of the same names)."""
+    if page.cursor:
+        values = decode_cursor(page.cursor, len(order_by))
+        # (a, b, c) < (x, y, z) spelled out, so it works on every database and with NULL-free keys.
+        clauses = []
+        for i, column in enumerate(order_by):
+            equal = [order_by[j] == values[j] for j in range(i)]
+            clauses.append(and_(*equal, column < values[i]))
+        stmt = stmt.where(or_(*clauses))
+    stmt = stmt.order_by(*[column.desc() for column in order_by]).limit(page.limit + 1)
+    rows = list(db.session.execute(stmt).scalars().all()) if _is_entity(stmt) else list(
+        db.session.execute(stmt).all())
+    has_more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    key = key or (lambda row: [getattr(row, column.key) for column in order_by])
+    next_cursor = encode_cursor(key(rows[-1])) if has_more and rows else None
+    return {"results": [serialize(row) for row in rows], "next_cursor": next_cursor, "has_more": has_more}
+
+
+def _is_entity(stmt: Select) -> bool:
+    descriptions = stmt.column_descriptions
+    return len(descriptions) == 1 and descriptions[0].get("entity") is not None and descriptions[0].get(
+        "expr") is descriptions[0].get("entity")
+
+
+def iso(value: datetime | None) -> str | None:
+    """Datetimes leave the API as ISO 8601 in UTC."""
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z") if value.tzinfo else value.isoformat() + "Z"
+
+
+def unique_list(items: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)

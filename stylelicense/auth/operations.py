@@ -1,0 +1,88 @@
+"""Sign-in rules: users keyed by Google `sub`; the first sign-in creates the account and pays the
+welcome bonus once."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from flask import session
+from flask_login import login_user
+from sqlalchemy import func, select
+
+from ..errors import Conflict, Forbidden
+from ..extensions import db
+from ..storage import get_storage
+from ..tokens import ledger
+from ..users.models import User
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9_]{3,30}$")
+
+
+def _username_taken(username: str, exclude_id: int | None = None) -> bool:
+    stmt = select(User.id).where(func.lower(User.username) == username.lower())
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    return db.session.scalar(stmt) is not None
+
+
+def _free_username(wanted: str) -> str:
+    base = re.sub(r"[^a-z0-9_]", "_", wanted.lower())[:24].strip("_") or "user"
+    base = base if len(base) >= 3 else f"{base}_user"
+    candidate = base
+    while _username_taken(candidate):
+        candidate = f"{base}_{secrets.token_hex(2)}"
+    return candidate
+
+
+def get_or_create_user(*, sub: str, email: str, username_hint: str, exact_username: bool = False) -> User:
+    """Find the user by ``sub`` or create it (with the welcome bonus). With ``exact_username`` the
+    requested username must be free (dev login), otherwise a free one is derived from the hint."""
+    user = db.session.scalar(select(User).where(User.google_sub == sub))
+    if user is not None:
+        if not user.is_active:
+            raise Forbidden("This account is deactivated.")
+        return user
+    if exact_username:
+        username = username_hint.lower()
+        if not USERNAME_PATTERN.match(username):
+            from ..errors import ValidationError
+
+            raise ValidationError("Usernames are 3–30 letters, digits or underscores.",
+                                  details={"fields": [{"field": "username", "message": "invalid"}]})
+        if _username_taken(username):
+            raise Conflict("This username is taken.", details={"fields": [{"field": "username",
+                                                                           "message": "taken"}]})
+    else:
+        username = _free_username(username_hint)
+    user = User(google_sub=sub, email=email.lower(), username=username)
+    db.session.add(user)
+    db.session.flush()
+    ledger.credit_welcome_bonus(user)
+    return user
+
+
+def start_session(user: User) -> None:
+    """Session fixation: drop whatever the browser had before, then log in."""
+    session.clear()
+    login_user(user, remember=False)
+    session.permanent = True
+
+
+def serialize_me(user: User) -> dict:
+    artist = user.artist
+    return {
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "role": user.role,
+        "token_balance": user.token_balance,
+        "profile_image_url": get_storage().public_url(user.profile_image_key) if user.profile_image_key else None,
+        "bio": user.bio,
+        "artist": None if artist is None else {
+            "id": artist.id,
+            "artist_name": artist.artist_name,
+            "earned_token_balance": artist.earned_token_balance,
+            "follower_count": artist.follower_count,
+        },
+    }

@@ -1,0 +1,114 @@
+"""Configuration from the environment (SPEC §12).
+
+Everything is optional for a local run; production refuses to start without the secrets it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the platform must not run with."""
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _instance_secret(instance_path: Path, name: str) -> str:
+    """A random secret generated once per instance folder, so local restarts keep sessions."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from environment variables.
+
+    `env` defaults to ``os.environ``; tests pass their own mapping.
+    """
+    env = dict(os.environ if env is None else env)
+    instance = Path(instance_path)
+    mode = env.get("STYLELICENSE_ENV", "development")
+    if mode not in ENVIRONMENTS:
+        raise ConfigError(f"STYLELICENSE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {mode!r}")
+    production = mode == "production"
+
+    if production:
+        missing = [name for name in ("SECRET_KEY", "INTERNAL_API_TOKEN") if not env.get(name)]
+        if missing:
+            raise ConfigError(f"production requires {', '.join(missing)}")
+        if _flag(env.get("STYLELICENSE_DEV_LOGIN"), False):
+            raise ConfigError("STYLELICENSE_DEV_LOGIN is never allowed in production")
+        for name in ("TOSS_CLIENT_KEY", "TOSS_SECRET_KEY"):
+            if env.get(name, "").startswith("test_"):
+                raise ConfigError(f"{name} is a Toss test key; production needs live keys")
+
+    secret_key = env.get("SECRET_KEY") or _instance_secret(instance, "secret_key")
+    internal_token = env.get("INTERNAL_API_TOKEN") or _instance_secret(instance, "internal_api_token")
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'stylelicense.db'}"
+    storage_url = env.get("STORAGE_URL") or (instance / "storage").as_uri()
+    broker_url = env.get("CELERY_BROKER_URL") or "filesystem://"
+    dev_login = False if production else _flag(env.get("STYLELICENSE_DEV_LOGIN"), mode == "development")
+    toss_secret = env.get("TOSS_SECRET_KEY") or None
+    allow_list = [ip.strip() for ip in env.get("INTERNAL_IP_ALLOWLIST", "").split(",") if ip.strip()]
+
+    return {
+        "ENV_NAME": mode,
+        "TESTING": mode == "testing",
+        "SECRET_KEY": secret_key,
+        "INTERNAL_API_TOKEN": internal_token,
+        "INTERNAL_IP_ALLOWLIST": allow_list,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_FILESYSTEM_FOLDER": env.get("CELERY_FILESYSTEM_FOLDER") or str(instance / "broker"),
+        "STORAGE_URL": storage_url,
+        "PUBLIC_STORAGE_URL": env.get("PUBLIC_STORAGE_URL") or None,
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
+        "API_BASE_URL": env.get("API_BASE_URL") or "http://127.0.0.1:5000",
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL") or env.get("API_BASE_URL") or "http://127.0.0.1:5000",
+        "BASE_MODEL": env.get("STYLELICENSE_BASE_MODEL") or "tiny",
+        "DEV_LOGIN_ENABLED": dev_login,
+        "GOOGLE_CLIENT_ID": env.get("GOOGLE_CLIENT_ID") or None,
+        "GOOGLE_CLIENT_SECRET": env.get("GOOGLE_CLIENT_SECRET") or None,
+        # Overridable so tests can point Authlib at a loopback OIDC provider.
+        "GOOGLE_METADATA_URL": env.get("GOOGLE_METADATA_URL")
+        or "https://accounts.google.com/.well-known/openid-configuration",
+        "TOSS_CLIENT_KEY": env.get("TOSS_CLIENT_KEY") or None,
+        "TOSS_SECRET_KEY": toss_secret,
+        "TOSS_API_BASE": env.get("TOSS_API_BASE") or "https://api.tosspayments.com",
+        # Without Toss keys, development gets a clearly labelled local sandbox checkout.
+        "SANDBOX_CHECKOUT": toss_secret is None and not production,
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SENTRY_DSN": env.get("SENTRY_DSN") or None,
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 1100 * 1024 * 1024),
+        "MAX_JSON_BYTES": 64 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",  # Strict would break the OAuth return navigation
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
+        "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
+        "WTF_CSRF_ENABLED": _flag(env.get("WTF_CSRF_ENABLED"), True),
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "FRONTEND_DIST": env.get("FRONTEND_DIST")
+        or str(Path(__file__).resolve().parent.parent / "frontend" / "dist"),
+        "TRAINING_MAX_STEPS": int(env["TRAINING_MAX_STEPS"]) if env.get("TRAINING_MAX_STEPS") else None,
+        "LICENSE_TERMS_URL": env.get("LICENSE_TERMS_URL") or None,
+    }

@@ -1,0 +1,47 @@
+"""Extensions, created unbound here and bound in create_app() in a fixed order."""
+
+from __future__ import annotations
+
+from authlib.integrations.flask_client import OAuth
+from flask import g, request
+from flask_limiter import Limiter
+from flask_login import LoginManager, current_user
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Named constraints so Alembic can generate stable names on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def rate_limit_key() -> str:
+    """Authenticated calls are limited per user, anonymous ones per client IP."""
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return f"ip:{request.remote_addr}"
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(compare_type=True, render_as_batch=True)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+oauth = OAuth()
+limiter = Limiter(
+    key_func=rate_limit_key,
+    default_limits=[
+        # SPEC §6: 100/min per authenticated user, 50/min per anonymous IP.
+        lambda: "100 per minute" if getattr(g, "_rl_authenticated", False) else "50 per minute"
+    ],
+)

@@ -1,0 +1,82 @@
+"""Enqueue jobs by task name with small typed payloads; the API never imports worker code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from celery import Celery
+from flask import current_app, g
+
+TRAIN_STYLE = "workers.tasks.train_style"
+GENERATE_IMAGE = "workers.tasks.generate_image"
+
+
+@dataclass(frozen=True)
+class TrainStylePayload:
+    """Everything the training worker needs; it has no database access."""
+
+    style_id: int
+    trigger: str  # the style title, lowercased: prefixed to every caption
+    images: list[dict]  # [{"key": training copy key (private), "tags": [...]}]
+    lora_key: str  # where to store the LoRA (private)
+    max_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerateImagePayload:
+    generation_id: int
+    style_id: int
+    lora_key: str
+    trigger: str
+    prompt_tags: list[str]
+    width: int
+    height: int
+    seed: int
+    artist_name: str
+    style_title: str
+    signature_key: str | None
+    result_key: str
+    thumbnail_key: str
+    licence_url: str
+    extra: dict = field(default_factory=dict)
+
+
+def _client() -> Celery:
+    client = current_app.extensions.get("stylelicense.celery")
+    if client is None:
+        client = Celery("stylelicense-api")
+        client.config_from_object("celery_config")
+        client.conf.broker_url = current_app.config["CELERY_BROKER_URL"]
+        current_app.extensions["stylelicense.celery"] = client
+    return client
+
+
+def enqueue_after_commit(task_name: str, payload, *, task_id: str | None = None) -> None:
+    """Queue a task to be sent once the request's transaction has committed, so a worker never
+    sees a row that does not exist yet (``api.endpoint`` calls ``send_pending``)."""
+    g.setdefault("_pending_jobs", []).append((task_name, asdict(payload), task_id))
+
+
+def send_now(task_name: str, payload: dict, task_id: str | None = None) -> None:
+    _client().send_task(task_name, kwargs={"payload": payload}, task_id=task_id)
+
+
+def send_pending() -> None:
+    """Send the jobs queued during this request. A broker failure is logged, not raised: the row is
+    committed and the stale-job sweeper re-sends or fails it (tokens are refunded there)."""
+    jobs = g.pop("_pending_jobs", [])
+    for task_name, payload, task_id in jobs:
+        try:
+            send_now(task_name, payload, task_id)
+        except Exception:  # broker down: the sweeper recovers the committed row
+            current_app.logger.exception("enqueue failed", extra={"task": task_name})
+
+
+def discard_pending() -> None:
+    g.pop("_pending_jobs", None)
+
+
+def broker_reachable(timeout: float = 3.0) -> None:
+    """Raise if the broker cannot be reached (used by /readyz)."""
+    with _client().connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=timeout)

@@ -1,0 +1,33 @@
+"""Security headers, proxy handling and Sentry (production profile)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_security(app: Flask) -> None:
+    production = app.config["ENV_NAME"] == "production"
+    if production:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind nginx: trust one proxy hop for client IP (rate limits) and scheme (Secure cookies).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+    if app.config.get("SENTRY_DSN"):
+        try:
+            import sentry_sdk
+            from sentry_sdk.integrations.flask import FlaskIntegration
+        except ImportError:
+            app.logger.warning("SENTRY_DSN is set but sentry-sdk is not installed")
+        else:
+            sentry_sdk.init(dsn=app.config["SENTRY_DSN"], integrations=[FlaskIntegration()],
+                            environment=app.config["ENV_NAME"])

@@ -1,0 +1,68 @@
+"""Styles (one trained LoRA each) and the artworks they were trained on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..models import TimestampMixin
+from ..tags.models import Tag, artwork_tags, style_tags
+
+if TYPE_CHECKING:
+    from ..users.models import Artist
+
+TRAINING_STATUSES = ("pending", "training", "completed", "failed")
+
+
+class Style(TimestampMixin, db.Model):
+    __tablename__ = "styles"
+    __table_args__ = (
+        CheckConstraint(
+            "generation_cost_tokens >= 1 AND generation_cost_tokens <= 10000", name="price_range"
+        ),
+        CheckConstraint(
+            "training_status IN ('pending', 'training', 'completed', 'failed')", name="status_valid"
+        ),
+        CheckConstraint("generation_count >= 0", name="generation_count_non_negative"),
+        Index("ix_styles_created_at", "created_at"),  # the `recent` listing
+        Index("ix_styles_generation_count_created_at", "generation_count", "created_at"),  # `popular`
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    artist_id: Mapped[int] = mapped_column(ForeignKey("artists.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    generation_cost_tokens: Mapped[int] = mapped_column(Integer)
+    training_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending",
+                                                 index=True)
+    progress: Mapped[dict | None] = mapped_column(JSON)
+    training_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failure_reason: Mapped[str | None] = mapped_column(String(255))
+    lora_key: Mapped[str | None] = mapped_column(String(255))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255))
+    generation_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    training_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    training_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    artist: Mapped[Artist] = relationship(back_populates="styles")
+    artworks: Mapped[list[Artwork]] = relationship(back_populates="style", order_by="Artwork.id")
+    tags: Mapped[list[Tag]] = relationship(secondary=style_tags, order_by=Tag.name)
+
+
+class Artwork(TimestampMixin, db.Model):
+    __tablename__ = "artworks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    style_id: Mapped[int] = mapped_column(ForeignKey("styles.id", ondelete="CASCADE"), index=True)
+    image_key: Mapped[str] = mapped_column(String(255))  # private original (re-encoded)
+    training_key: Mapped[str] = mapped_column(String(255))  # private 512-px training copy
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    is_valid: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+    style: Mapped[Style] = relationship(back_populates="artworks")
+    tags: Mapped[list[Tag]] = relationship(secondary=artwork_tags, order_by=Tag.name)

@@ -1,0 +1,78 @@
+"""The built SPA at / (history-mode routes fall back to index.html), local media, and /api/config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, request, send_from_directory
+
+from .api import ok
+from .storage import LocalStorage, ObjectNotFound, get_storage
+
+bp = Blueprint("web", __name__)
+
+_PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>Style License</title></head>
+<body><h1>Style License</h1><p>The web app is not built yet: run <code>make frontend</code>.
+The API is at <a href="/api/docs">/api/docs</a>.</p></body></html>"""
+
+
+@bp.get("/api/config")
+def public_config():
+    """What the SPA needs to know about this deployment (no secrets)."""
+    config = current_app.config
+    return ok({
+        "google_login": bool(config["GOOGLE_CLIENT_ID"]),
+        "dev_login": config["DEV_LOGIN_ENABLED"],
+        "toss_client_key": config["TOSS_CLIENT_KEY"],
+        "sandbox_checkout": config["SANDBOX_CHECKOUT"],
+        "environment": config["ENV_NAME"],
+    })
+
+
+@bp.get("/media/private/<path:key>")
+def private_media(key: str):
+    """Private objects of the local backend, only with a valid, unexpired signature."""
+    storage = get_storage()
+    if not isinstance(storage, LocalStorage):
+        abort(404)
+    try:
+        expires = int(request.args.get("expires", "0"))
+    except ValueError:
+        abort(403)
+    if not storage.verify(key, expires, request.args.get("signature", "")):
+        abort(403)
+    return _send(storage, key, public=False)
+
+
+@bp.get("/media/<path:key>")
+def public_media(key: str):
+    """Public objects (signed outputs, thumbnails) of the local backend."""
+    storage = get_storage()
+    if not isinstance(storage, LocalStorage):
+        abort(404)
+    return _send(storage, key, public=True)
+
+
+def _send(storage: LocalStorage, key: str, *, public: bool):
+    try:
+        path = storage._path(key, public)
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        raise ObjectNotFound(key)
+    response = send_from_directory(path.parent, path.name, max_age=3600 if public else 0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/", defaults={"path": ""})
+@bp.get("/<path:path>")
+def spa(path: str):
+    if path.startswith(("api/", "media/")):
+        abort(404)
+    dist = Path(current_app.config["FRONTEND_DIST"])
+    if path and (dist / path).is_file():
+        return send_from_directory(dist, path)
+    if (dist / "index.html").is_file():
+        return send_from_directory(dist, "index.html", max_age=0)
+    return _PLACEHOLDER

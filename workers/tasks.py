@@ -1,0 +1,1 @@
+"""Celery tasks (thin and idempotent): training and generation are added by their features."""

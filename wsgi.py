@@ -1,0 +1,3 @@
+from stylelicense import create_app
+
+app = create_app()
