@@ -56,6 +56,9 @@ class TossError(Exception):
         self.message = message
         self.status = status
 
+    def __reduce__(self):  # keep the three fields through pickling (e.g. Celery, multiprocessing)
+        return (type(self), (self.code, self.message, self.status))
+
 
 class TossRetryableError(TossError):
     """A temporary failure that persisted through all of the client's retries."""

@@ -1,0 +1,3 @@
+"""Inference webhooks."""
+
+from .blueprint import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""Toss webhooks."""
+
+from .blueprint import bp  # noqa: F401

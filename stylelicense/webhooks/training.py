@@ -1,0 +1,3 @@
+"""Training webhooks."""
+
+from .blueprint import bp  # noqa: F401
