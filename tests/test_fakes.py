@@ -162,11 +162,11 @@ def test_server_error_is_retryable(toss, client):
 def test_timeout_on_every_attempt_raises_toss_timeout(toss):
     client = TossClient(toss.base_url, toss.secret_key, timeout=0.3, retries=2, backoff=0.01)
     payment_key = toss.create_checkout(ORDER, 10_000)
-    toss.delay_next(2.0, times=3)
+    toss.delay_next(5.0, times=3)  # stop() cuts the delays short, so the fixture's teardown is quick
     started = time.monotonic()
     with pytest.raises(TossTimeout) as info:
         client.confirm(payment_key, ORDER, 10_000)
-    assert time.monotonic() - started < 1.9  # gave up on its own timeout, not the fake's delay
+    assert time.monotonic() - started < 4.0  # gave up on its own timeout, not the fake's delay
     assert info.value.code == "TIMEOUT" and info.value.status is None
     assert toss.calls["confirm"] == 3
     # The outcome was unknown to the client, but Toss did approve: reconcile by order id.
@@ -176,7 +176,7 @@ def test_timeout_on_every_attempt_raises_toss_timeout(toss):
 def test_timeout_then_retry_gets_the_stored_answer(toss):
     client = TossClient(toss.base_url, toss.secret_key, timeout=0.3, retries=2, backoff=0.01)
     payment_key = toss.create_checkout(ORDER, 10_000)
-    toss.delay_next(2.0, times=1)
+    toss.delay_next(5.0, times=1)
     payment = client.confirm(payment_key, ORDER, 10_000)
     assert payment["status"] == "DONE"
     assert toss.calls["confirm"] == 2
