@@ -27,7 +27,7 @@ def init_security(app: Flask) -> None:
             import sentry_sdk
             from sentry_sdk.integrations.flask import FlaskIntegration
         except ImportError:
-            app.logger.warning("SENTRY_DSN is set but sentry-sdk is not installed")
+            app.logger.warning("SENTRY_DSN is set but sentry-sdk is not installed")  # pragma: no cover
         else:
             sentry_sdk.init(dsn=app.config["SENTRY_DSN"], integrations=[FlaskIntegration()],
                             environment=app.config["ENV_NAME"])
