@@ -107,6 +107,7 @@ def endpoint(
     """Decorate a route: validation, auth (``None`` | ``"login"`` | ``"artist"``), OpenAPI, commit.
 
     The view receives ``body=``, ``query=`` and/or ``form=`` keyword arguments with parsed models.
+    With both ``body`` and ``form``, a JSON or a multipart request is accepted (the other is None).
     ``files`` documents multipart file fields for OpenAPI (``{"images": "array"}``); the view reads
     them from ``request.files`` and validates their content itself.
     """
@@ -120,9 +121,15 @@ def endpoint(
                 raise ArtistOnly()
             if query is not None:
                 kwargs["query"] = parse(query, _query_args())
-            if body is not None:
+            if body is not None and form is not None:
+                # Both given: the client sends JSON, or multipart when it attaches a file; the view
+                # gets the parsed one and None for the other.
+                multipart = request.mimetype == "multipart/form-data"
+                kwargs["form"] = parse(form, request.form.to_dict()) if multipart else None
+                kwargs["body"] = None if multipart else parse(body, _json_body())
+            elif body is not None:
                 kwargs["body"] = parse(body, _json_body())
-            if form is not None:
+            elif form is not None:
                 kwargs["form"] = parse(form, request.form.to_dict())
             try:
                 result = view(*args, **kwargs)

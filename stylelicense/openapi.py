@@ -63,10 +63,10 @@ def build_document(app: Flask) -> dict[str, Any]:
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 },
             }
+            content: dict[str, Any] = {}
             if meta["body"] is not None:
-                operation["requestBody"] = {"required": True, "content": {
-                    "application/json": {"schema": _schema_ref(meta["body"], components)}}}
-            elif meta["form"] is not None or meta["files"]:
+                content["application/json"] = {"schema": _schema_ref(meta["body"], components)}
+            if meta["form"] is not None or meta["files"]:
                 schema = meta["form"].model_json_schema() if meta["form"] is not None else {"type": "object",
                                                                                            "properties": {}}
                 schema.pop("$defs", None)
@@ -74,7 +74,9 @@ def build_document(app: Flask) -> dict[str, Any]:
                     file_schema = {"type": "string", "format": "binary"}
                     schema.setdefault("properties", {})[name] = (
                         {"type": "array", "items": file_schema} if kind == "array" else file_schema)
-                operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+                content["multipart/form-data"] = {"schema": schema}
+            if content:
+                operation["requestBody"] = {"required": True, "content": content}
             if meta["auth"]:
                 operation["security"] = [{"session": []}]
             paths.setdefault(path, {})[method.lower()] = operation
