@@ -1,0 +1,31 @@
+import { api } from './client'
+import { generationSchema, listOf, likeResultSchema } from './schemas'
+
+/** Optional fields are left out when empty, so the server applies its own defaults. */
+export function createGeneration({ styleId, promptTags, description, aspectRatio, seed }) {
+  const body = { style_id: styleId, prompt_tags: promptTags, aspect_ratio: aspectRatio }
+  if (description) body.description = description
+  if (seed !== null && seed !== undefined && seed !== '') body.seed = Number(seed)
+  return api.post('/generations', body, { schema: generationSchema })
+}
+
+export const getGeneration = (id) => api.get(`/generations/${id}`, { schema: generationSchema })
+
+export const getFeed = (cursor) =>
+  api.get('/generations/feed', {
+    params: cursor ? { cursor } : undefined,
+    schema: listOf(generationSchema),
+  })
+
+export const getMyGenerations = (cursor) =>
+  api.get('/generations/me', {
+    params: cursor ? { cursor } : undefined,
+    schema: listOf(generationSchema),
+  })
+
+/** changes: { is_public?, description? } */
+export const updateGeneration = (id, changes) =>
+  api.patch(`/generations/${id}`, changes, { schema: generationSchema })
+
+export const like = (id) => api.post(`/generations/${id}/like`, {}, { schema: likeResultSchema })
+export const unlike = (id) => api.delete(`/generations/${id}/like`, { schema: likeResultSchema })

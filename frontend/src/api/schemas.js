@@ -1,0 +1,235 @@
+// Zod schemas of the API responses (SPEC §6.1). Fields the SPEC names are required; fields the SPA
+// can live without are optional/nullish so that a backend adding or omitting extras does not break
+// pages. Objects are loose: unknown keys pass through untouched.
+import { z } from 'zod'
+
+const id = z.union([z.number().int(), z.string().min(1)])
+const nullableString = z.string().nullish()
+const count = z.number().int().nonnegative().nullish()
+
+export const listOf = (item) =>
+  z.looseObject({
+    results: z.array(item),
+    next_cursor: z.union([z.string(), z.number()]).nullish(),
+    has_more: z.boolean().nullish().default(false),
+  })
+
+export const csrfSchema = z.looseObject({ csrf_token: z.string().min(1) })
+
+export const configSchema = z.looseObject({
+  google_login: z.boolean().default(false),
+  dev_login: z.boolean().default(false),
+  toss_client_key: nullableString,
+  sandbox_checkout: z.boolean().default(false),
+})
+
+export const artistSummarySchema = z.looseObject({
+  id,
+  artist_name: z.string(),
+  // Optional extras the SPA uses when present (see docs/FRONTEND.md "Contract assumptions").
+  user_id: id.nullish(),
+  username: nullableString,
+  profile_image_url: nullableString,
+  follower_count: count,
+  is_following: z.boolean().nullish(),
+})
+
+export const meSchema = z.looseObject({
+  id,
+  username: z.string(),
+  email: nullableString,
+  role: z.enum(['user', 'artist']).or(z.string()),
+  token_balance: z.number().int(),
+  profile_image_url: nullableString,
+  bio: nullableString,
+  artist: z
+    .looseObject({
+      id,
+      artist_name: z.string(),
+      earned_token_balance: z.number().int().nullish(),
+      follower_count: count,
+      contact_email: nullableString,
+    })
+    .nullish(),
+})
+
+export const userRefSchema = z.looseObject({
+  id,
+  username: nullableString,
+  profile_image_url: nullableString,
+})
+
+export const publicUserSchema = z.looseObject({
+  id,
+  username: z.string(),
+  bio: nullableString,
+  profile_image_url: nullableString,
+  role: nullableString,
+  artist: z
+    .looseObject({
+      id,
+      artist_name: z.string(),
+      follower_count: count,
+    })
+    .nullish(),
+  is_following: z.boolean().nullish(),
+  stats: z.record(z.string(), z.any()).nullish(),
+  created_at: nullableString,
+})
+
+export const trainingProgressSchema = z.looseObject({
+  current_epoch: z.number().nullish(),
+  total_epochs: z.number().nullish(),
+  progress_percent: z.number().nullish(),
+  estimated_seconds: z.number().nullish(),
+  last_updated: nullableString,
+})
+
+export const styleSchema = z.looseObject({
+  id,
+  title: z.string(),
+  description: nullableString,
+  generation_cost_tokens: z.number().int(),
+  training_status: z.string(),
+  progress: trainingProgressSchema.nullish(),
+  thumbnail_url: nullableString,
+  tags: z.array(z.string()).nullish().default([]),
+  artist: artistSummarySchema.nullish(),
+  generations_count: count,
+  created_at: nullableString,
+  matched_by: nullableString,
+})
+
+export const generationProgressSchema = z.looseObject({
+  current_step: z.number().nullish(),
+  total_steps: z.number().nullish(),
+  progress_percent: z.number().nullish(),
+  estimated_seconds: z.number().nullish(),
+  last_updated: nullableString,
+})
+
+export const generationSchema = z.looseObject({
+  id,
+  style_id: id.nullish(),
+  status: z.string(),
+  progress: generationProgressSchema.nullish(),
+  prompt_tags: z.array(z.string()).nullish().default([]),
+  description: nullableString,
+  aspect_ratio: nullableString,
+  seed: z.number().int().nullish(),
+  is_public: z.boolean().nullish().default(false),
+  result_url: nullableString,
+  thumbnail_url: nullableString,
+  like_count: z.number().int().nullish().default(0),
+  comment_count: z.number().int().nullish().default(0),
+  cost_tokens: z.number().int().nullish(),
+  attempts: z.number().int().nullish(),
+  created_at: nullableString,
+  // Optional extras: owner, style summary and whether the viewer liked it.
+  user: userRefSchema.nullish(),
+  style: z
+    .looseObject({ id, title: nullableString, artist: artistSummarySchema.nullish() })
+    .nullish(),
+  is_liked: z.boolean().nullish(),
+  error_code: nullableString,
+})
+
+export const likeResultSchema = z
+  .looseObject({ like_count: z.number().int().nullish(), liked: z.boolean().nullish() })
+  .nullish()
+
+const commentBase = {
+  id,
+  body: z.string().nullish().default(''),
+  parent_id: id.nullish(),
+  author: userRefSchema.nullish(),
+  created_at: nullableString,
+  updated_at: nullableString,
+  is_deleted: z.boolean().nullish().default(false),
+}
+
+export const replySchema = z.looseObject(commentBase)
+export const commentSchema = z.looseObject({
+  ...commentBase,
+  replies: z.array(replySchema).nullish().default([]),
+})
+
+export const notificationSchema = z.looseObject({
+  id,
+  type: z.string(),
+  actor: userRefSchema.nullish(),
+  target_type: nullableString,
+  target_id: id.nullish(),
+  is_read: z.boolean(),
+  created_at: nullableString,
+})
+
+export const notificationListSchema = listOf(notificationSchema).extend({
+  unread_count: z.number().int().nonnegative().nullish().default(0),
+})
+
+export const packageSchema = z.looseObject({
+  id: z.string(),
+  tokens: z.number().int(),
+  price: z.number(),
+  currency: z.string(),
+})
+
+// Packages come as a bare array (SPEC §6.1); a list envelope is accepted as well.
+export const packagesSchema = z.union([
+  z.array(packageSchema),
+  z.looseObject({ results: z.array(packageSchema) }).transform((v) => v.results),
+  z.looseObject({ packages: z.array(packageSchema) }).transform((v) => v.packages),
+])
+
+export const purchaseSchema = z.looseObject({
+  order_id: z.string(),
+  amount: z.number(),
+  currency: z.string(),
+  order_name: z.string(),
+  client_key: nullableString,
+  customer_key: nullableString,
+  success_url: nullableString,
+  fail_url: nullableString,
+})
+
+export const confirmSchema = z.looseObject({
+  status: nullableString,
+  token_balance: z.number().int().nullish(),
+})
+
+export const balanceSchema = z.looseObject({ token_balance: z.number().int() })
+
+export const transactionSchema = z.looseObject({
+  id,
+  transaction_type: z.string(),
+  amount: z.number(),
+  direction: z.enum(['in', 'out']).or(z.string()),
+  status: nullableString,
+  memo: nullableString,
+  balance_after: z.number().nullish(),
+  related_generation_id: id.nullish(),
+  created_at: nullableString,
+})
+
+export const searchArtistSchema = z.looseObject({
+  id,
+  username: nullableString,
+  artist_name: nullableString,
+  profile_image_url: nullableString,
+  follower_count: count,
+  user_id: id.nullish(),
+  matched_by: nullableString,
+})
+
+export const followingSchema = z.looseObject({
+  id,
+  username: nullableString,
+  artist_name: nullableString,
+  profile_image_url: nullableString,
+  follower_count: count,
+  user_id: id.nullish(),
+  artist: artistSummarySchema.partial().nullish(),
+  style: styleSchema.nullish(),
+  styles: z.array(styleSchema).nullish(),
+})

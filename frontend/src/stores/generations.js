@@ -1,0 +1,162 @@
+import { defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+import * as generationsApi from '@/api/generations'
+
+export const GENERATION_POLL_MS = 5000
+export const RUNNING_STATUSES = ['queued', 'processing', 'retrying']
+export const isRunning = (generation) => RUNNING_STATUSES.includes(generation?.status)
+
+/** The signed-in user's generations (My Page), with live progress of the running ones. */
+export const useGenerationsStore = defineStore('generations', () => {
+  const items = ref([])
+  const nextCursor = ref(null)
+  const hasMore = ref(false)
+  const loading = ref(false)
+  const loaded = ref(false)
+  const error = ref(null)
+  let timer = null
+  // Notified when a generation leaves the running states (e.g. to refresh the balance).
+  const finishedListeners = new Set()
+
+  const running = computed(() => items.value.filter(isRunning))
+  const hasRunning = computed(() => running.value.length > 0)
+
+  function upsert(generation) {
+    const index = items.value.findIndex((g) => String(g.id) === String(generation.id))
+    if (index === -1) items.value = [generation, ...items.value]
+    else {
+      const next = items.value.slice()
+      next[index] = { ...next[index], ...generation }
+      items.value = next
+    }
+  }
+
+  async function load() {
+    loading.value = true
+    error.value = null
+    try {
+      const page = await generationsApi.getMyGenerations(null)
+      items.value = page.results
+      nextCursor.value = page.next_cursor ?? null
+      hasMore.value = Boolean(page.has_more && page.next_cursor)
+      loaded.value = true
+    } catch (e) {
+      error.value = e
+    } finally {
+      loading.value = false
+    }
+    syncPolling()
+  }
+
+  async function loadMore() {
+    if (!nextCursor.value) return
+    loading.value = true
+    try {
+      const page = await generationsApi.getMyGenerations(nextCursor.value)
+      const known = new Set(items.value.map((g) => String(g.id)))
+      items.value = [...items.value, ...page.results.filter((g) => !known.has(String(g.id)))]
+      nextCursor.value = page.next_cursor ?? null
+      hasMore.value = Boolean(page.has_more && page.next_cursor)
+    } catch (e) {
+      error.value = e
+    } finally {
+      loading.value = false
+    }
+    syncPolling()
+  }
+
+  /** Re-fetches each running generation once. */
+  async function refreshRunning() {
+    const current = running.value
+    await Promise.all(
+      current.map(async (generation) => {
+        try {
+          const fresh = await generationsApi.getGeneration(generation.id)
+          upsert(fresh)
+          if (!isRunning(fresh)) finishedListeners.forEach((fn) => fn(fresh))
+        } catch {
+          // keep the last known state; the next tick tries again
+        }
+      }),
+    )
+    syncPolling()
+  }
+
+  /** Polls every 5 s while something runs, and stops as soon as nothing does. */
+  function syncPolling() {
+    if (hasRunning.value && !timer) {
+      timer = setInterval(() => {
+        refreshRunning()
+      }, GENERATION_POLL_MS)
+    } else if (!hasRunning.value && timer) {
+      stopPolling()
+    }
+  }
+
+  function stopPolling() {
+    if (timer) clearInterval(timer)
+    timer = null
+  }
+
+  function isPolling() {
+    return timer !== null
+  }
+
+  async function create(payload) {
+    const generation = await generationsApi.createGeneration(payload)
+    upsert(generation)
+    syncPolling()
+    return generation
+  }
+
+  async function update(id, changes) {
+    const generation = await generationsApi.updateGeneration(id, changes)
+    upsert(generation)
+    return generation
+  }
+
+  /** Starts tracking one generation (e.g. opened from a link) so it is polled while it runs. */
+  function track(generation) {
+    upsert(generation)
+    syncPolling()
+  }
+
+  function byId(id) {
+    return items.value.find((g) => String(g.id) === String(id)) ?? null
+  }
+
+  function onFinished(fn) {
+    finishedListeners.add(fn)
+    return () => finishedListeners.delete(fn)
+  }
+
+  function reset() {
+    stopPolling()
+    items.value = []
+    nextCursor.value = null
+    hasMore.value = false
+    loaded.value = false
+  }
+
+  return {
+    items,
+    hasMore,
+    loading,
+    loaded,
+    error,
+    running,
+    hasRunning,
+    load,
+    loadMore,
+    refreshRunning,
+    syncPolling,
+    stopPolling,
+    isPolling,
+    create,
+    update,
+    track,
+    byId,
+    onFinished,
+    reset,
+  }
+})
