@@ -196,7 +196,12 @@ def build_sd15_random_pipeline(workdir: Path) -> StableDiffusionPipeline:
         out_channels=4,
         layers_per_block=2,
         block_out_channels=(320, 640, 1280, 1280),
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        down_block_types=(
+            "CrossAttnDownBlock2D",
+            "CrossAttnDownBlock2D",
+            "CrossAttnDownBlock2D",
+            "DownBlock2D",
+        ),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=768,
         attention_head_dim=8,
@@ -238,7 +243,8 @@ def build_sd15_random_pipeline(workdir: Path) -> StableDiffusionPipeline:
 
 
 def _ensure_saved(
-    target: Path, builder: Callable[[Path], StableDiffusionPipeline], *, save_dtype: torch.dtype | None = None) -> Path:
+    target: Path, builder: Callable[[Path], StableDiffusionPipeline], *, save_dtype: torch.dtype | None = None
+) -> Path:
     """Build and ``save_pretrained`` a pipeline into ``target`` once, atomically.
 
     Writes into a temp dir next to ``target`` and renames it into place, so a crash or a concurrent
@@ -280,7 +286,7 @@ def _local_files_only() -> bool:
 
 
 def resolve_model_path(model: str) -> str:
-    """Map the special names (``"tiny"``, ``"sd15-random"``) to their cache dirs; other strings pass through."""
+    """Map ``"tiny"`` and ``"sd15-random"`` to their cache dirs; other strings pass through."""
     if model == TINY:
         return str(ensure_tiny_model())
     if model == SD15_RANDOM:
@@ -315,4 +321,3 @@ def load_pipeline(
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
-

@@ -27,6 +27,7 @@ from peft.utils import get_peft_model_state_dict
 from PIL import Image, ImageOps
 
 from .base_model import LORA_ALPHA, LORA_RANK, LORA_TARGET_MODULES, default_device, load_pipeline
+from .inference import build_prompt
 
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 _ADAPTER_NAME = "default"
@@ -132,14 +133,6 @@ class TrainingConfig:
         return math.ceil(max(self.samples_per_epoch, num_images) / num_images)
 
 
-def build_caption(trigger: str, tags: list[str]) -> str:
-    """``"<trigger>, <tag>, <tag>"``; the same format :func:`inference.build_prompt` uses at generation."""
-    parts = [trigger.strip()] + [t.strip() for t in tags if t and t.strip()]
-    seen: set[str] = set()
-    unique = [p for p in parts if not (p.lower() in seen or seen.add(p.lower()))]
-    return ", ".join(unique)
-
-
 def _prepare_image(image: Image.Image, resolution: int) -> torch.Tensor:
     """Upright RGB, shorter side to ``resolution``, centre crop, as a [-1, 1] CHW float tensor."""
     image = ImageOps.exif_transpose(image)
@@ -183,7 +176,9 @@ def _cache_latents(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Encode every image (and its mirror) once; keep the posterior's mean and std so each step can
     still sample a fresh latent, as the reference scripts do. Shapes: ``[n, views, 4, h, w]``."""
-    vae = pipe.vae.to(dtype=torch.float32)  # fp32 for the one-off encode: cheap and avoids fp16 overflow
+    vae = pipe.vae
+    if vae.dtype != torch.float32:
+        vae.to(dtype=torch.float32)  # fp32 for the one-off encode: cheap, and no fp16 overflow
     means, stds = [], []
     for start in range(0, len(pixels), 4):
         batch = torch.stack(pixels[start : start + 4]).to(device)
@@ -311,7 +306,7 @@ def _train(
     latent_mean, latent_std = _cache_latents(pipe, pixels, config.hflip, device)
     del pixels
     scaling = pipe.vae.config.scaling_factor
-    captions = [build_caption(trigger, list(tags)) for _, tags in images]
+    captions = [build_prompt(trigger, list(tags)) for _, tags in images]
     text_embeds = _encode_prompts(pipe, captions, device).to(weight_dtype)
     empty_embed = _encode_prompts(pipe, [""], device).to(weight_dtype)
     pipe.vae.to("cpu")  # not needed for training; frees its GPU memory
@@ -393,7 +388,9 @@ def _train(
             std = latent_std[idx_t, view_t]
             eps = torch.randn(mean.shape, generator=generator, device=device, dtype=mean.dtype)
             latents = (mean + std * eps) * scaling
-            embeds = torch.stack([empty_embed[0] if d else text_embeds[i] for i, d in zip(idx, drop, strict=True)])
+            embeds = torch.stack(
+                [empty_embed[0] if d else text_embeds[i] for i, d in zip(idx, drop, strict=True)]
+            )
 
             noise = torch.randn(latents.shape, generator=generator, device=device, dtype=latents.dtype)
             timesteps = torch.randint(
@@ -457,9 +454,9 @@ def _loss(
     if snr_gamma is None:
         return F.mse_loss(pred, target)
     snr = compute_snr(noise_scheduler, timesteps)
-    weights = torch.clamp(snr, max=snr_gamma) / snr
-    if noise_scheduler.config.prediction_type == "v_prediction":
-        weights = torch.clamp(snr, max=snr_gamma) / (snr + 1)
+    # epsilon targets: min(SNR, γ)/SNR; v targets carry an extra SNR+1 factor.
+    denominator = snr + 1 if noise_scheduler.config.prediction_type == "v_prediction" else snr
+    weights = torch.clamp(snr, max=snr_gamma) / denominator
     per_sample = F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
     return (per_sample * weights).mean()
 
