@@ -140,6 +140,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('artist_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=100), nullable=False),
+    sa.Column('trigger', sa.String(length=100), nullable=True),
     sa.Column('description', sa.Text(), server_default='', nullable=False),
     sa.Column('generation_cost_tokens', sa.Integer(), nullable=False),
     sa.Column('training_status', sa.String(length=20), server_default='pending', nullable=False),

@@ -35,6 +35,8 @@ class Style(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     artist_id: Mapped[int] = mapped_column(ForeignKey("artists.id", ondelete="RESTRICT"), index=True)
     title: Mapped[str] = mapped_column(String(100))
+    # The words the LoRA was trained with (the title's tag at creation); stays when the title is edited.
+    trigger: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     generation_cost_tokens: Mapped[int] = mapped_column(Integer)
     training_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending",
