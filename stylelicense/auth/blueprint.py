@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from authlib.integrations.base_client.errors import OAuthError
-from flask import Blueprint, current_app, redirect, url_for
-from flask_login import current_user, logout_user
+from urllib.parse import urlencode
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from flask import Blueprint, current_app, redirect, request, url_for
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from joserfc.errors import JoseError
+from sqlalchemy.exc import IntegrityError
 
 from ..api import endpoint, ok
-from ..errors import NotFound
-from ..extensions import limiter, oauth
+from ..errors import APIError, NotFound
+from ..extensions import db, limiter
 from . import operations
+from .google import google_client
 from .schemas import CsrfOut, DevLoginBody, MeOut
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+# What a refused Google callback raises with Authlib 1.9: OAuthError (provider error such as
+# access_denied, token endpoint error) and its MismatchingStateError subclass (forged or replayed
+# state) are AuthlibBaseErrors; ID-token checks (signature, nonce, iss, aud, exp, at_hash) raise
+# joserfc errors; an unreachable provider raises requests' errors.
+_REFUSED = (AuthlibBaseError, JoseError, requests.RequestException, KeyError, ValueError)
 
 
 def _login_limit() -> str:
@@ -22,9 +33,12 @@ def _login_limit() -> str:
 
 
 def _ip() -> str:
-    from flask import request
-
     return f"login-ip:{request.remote_addr}"
+
+
+def _to_login_page(code: str):
+    """Login is a full-page navigation: failures go back to the SPA's login page with a code."""
+    return redirect("/login?" + urlencode({"error": code}))
 
 
 @bp.get("/csrf")
@@ -42,10 +56,7 @@ def me():
 @bp.post("/logout")
 @endpoint(summary="Sign out")
 def logout():
-    from flask import session
-
-    logout_user()
-    session.clear()
+    operations.end_session()
     return ok(None)
 
 
@@ -63,40 +74,40 @@ def dev_login(body: DevLoginBody):
 
 @bp.get("/google/login")
 @limiter.limit(_login_limit, key_func=_ip)
+@endpoint(summary="Start Google sign-in (a full-page navigation; answers 302 to Google)")
 def google_login():
-    """Full-page navigation to Google (state, nonce and PKCE kept in the session)."""
-    if "google" not in oauth._registry:
+    """State, nonce and the PKCE verifier are kept in the session for the callback."""
+    client = google_client()
+    if client is None:
         raise NotFound("Google sign-in is not configured.")
-    redirect_uri = url_for("auth.google_callback", _external=True)
-    return oauth.google.authorize_redirect(redirect_uri)
+    return client.authorize_redirect(url_for("auth.google_callback", _external=True))
 
 
 @bp.get("/google/callback")
+@endpoint(summary="Google returns here: 302 to / when signed in, to /login?error=CODE otherwise")
 def google_callback():
-    """Google returns here; on success the browser goes to the SPA, on failure to /login?error=…"""
-    if "google" not in oauth._registry:
+    client = google_client()
+    if client is None:
         raise NotFound("Google sign-in is not configured.")
     try:
-        token = oauth.google.authorize_access_token()
-        # Authlib has already checked state, PKCE, the ID token's signature and its nonce here.
-        claims = token.get("userinfo") or {}
-    except (OAuthError, JoseError, KeyError, ValueError) as error:
+        # Checks state (against the session), exchanges the code with the PKCE verifier, and
+        # verifies the ID token: signature against the JWKS, iss, aud, exp, at_hash and our nonce.
+        token = client.authorize_access_token()
+    except _REFUSED as error:
         current_app.logger.warning("google login refused", extra={"error": repr(error)[:300]})
-        return redirect("/login?error=LOGIN_FAILED")
+        return _to_login_page("LOGIN_FAILED")
+    claims = token.get("userinfo") or {}
     if not claims.get("sub") or not claims.get("email"):
-        return redirect("/login?error=LOGIN_FAILED")
+        return _to_login_page("LOGIN_FAILED")
     try:
         user = operations.get_or_create_user(sub=f"google:{claims['sub']}", email=claims["email"],
                                              username_hint=claims["email"].split("@")[0])
-        from ..extensions import db
-
         db.session.flush()
-        operations.start_session(user)
-        db.session.commit()
-    except Exception as error:
-        from ..extensions import db
-
+    except APIError as error:  # e.g. ACCOUNT_DEACTIVATED
         db.session.rollback()
-        code = getattr(error, "code", "LOGIN_FAILED")
-        return redirect(f"/login?error={code if isinstance(code, str) else 'LOGIN_FAILED'}")
+        return _to_login_page(error.code)
+    except IntegrityError:  # the same first login racing in two tabs: the other one won
+        db.session.rollback()
+        return _to_login_page("LOGIN_FAILED")
+    operations.start_session(user)
     return redirect("/")

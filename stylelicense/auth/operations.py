@@ -7,7 +7,7 @@ import re
 import secrets
 
 from flask import session
-from flask_login import login_user
+from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
 from ..errors import Conflict, Forbidden
@@ -15,8 +15,7 @@ from ..extensions import db
 from ..storage import get_storage
 from ..tokens import ledger
 from ..users.models import User
-
-USERNAME_PATTERN = re.compile(r"^[a-z0-9_]{3,30}$")
+from ..users.schemas import USERNAME_PATTERN
 
 
 def _username_taken(username: str, exclude_id: int | None = None) -> bool:
@@ -41,7 +40,7 @@ def get_or_create_user(*, sub: str, email: str, username_hint: str, exact_userna
     user = db.session.scalar(select(User).where(User.google_sub == sub))
     if user is not None:
         if not user.is_active:
-            raise Forbidden("This account is deactivated.")
+            raise Forbidden("This account is deactivated.", code="ACCOUNT_DEACTIVATED")
         return user
     if exact_username:
         username = username_hint.lower()
@@ -69,7 +68,14 @@ def start_session(user: User) -> None:
     session.permanent = True
 
 
+def end_session() -> None:
+    """Log out and forget everything the session held (CSRF token included)."""
+    logout_user()
+    session.clear()
+
+
 def serialize_me(user: User) -> dict:
+    """The signed-in user as ``GET /api/auth/me`` returns it (SPEC §6.1)."""
     artist = user.artist
     return {
         "id": user.id,
