@@ -159,7 +159,10 @@ class InferenceEngine:
                     pipe.load_lora_weights(state, adapter_name=_ADAPTER)
                 except (ValueError, RuntimeError, KeyError) as exc:
                     self._loras.pop(lora_key, None)
-                    raise LoraMissingError(f"LoRA {lora_key!r} does not fit the base model: {exc}") from exc
+                    detail = str(exc).strip()[:300]  # peft lists every mismatched tensor
+                    raise LoraMissingError(
+                        f"LoRA {lora_key!r} does not fit the base model: {detail}"
+                    ) from exc
                 # Fused: the per-image cost of a LoRA disappears (NOTES §2/§7).
                 pipe.fuse_lora(components=["unet"], lora_scale=1.0, adapter_names=[_ADAPTER])
                 return self._run(
