@@ -1,5 +1,5 @@
 import { api } from './client'
-import { commentSchema, listOf } from './schemas'
+import { commentDeletedSchema, commentSchema, listOf, replySchema } from './schemas'
 
 export const getComments = (generationId, cursor) =>
   api.get(`/generations/${generationId}/comments`, {
@@ -13,5 +13,8 @@ export function addComment(generationId, { body, parentId = null }) {
   return api.post(`/generations/${generationId}/comments`, payload, { schema: commentSchema })
 }
 
-export const editComment = (id, body) => api.patch(`/comments/${id}`, { body })
-export const deleteComment = (id) => api.delete(`/comments/${id}`)
+export const editComment = (id, body) =>
+  api.patch(`/comments/${id}`, { body }, { schema: replySchema.nullish() })
+
+/** Returns `{ kept_as_placeholder, comment_count }` (a comment with replies stays as a placeholder). */
+export const deleteComment = (id) => api.delete(`/comments/${id}`, { schema: commentDeletedSchema })

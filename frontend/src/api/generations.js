@@ -17,11 +17,13 @@ export const getFeed = (cursor) =>
     schema: listOf(generationSchema),
   })
 
-export const getMyGenerations = (cursor) =>
-  api.get('/generations/me', {
-    params: cursor ? { cursor } : undefined,
-    schema: listOf(generationSchema),
-  })
+/** visibility: 'all' | 'public' | 'private' */
+export const getMyGenerations = (cursor, visibility = 'all') => {
+  const params = {}
+  if (cursor) params.cursor = cursor
+  if (visibility && visibility !== 'all') params.visibility = visibility
+  return api.get('/generations/me', { params, schema: listOf(generationSchema) })
+}
 
 /** changes: { is_public?, description? } */
 export const updateGeneration = (id, changes) =>

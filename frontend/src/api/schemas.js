@@ -70,6 +70,15 @@ export const publicUserSchema = z.looseObject({
       id,
       artist_name: z.string(),
       follower_count: count,
+      style: z
+        .looseObject({
+          id,
+          title: z.string(),
+          thumbnail_url: nullableString,
+          generation_cost_tokens: z.number().int().nullish(),
+          generations_count: count,
+        })
+        .nullish(),
     })
     .nullish(),
   is_following: z.boolean().nullish(),
@@ -125,14 +134,37 @@ export const generationSchema = z.looseObject({
   cost_tokens: z.number().int().nullish(),
   attempts: z.number().int().nullish(),
   created_at: nullableString,
-  // Optional extras: owner, style summary and whether the viewer liked it.
+  width: z.number().int().nullish(),
+  height: z.number().int().nullish(),
+  completed_at: nullableString,
+  error_code: nullableString,
+  licence_url: nullableString,
+  // owner, style and artist summaries (the artist's `id` is the artist's user id)
+  owner: userRefSchema.nullish(),
   user: userRefSchema.nullish(),
   style: z
     .looseObject({ id, title: nullableString, artist: artistSummarySchema.nullish() })
     .nullish(),
+  artist: artistSummarySchema.nullish(),
+  // whether the signed-in viewer liked it (optional: the like button copes without it)
   is_liked: z.boolean().nullish(),
-  error_code: nullableString,
+  liked_by_me: z.boolean().nullish(),
 })
+
+/** The owner of a generation, whichever key the server used. */
+export const generationOwner = (generation) => generation?.owner ?? generation?.user ?? null
+/** Whether the viewer liked it, when the server says so. */
+export const generationLiked = (generation) =>
+  Boolean(generation?.is_liked ?? generation?.liked_by_me ?? generation?.liked ?? false)
+
+export const commentDeletedSchema = z
+  .looseObject({
+    id: id.nullish(),
+    deleted: z.boolean().nullish(),
+    kept_as_placeholder: z.boolean().nullish(),
+    comment_count: z.number().int().nullish(),
+  })
+  .nullish()
 
 export const likeResultSchema = z
   .looseObject({ like_count: z.number().int().nullish(), liked: z.boolean().nullish() })
@@ -146,6 +178,7 @@ const commentBase = {
   created_at: nullableString,
   updated_at: nullableString,
   is_deleted: z.boolean().nullish().default(false),
+  is_mine: z.boolean().nullish(),
 }
 
 export const replySchema = z.looseObject(commentBase)
@@ -160,6 +193,8 @@ export const notificationSchema = z.looseObject({
   actor: userRefSchema.nullish(),
   target_type: nullableString,
   target_id: id.nullish(),
+  // summary of the target (generation/style/comment/user); null when it is gone
+  target: z.looseObject({}).nullish(),
   is_read: z.boolean(),
   created_at: nullableString,
 })
@@ -212,24 +247,25 @@ export const transactionSchema = z.looseObject({
   created_at: nullableString,
 })
 
-export const searchArtistSchema = z.looseObject({
+// An artist card: `id` is the artist's user id (the follow target); the artist profile is nested.
+export const artistCardSchema = z.looseObject({
   id,
   username: nullableString,
-  artist_name: nullableString,
   profile_image_url: nullableString,
+  artist: z
+    .looseObject({ id: id.nullish(), artist_name: nullableString, follower_count: count })
+    .nullish(),
+  style: styleSchema.nullish(),
+  is_following: z.boolean().nullish(),
+  // flat variants tolerated
+  artist_name: nullableString,
   follower_count: count,
   user_id: id.nullish(),
   matched_by: nullableString,
 })
+export const searchArtistSchema = artistCardSchema
 
-export const followingSchema = z.looseObject({
-  id,
-  username: nullableString,
-  artist_name: nullableString,
-  profile_image_url: nullableString,
-  follower_count: count,
-  user_id: id.nullish(),
-  artist: artistSummarySchema.partial().nullish(),
-  style: styleSchema.nullish(),
+export const followingSchema = artistCardSchema.extend({
   styles: z.array(styleSchema).nullish(),
+  followed_at: nullableString,
 })

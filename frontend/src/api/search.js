@@ -7,14 +7,19 @@ const resultSchema = z.looseObject({
   styles: z.array(styleSchema).nullish(),
   artists: z.array(searchArtistSchema).nullish(),
   results: z.array(z.looseObject({})).nullish(),
+  next_cursor: z.union([z.string(), z.number()]).nullish(),
+  has_more: z.boolean().nullish(),
 })
 
 /**
- * Searches styles and artists. The expected shape is `{ styles: [...], artists: [...] }`; a mixed
- * list `{ results: [{ type|kind: 'style'|'artist', ... }] }` is split into the same two arrays.
+ * Searches styles and artists. The API answers a list of hits
+ * `{ results: [{ type: 'style'|'artist', matched_by, matched_tag, style, artist }], next_cursor, has_more }`,
+ * split here into `styles` and `artists` (a `{ styles, artists }` object is accepted as well).
  */
-export async function search(q, type = 'all') {
-  const data = await api.get('/search', { params: { q, type }, schema: resultSchema })
+export async function search(q, type = 'all', cursor = null) {
+  const params = { q, type }
+  if (cursor) params.cursor = cursor
+  const data = await api.get('/search', { params, schema: resultSchema })
   if (data.styles || data.artists) {
     return { styles: data.styles ?? [], artists: data.artists ?? [] }
   }
@@ -24,11 +29,43 @@ export async function search(q, type = 'all') {
     const kind = item.type ?? item.kind ?? item.result_type
     if (kind === 'artist' || kind === 'artists') {
       const parsed = searchArtistSchema.safeParse(item.artist ?? item)
-      if (parsed.success) artists.push({ matched_by: item.matched_by, ...parsed.data })
+      if (parsed.success) artists.push({ ...parsed.data, matched_by: item.matched_by ?? null })
     } else {
       const parsed = styleSchema.safeParse(item.style ?? item)
-      if (parsed.success) styles.push({ matched_by: item.matched_by, ...parsed.data })
+      if (parsed.success) {
+        styles.push({
+          ...parsed.data,
+          matched_by: item.matched_by ?? null,
+          matched_tag: item.matched_tag ?? null,
+        })
+      }
     }
   }
-  return { styles, artists }
+  return {
+    styles,
+    artists,
+    next_cursor: data.next_cursor ?? null,
+    has_more: Boolean(data.has_more),
+  }
+}
+
+/**
+ * The user id of a style's artist (the follow target). Uses `artist.user_id` when the server sends
+ * it; otherwise finds the artist's card through search by name and matches the artist id.
+ */
+export async function resolveArtistUserId(styleArtist) {
+  if (!styleArtist) return null
+  if (styleArtist.user_id != null) return styleArtist.user_id
+  if (!styleArtist.artist_name) return null
+  const { artists } = await search(styleArtist.artist_name.slice(0, 100), 'artists')
+  const sameName = (card) =>
+    (card.artist?.artist_name ?? card.artist_name) === styleArtist.artist_name
+  const match =
+    artists.find(
+      (card) =>
+        sameName(card) &&
+        card.artist?.id != null &&
+        String(card.artist.id) === String(styleArtist.id),
+    ) ?? artists.find((card) => sameName(card) && String(card.id) === String(styleArtist.id))
+  return match ? match.id : null
 }

@@ -27,3 +27,11 @@ export const getTransactions = (type, cursor) =>
     params: cursor ? { type, cursor } : { type },
     schema: listOf(transactionSchema),
   })
+
+/** Closes a pending order after the checkout came back on fail_url (code/message from Toss). */
+export function failPurchase({ orderId, code, message }) {
+  const body = { order_id: orderId }
+  if (code) body.code = String(code).slice(0, 64)
+  if (message) body.message = String(message).slice(0, 255)
+  return api.post('/tokens/purchase/fail', body)
+}

@@ -14,6 +14,7 @@ export const useGenerationsStore = defineStore('generations', () => {
   const loading = ref(false)
   const loaded = ref(false)
   const error = ref(null)
+  const visibility = ref('all')
   let timer = null
   // Notified when a generation leaves the running states (e.g. to refresh the balance).
   const finishedListeners = new Set()
@@ -31,11 +32,13 @@ export const useGenerationsStore = defineStore('generations', () => {
     }
   }
 
-  async function load() {
+  /** First page of my generations; visibility: 'all' | 'public' | 'private'. */
+  async function load(nextVisibility = visibility.value) {
+    visibility.value = nextVisibility
     loading.value = true
     error.value = null
     try {
-      const page = await generationsApi.getMyGenerations(null)
+      const page = await generationsApi.getMyGenerations(null, visibility.value)
       items.value = page.results
       nextCursor.value = page.next_cursor ?? null
       hasMore.value = Boolean(page.has_more && page.next_cursor)
@@ -52,7 +55,7 @@ export const useGenerationsStore = defineStore('generations', () => {
     if (!nextCursor.value) return
     loading.value = true
     try {
-      const page = await generationsApi.getMyGenerations(nextCursor.value)
+      const page = await generationsApi.getMyGenerations(nextCursor.value, visibility.value)
       const known = new Set(items.value.map((g) => String(g.id)))
       items.value = [...items.value, ...page.results.filter((g) => !known.has(String(g.id)))]
       nextCursor.value = page.next_cursor ?? null
@@ -136,10 +139,12 @@ export const useGenerationsStore = defineStore('generations', () => {
     nextCursor.value = null
     hasMore.value = false
     loaded.value = false
+    visibility.value = 'all'
   }
 
   return {
     items,
+    visibility,
     hasMore,
     loading,
     loaded,

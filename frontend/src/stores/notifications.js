@@ -47,16 +47,18 @@ export const useNotificationsStore = defineStore('notifications', () => {
 
   /** Only the unread count, for the header badge. */
   async function refreshCount() {
-    const page = await notificationsApi.getNotifications(null)
-    if (typeof page.unread_count === 'number') unreadCount.value = page.unread_count
+    unreadCount.value = await notificationsApi.getUnreadCount()
     return unreadCount.value
   }
 
   async function markRead(notification) {
     if (notification.is_read) return
-    await notificationsApi.markRead(notification.id)
+    const result = await notificationsApi.markRead(notification.id)
     items.value = items.value.map((n) => (n.id === notification.id ? { ...n, is_read: true } : n))
-    unreadCount.value = Math.max(0, unreadCount.value - 1)
+    unreadCount.value =
+      typeof result?.unread_count === 'number'
+        ? result.unread_count
+        : Math.max(0, unreadCount.value - 1)
   }
 
   async function markAllRead() {

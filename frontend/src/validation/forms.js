@@ -111,7 +111,7 @@ const username = z
   .trim()
   .min(LIMITS.minUsername, 'validation.usernameLength')
   .max(LIMITS.maxUsername, 'validation.usernameLength')
-  .regex(/^[A-Za-z0-9_.-]+$/, 'validation.usernameChars')
+  .regex(/^[A-Za-z0-9_]+$/, 'validation.usernameChars')
 
 export const devLoginSchema = z.object({
   email: z.string().trim().email('validation.email'),
