@@ -89,10 +89,13 @@ def grant_tokens(user: User, amount: int, *, memo: str, key: str) -> Transaction
     return _credit(user.id, amount, kind="grant", key=f"grant:{key}", memo=memo or "Operator grant")
 
 
-def credit_purchase(purchase) -> Transaction:
-    """Credit a paid Toss purchase exactly once (``purchase:<orderId>``)."""
+def credit_purchase(purchase, *, memo: str | None = None) -> Transaction:
+    """Credit a paid Toss purchase exactly once (``purchase:<orderId>``).
+
+    Callers hold the purchase row lock (``SELECT … FOR UPDATE``), so two confirmations of one order
+    are serialized and the second finds the first row instead of tripping the unique key."""
     return _credit(purchase.user_id, purchase.tokens, kind="purchase", key=f"purchase:{purchase.order_id}",
-                   memo=f"Purchase {purchase.package_id} ({purchase.amount:,} {purchase.currency})",
+                   memo=memo or f"Purchase {purchase.package_id} ({purchase.amount:,} {purchase.currency})",
                    purchase_id=purchase.id)
 
 
@@ -108,10 +111,25 @@ def charge_for_generation(generation, style_title: str) -> Transaction:
                    receiver_id=None, generation_id=generation.id)
 
 
+def _lock_charge(generation_id: int) -> Transaction | None:
+    """Lock a generation's charge row: the one serialization point for its refund and artist credit,
+    so a late "completed" racing a "failed" can never both pay the artist and refund the user."""
+    return db.session.scalar(
+        select(Transaction).where(Transaction.idempotency_key == f"charge:{generation_id}")
+        .with_for_update().execution_options(populate_existing=True)
+    )
+
+
 def refund_generation(generation, reason: str = "") -> Transaction | None:
-    """Give back the full charge of a generation that finally failed (once; never without a charge)."""
-    charge = _existing(f"charge:{generation.id}")
+    """Give back the full charge of a generation that finally failed (once; never without a charge,
+    never after the artist was credited for it)."""
+    charge = _lock_charge(generation.id)
     if charge is None:
+        return None
+    done = _existing(f"refund:{generation.id}")
+    if done is not None:
+        return done
+    if _existing(f"credit:{generation.id}") is not None:
         return None
     return _credit(generation.user_id, charge.amount, kind="refund", key=f"refund:{generation.id}",
                    memo=f"Refund: {reason}"[:255] if reason else "Refund for a failed image",
@@ -119,13 +137,16 @@ def refund_generation(generation, reason: str = "") -> Transaction | None:
 
 
 def credit_artist_for_generation(generation, artist: Artist) -> Transaction | None:
-    """On delivery, the artist earns 100 % of what was charged (once; never without a charge)."""
+    """On delivery, the artist earns 100 % of what was charged (once; never without a charge, never
+    after the charge was refunded)."""
+    charge = _lock_charge(generation.id)
+    if charge is None:
+        return None
     key = f"credit:{generation.id}"
     done = _existing(key)
     if done is not None:
         return done
-    charge = _existing(f"charge:{generation.id}")
-    if charge is None:
+    if _existing(f"refund:{generation.id}") is not None:
         return None
     row = db.session.execute(
         update(Artist).where(Artist.id == artist.id)
@@ -133,6 +154,8 @@ def credit_artist_for_generation(generation, artist: Artist) -> Transaction | No
         .returning(Artist.earned_token_balance),
         execution_options={"synchronize_session": False},
     ).first()
+    if row is None:
+        raise ValueError(f"artist {artist.id} does not exist")
     _sync(Artist, artist.id, "earned_token_balance", row[0])
     return _record(user_id=artist.user_id, amount=charge.amount, kind="artist_credit", key=key,
                    memo=f"Earned from image #{generation.id}", balance_after=row[0], sender_id=None,
@@ -145,51 +168,128 @@ def direction(row: Transaction) -> str:
 
 @dataclass
 class Drift:
+    """One inconsistency found by :func:`verify_ledger` (``row`` describes the offending row)."""
+
     kind: str
     subject: str
     expected: int | str
     actual: int | str
+    row: str = ""
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.subject} expected {self.expected}, found {self.actual}"
+        text = f"{self.kind}: {self.subject} expected {self.expected}, found {self.actual}"
+        return f"{text}\n    {self.row}" if self.row else text
+
+
+def describe(row: Transaction) -> str:
+    """A transaction row as one readable line (operator output)."""
+    return (f"transaction #{row.id} user={row.user_id} {row.transaction_type} {row.amount} "
+            f"balance_after={row.balance_after} key={row.idempotency_key} memo={row.memo!r} "
+            f"at={row.created_at.isoformat() if row.created_at else '-'}")
+
+
+def _signed():
+    return case((Transaction.transaction_type.in_(IN_TYPES), Transaction.amount),
+                (Transaction.transaction_type.in_(OUT_TYPES), -Transaction.amount), else_=0)
+
+
+def _broken_chains(types: tuple[str, ...], signed) -> list[tuple[Transaction, int]]:
+    """Rows whose ``balance_after`` differs from the running sum of the account's rows up to them.
+
+    Valid because a row is inserted while its balance update holds the account's row lock, so ids
+    follow the order in which the balance moved."""
+    running = func.sum(signed).over(partition_by=Transaction.user_id, order_by=Transaction.id).label("running")
+    inner = select(Transaction.id.label("id"), Transaction.balance_after.label("after"), running).where(
+        Transaction.transaction_type.in_(types)).subquery()
+    found = db.session.execute(select(inner.c.id, inner.c.running).where(inner.c.after != inner.c.running)
+                               .order_by(inner.c.id)).all()
+    rows = {row.id: row for row in db.session.scalars(select(Transaction).where(
+        Transaction.id.in_([row_id for row_id, _ in found])))} if found else {}
+    return [(rows[row_id], int(total)) for row_id, total in found]
+
+
+def _last_row(user_id: int, types: tuple[str, ...]) -> str:
+    row = db.session.scalar(select(Transaction).where(Transaction.user_id == user_id,
+                                                      Transaction.transaction_type.in_(types))
+                            .order_by(Transaction.id.desc()).limit(1))
+    return f"last row: {describe(row)}" if row is not None else "no transactions"
 
 
 def verify_ledger() -> list[Drift]:
-    """Every balance equals the sum of its rows; earned balances equal credits; every paid purchase
-    is credited exactly once with its tokens and nothing else is credited as a purchase."""
+    """Check the whole ledger; an empty list means it is consistent.
+
+    - every spendable balance equals the signed sum of its rows, and every row's ``balance_after``
+      equals the running sum up to it (same for artists' earned balances and their credits);
+    - every paid purchase is credited exactly once, to its buyer, with its tokens, and nothing that
+      is not a paid purchase is credited as one;
+    - a generation's refund or artist credit has a charge of the same amount, and never both.
+    """
     from .models import Purchase
 
     drifts: list[Drift] = []
-    signed = func.sum(
-        case((Transaction.transaction_type.in_(IN_TYPES), Transaction.amount),
-                (Transaction.transaction_type.in_(OUT_TYPES), -Transaction.amount), else_=0)
-    )
-    sums = dict(db.session.execute(select(Transaction.user_id, signed).group_by(Transaction.user_id)).all())
-    for user_id, balance in db.session.execute(select(User.id, User.token_balance)).all():
-        if int(sums.get(user_id) or 0) != balance:
-            drifts.append(Drift("balance", f"user {user_id}", int(sums.get(user_id) or 0), balance))
+    spendable = IN_TYPES + OUT_TYPES
+    sums = dict(db.session.execute(select(Transaction.user_id, func.sum(_signed()))
+                                   .where(Transaction.transaction_type.in_(spendable))
+                                   .group_by(Transaction.user_id)).all())
+    for user_id, username, balance in db.session.execute(
+            select(User.id, User.username, User.token_balance).order_by(User.id)).all():
+        expected = int(sums.get(user_id) or 0)
+        if expected != balance:
+            drifts.append(Drift("balance", f"user {user_id} ({username}) token_balance", expected, balance,
+                                _last_row(user_id, spendable)))
+    for row, total in _broken_chains(spendable, _signed()):
+        drifts.append(Drift("row", f"transaction #{row.id} balance_after", total, row.balance_after, describe(row)))
+
     earned = dict(db.session.execute(
         select(Transaction.user_id, func.sum(Transaction.amount))
         .where(Transaction.transaction_type.in_(EARNED_TYPES)).group_by(Transaction.user_id)).all())
-    for user_id, balance in db.session.execute(select(Artist.user_id, Artist.earned_token_balance)).all():
-        if int(earned.get(user_id) or 0) != balance:
-            drifts.append(Drift("earned", f"artist user {user_id}", int(earned.get(user_id) or 0), balance))
+    for user_id, artist_id, balance in db.session.execute(
+            select(Artist.user_id, Artist.id, Artist.earned_token_balance).order_by(Artist.id)).all():
+        expected = int(earned.get(user_id) or 0)
+        if expected != balance:
+            drifts.append(Drift("earned", f"artist {artist_id} (user {user_id}) earned_token_balance", expected,
+                                balance, _last_row(user_id, EARNED_TYPES)))
+    for row, total in _broken_chains(EARNED_TYPES, Transaction.amount):
+        drifts.append(Drift("row", f"transaction #{row.id} balance_after (earned)", total, row.balance_after,
+                            describe(row)))
+
     credited = {row.idempotency_key: row for row in db.session.scalars(
         select(Transaction).where(Transaction.transaction_type == "purchase"))}
-    for purchase in db.session.scalars(select(Purchase)):
+    for purchase in db.session.scalars(select(Purchase).order_by(Purchase.id)):
         row = credited.pop(f"purchase:{purchase.order_id}", None)
-        if purchase.status == "paid" and row is None:
-            drifts.append(Drift("purchase", purchase.order_id, "credited", "not credited"))
+        subject = f"purchase {purchase.order_id} (#{purchase.id}, user {purchase.user_id})"
+        if purchase.status == "paid" and row is None and purchase.user_id is not None:  # NULL: account deleted
+            drifts.append(Drift("purchase", subject, "credited", "not credited"))
         elif purchase.status != "paid" and row is not None:
-            drifts.append(Drift("purchase", purchase.order_id, "not credited", f"credited while {purchase.status}"))
+            drifts.append(Drift("purchase", subject, "not credited", f"credited while {purchase.status}",
+                                describe(row)))
         elif row is not None and row.amount != purchase.tokens:
-            drifts.append(Drift("purchase", purchase.order_id, purchase.tokens, row.amount))
-    for key in credited:
-        drifts.append(Drift("purchase", key, "a purchase row", "credit without purchase"))
-    # A charge and a credit/refund must belong together: never both refunded and credited.
-    both = db.session.execute(
-        select(Transaction.related_generation_id).where(Transaction.transaction_type.in_(("refund", "artist_credit")))
-        .group_by(Transaction.related_generation_id).having(func.count() > 1)).scalars().all()
-    for generation_id in both:
-        drifts.append(Drift("generation", f"generation {generation_id}", "refund or credit", "both"))
+            drifts.append(Drift("purchase", subject, purchase.tokens, row.amount, describe(row)))
+        elif row is not None and purchase.user_id is not None and row.user_id != purchase.user_id:
+            drifts.append(Drift("purchase", subject, f"credited to user {purchase.user_id}",
+                                f"credited to user {row.user_id}", describe(row)))
+    for row in credited.values():
+        drifts.append(Drift("purchase", row.idempotency_key, "a purchase row", "credit without purchase",
+                            describe(row)))
+
+    # Refunds and artist credits follow a charge of the same amount, and a generation gets one or the other.
+    # Keyed by the idempotency key's generation id: related_generation_id is NULLed if a generation is
+    # deleted (with its buyer's account, whose charge rows go too), so a missing charge only counts while
+    # the generation still exists.
+    charges = {row.idempotency_key.split(":", 1)[1]: row for row in db.session.scalars(
+        select(Transaction).where(Transaction.transaction_type == "generation_charge"))}
+    settled: set[str] = set()
+    for row in db.session.scalars(select(Transaction).where(
+            Transaction.transaction_type.in_(("refund", "artist_credit"))).order_by(Transaction.id)):
+        generation = row.idempotency_key.split(":", 1)[1]
+        charge = charges.get(generation)
+        subject = f"generation {generation} {row.transaction_type}"
+        if charge is None and row.related_generation_id is not None:
+            drifts.append(Drift("generation", subject, "a charge", "no charge", describe(row)))
+        elif charge is not None and charge.amount != row.amount:
+            drifts.append(Drift("generation", subject, charge.amount, row.amount, describe(row)))
+        if generation in settled:
+            drifts.append(Drift("generation", f"generation {generation}", "refund or credit", "both",
+                                describe(row)))
+        settled.add(generation)
     return drifts
