@@ -78,7 +78,7 @@ def style_card(style: Style, artist: Artist, tags: list[str]) -> dict:
         "training_status": style.training_status,
         "thumbnail_url": public_url(style.thumbnail_key),
         "tags": tags,
-        "artist": {"id": artist.id, "artist_name": artist.artist_name},
+        "artist": {"id": artist.id, "user_id": artist.user_id, "artist_name": artist.artist_name},
         "generations_count": style.generation_count,
         "created_at": iso(style.created_at),
     }

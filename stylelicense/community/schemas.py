@@ -15,6 +15,7 @@ class UserSummaryOut(BaseModel):
 
 class StyleArtistOut(BaseModel):
     id: int
+    user_id: int = Field(description="The artist's user id (what /api/users/:id/follow takes)")
     artist_name: str
 
 
