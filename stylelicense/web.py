@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, request, send_from_directory
 
 from .api import ok
-from .storage import LocalStorage, ObjectNotFound, get_storage
+from .storage import LocalStorage, get_storage
 
 bp = Blueprint("web", __name__)
 
@@ -59,7 +59,7 @@ def _send(storage: LocalStorage, key: str, *, public: bool):
     except ValueError:
         abort(404)
     if not path.is_file():
-        raise ObjectNotFound(key)
+        abort(404)
     response = send_from_directory(path.parent, path.name, max_age=3600 if public else 0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
