@@ -1,5 +1,77 @@
 """Routes of the generations feature (routes only: parse, call operations, respond)."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+from flask_login import current_user
+
+from ..api import PageQuery, created, endpoint, ok, paginate
+from ..extensions import limiter, rate_limit_key
+from . import operations
+from .models import Generation
+from .schemas import GenerationCreate, GenerationOut, GenerationPatch, MyGenerationsQuery
 
 bp = Blueprint("generations", __name__, url_prefix="/api/generations")
+
+
+def _viewer():
+    return current_user if current_user.is_authenticated else None
+
+
+def _with_likes(page: dict, viewer) -> dict:
+    """``is_liked`` for the viewer, one query per page."""
+    from ..community.operations import liked_generation_ids
+
+    liked = liked_generation_ids(viewer, [item["id"] for item in page["results"]])
+    for item in page["results"]:
+        item["is_liked"] = item["id"] in liked
+    return page
+
+
+def _generation_limit() -> str:
+    # SPEC §6: 6 generation requests per minute per user (on top of the general limit).
+    return current_app.config.get("RATELIMIT_GENERATION", "6 per minute")
+
+
+@bp.post("")
+@limiter.limit(_generation_limit, key_func=rate_limit_key)
+@endpoint(body=GenerationCreate, response=GenerationOut, auth="login", status=201,
+          summary="Generate an image in a trained style (charges the style's price)")
+def create_generation(body: GenerationCreate):
+    generation = operations.create_generation(current_user, body)
+    return created(operations.serialize_generation(generation, current_user))
+
+
+@bp.get("/me")
+@endpoint(query=MyGenerationsQuery, response=GenerationOut, auth="login", paginated=True,
+          summary="My generations, newest first (every state)")
+def my_generations(query: MyGenerationsQuery):
+    page = paginate(operations.my_generations_stmt(current_user, query.visibility),
+                    [Generation.created_at, Generation.id],
+                    lambda g: operations.serialize_generation(g, current_user), query)
+    return ok(_with_likes(page, current_user))
+
+
+@bp.get("/feed")
+@endpoint(query=PageQuery, response=GenerationOut, paginated=True, summary="Public images, newest first")
+def feed(query: PageQuery):
+    viewer = _viewer()
+    page = paginate(operations.feed_stmt(), [Generation.created_at, Generation.id],
+                    lambda g: operations.serialize_generation(g, viewer), query)
+    return ok(_with_likes(page, viewer))
+
+
+@bp.get("/<int:generation_id>")
+@endpoint(response=GenerationOut, summary="One generation (the owner's, or a public one); progress while running")
+def get_generation(generation_id: int):
+    viewer = _viewer()
+    generation = operations.get_visible_generation(generation_id, viewer)
+    return ok(_with_likes({"results": [operations.serialize_generation(generation, viewer)]}, viewer)["results"][0])
+
+
+@bp.patch("/<int:generation_id>")
+@endpoint(body=GenerationPatch, response=GenerationOut, auth="login",
+          summary="Make my image public or private, or edit its description")
+def update_generation(generation_id: int, body: GenerationPatch):
+    generation = operations.update_generation(generation_id, current_user, body)
+    return ok(operations.serialize_generation(generation, current_user))

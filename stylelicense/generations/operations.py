@@ -1,0 +1,339 @@
+"""Generation rules: paid creation, visibility, the worker's state machine, and the stale sweeper.
+
+States move only forward: ``queued → processing ↔ retrying → completed | failed``; nothing leaves
+``completed`` or ``failed``. Tokens move only through the ledger, each movement once per generation
+(``charge:<id>``, ``credit:<id>``, ``refund:<id>``), so a repeated webhook or a redelivered task can
+never charge, credit or refund twice. Operations flush, never commit.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import nh3
+from flask import current_app
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import selectinload
+
+from ..api import iso
+from ..errors import Conflict, Forbidden, NotFound, StyleNotReady, ValidationError
+from ..extensions import db
+from ..jobs import GENERATE_IMAGE, GenerateImagePayload, enqueue_after_commit
+from ..models import utcnow
+from ..notifications.operations import notify
+from ..storage import get_storage
+from ..styles.models import Style
+from ..tags.operations import get_or_create_tags, normalize_tags
+from ..tokens import ledger
+from ..users.models import User
+from .models import ASPECT_RATIOS, Generation
+from .schemas import MAX_DESCRIPTION, MAX_PROMPT_TAGS, GenerationCreate, GenerationPatch
+
+ACTIVE = ("queued", "processing", "retrying")
+FINISHED = ("completed", "failed")
+# 1 attempt + 3 retries, plus room for two redeliveries after a worker crash; a message that kills
+# its worker every time is failed (and refunded) instead of looping forever (NOTES §3).
+MAX_ATTEMPTS = 6
+_PROGRESS_FIELDS = ("current_step", "total_steps", "progress_percent", "estimated_seconds", "last_updated")
+
+
+class GenerationFinished(Conflict):
+    """The worker reported on a generation that is already completed or failed: stop working on it."""
+
+    code, message = "GENERATION_FINISHED", "This generation is already finished."
+
+
+# --- creation ----------------------------------------------------------------------------------
+
+def clean_description(raw: str | None) -> str:
+    """Plain text: HTML tags removed (script/style content included), entities decoded, ≤ 500 chars."""
+    text = html.unescape(nh3.clean(raw or "", tags=set())).strip()
+    if len(text) > MAX_DESCRIPTION:
+        raise ValidationError(f"The description is limited to {MAX_DESCRIPTION} characters.",
+                              details={"fields": [{"field": "description", "message": "too long"}]})
+    return text
+
+
+def licence_url() -> str:
+    """Where the licence terms of every generated image are published."""
+    config = current_app.config
+    return config.get("LICENSE_TERMS_URL") or f"{config['PUBLIC_BASE_URL'].rstrip('/')}/licence"
+
+
+def style_trigger(style: Style) -> str:
+    """The words the LoRA learned the style under (kept when the title is edited later)."""
+    return style.trigger or " ".join(style.title.lower().split())
+
+
+def create_generation(user: User, body: GenerationCreate) -> Generation:
+    """Create a ``queued`` generation, charge the style's price and enqueue the job — one transaction.
+
+    Raises NOT_FOUND (no such style), STYLE_NOT_READY (409, not trained yet), VALIDATION_ERROR
+    (tags/description) or INSUFFICIENT_TOKENS (402; the request rolls back, so no row remains).
+    """
+    style = db.session.get(Style, body.style_id)
+    if style is None:
+        raise NotFound("This style does not exist.")
+    if style.training_status != "completed" or not style.lora_key:
+        raise StyleNotReady(details={"training_status": style.training_status})
+    tags = normalize_tags(body.prompt_tags, field="prompt_tags", max_tags=MAX_PROMPT_TAGS)
+    if not tags:
+        raise ValidationError("Give at least one prompt tag.",
+                              details={"fields": [{"field": "prompt_tags", "message": "empty"}]})
+    generation = Generation(
+        user_id=user.id, style_id=style.id, prompt_tags=tags, description=clean_description(body.description),
+        aspect_ratio=body.aspect_ratio, seed=body.seed if body.seed is not None else secrets.randbelow(2**32),
+        status="queued", cost_tokens=style.generation_cost_tokens, attempts=0, is_public=False,
+    )
+    db.session.add(generation)
+    db.session.flush()
+    generation.tags = get_or_create_tags(tags)
+    ledger.charge_for_generation(generation, style.title)
+    # Atomic in SQL: concurrent requests for a popular style never lose a count.
+    db.session.execute(update(Style).where(Style.id == style.id)
+                       .values(generation_count=Style.generation_count + 1))
+    db.session.flush()
+    enqueue_after_commit(GENERATE_IMAGE, build_payload(generation, style, user))
+    return generation
+
+
+def build_payload(generation: Generation, style: Style, user: User) -> GenerateImagePayload:
+    """Everything the worker needs (it has no database): inputs, output keys and licence facts.
+
+    Output keys carry a random part so private images cannot be guessed from the public location.
+    """
+    artist = style.artist
+    width, height = ASPECT_RATIOS[generation.aspect_ratio]
+    stem = f"generations/{generation.id}/{secrets.token_urlsafe(12)}"
+    return GenerateImagePayload(
+        generation_id=generation.id, style_id=style.id, lora_key=style.lora_key, trigger=style_trigger(style),
+        prompt_tags=list(generation.prompt_tags), width=width, height=height, seed=generation.seed,
+        artist_name=artist.artist_name, style_title=style.title,
+        signature_key=artist.signature_image_key or None,
+        result_key=f"{stem}.png", thumbnail_key=f"{stem}-thumb.webp", licence_url=licence_url(),
+        extra={"buyer": user.username, "created_at": iso(generation.created_at)},
+    )
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def _with_relations(stmt: Select) -> Select:
+    return stmt.options(selectinload(Generation.style).selectinload(Style.artist),
+                        selectinload(Generation.user))
+
+
+def get_visible_generation(generation_id: int, viewer: User | None) -> Generation:
+    """The owner sees their generation in every state; anyone else only a public, completed one.
+    Everything else is NOT_FOUND (a private generation's existence is not revealed)."""
+    generation = db.session.scalar(_with_relations(select(Generation).where(Generation.id == generation_id)))
+    if generation is None:
+        raise NotFound("This image does not exist.")
+    if viewer is not None and generation.user_id == viewer.id:
+        return generation
+    if generation.is_public and generation.status == "completed":
+        return generation
+    raise NotFound("This image does not exist.")
+
+
+def my_generations_stmt(user: User, visibility: str = "all") -> Select:
+    """The user's own generations, every state (My Page)."""
+    stmt = _with_relations(select(Generation).where(Generation.user_id == user.id))
+    if visibility != "all":
+        stmt = stmt.where(Generation.is_public.is_(visibility == "public"))
+    return stmt
+
+
+def feed_stmt() -> Select:
+    """Public, completed generations of active users (the community feed)."""
+    return _with_relations(select(Generation).join(User, User.id == Generation.user_id).where(
+        Generation.is_public.is_(True), Generation.status == "completed", User.is_active.is_(True)))
+
+
+def serialize_generation(generation: Generation, viewer: User | None = None) -> dict[str, Any]:
+    """SPEC §6.1 shape plus style, artist, owner and licence URL."""
+    storage = get_storage()
+    done = generation.status == "completed"
+    width, height = ASPECT_RATIOS[generation.aspect_ratio]
+    progress = None
+    if generation.status in ("processing", "retrying") and generation.progress:
+        progress = {name: generation.progress.get(name) for name in _PROGRESS_FIELDS}
+    style = generation.style
+    owner = generation.user
+    is_owner = viewer is not None and viewer.id == generation.user_id
+    return {
+        "id": generation.id,
+        "style_id": generation.style_id,
+        "status": generation.status,
+        "progress": progress,
+        "prompt_tags": list(generation.prompt_tags or []),
+        "description": generation.description,
+        "aspect_ratio": generation.aspect_ratio,
+        "width": width,
+        "height": height,
+        "seed": generation.seed,
+        "is_public": generation.is_public,
+        "result_url": storage.public_url(generation.result_key) if done and generation.result_key else None,
+        "thumbnail_url": storage.public_url(generation.thumbnail_key) if done and generation.thumbnail_key else None,
+        "like_count": generation.like_count,
+        "comment_count": generation.comment_count,
+        "cost_tokens": generation.cost_tokens,
+        "attempts": generation.attempts,
+        "error_code": generation.error_code if is_owner else None,
+        "created_at": iso(generation.created_at),
+        "completed_at": iso(generation.completed_at),
+        "style": {"id": style.id, "title": style.title},
+        "artist": {"id": style.artist.user_id, "artist_name": style.artist.artist_name},
+        "owner": {"id": owner.id, "username": owner.username},
+        "licence_url": licence_url(),
+    }
+
+
+def update_generation(generation_id: int, viewer: User, patch: GenerationPatch) -> Generation:
+    """The owner switches visibility or edits the description; nothing is ever deleted."""
+    generation = get_visible_generation(generation_id, viewer)
+    if generation.user_id != viewer.id:
+        raise Forbidden("Only the owner can change this image.")
+    if patch.is_public is not None:
+        generation.is_public = patch.is_public
+    if patch.description is not None:
+        generation.description = clean_description(patch.description)
+    db.session.flush()
+    return generation
+
+
+# --- the worker's reports (internal webhooks) --------------------------------------------------
+
+def _lock(generation_id: int) -> Generation:
+    """Row lock: concurrent reports for one generation are applied one after the other."""
+    generation = db.session.scalar(select(Generation).where(Generation.id == generation_id).with_for_update())
+    if generation is None:
+        raise NotFound("No such generation.")
+    return generation
+
+
+def record_progress(*, generation_id: int, current_step: int, total_steps: int, progress_percent: int = 0,
+                    estimated_seconds: int | None = None, attempt: int = 1, run_id: str | None = None,
+                    retrying: bool = False, error_code: str | None = None,
+                    reason: str | None = None) -> tuple[Generation, bool]:
+    """Apply one progress report; returns ``(generation, changed)``.
+
+    - ``current_step == 0`` starts an attempt: status ``processing`` and ``attempts + 1`` (once per
+      ``run_id``; past ``MAX_ATTEMPTS`` the generation fails and is refunded).
+    - ``retrying`` marks the attempt as failed with another to follow (status ``retrying``).
+    - a step report updates the progress; reports of another run or older steps are ignored.
+
+    A finished generation (completed or failed) is returned unchanged: the webhook answers
+    GENERATION_FINISHED, which tells the worker (e.g. one handling a redelivered message) to stop.
+    """
+    generation = _lock(generation_id)
+    if generation.status in FINISHED:
+        return generation, False
+    now = iso(utcnow())
+    progress = dict(generation.progress or {})
+    if retrying:
+        generation.status = "retrying"
+        progress.update(last_error=error_code or "TRANSIENT_ERROR", last_reason=(reason or "")[:255],
+                        last_updated=now, estimated_seconds=None)
+        generation.progress = progress
+        db.session.flush()
+        return generation, True
+    if current_step == 0:
+        if run_id is not None and progress.get("run_id") == run_id:
+            return generation, False  # the same start report sent again
+        if generation.attempts >= MAX_ATTEMPTS:
+            fail_generation(generation, "TOO_MANY_ATTEMPTS",
+                            f"gave up after {generation.attempts} attempts (the worker kept stopping)")
+            return generation, True
+        generation.attempts += 1
+        generation.status = "processing"
+        generation.progress = {"current_step": 0, "total_steps": total_steps, "progress_percent": 0,
+                               "estimated_seconds": estimated_seconds, "last_updated": now, "run_id": run_id,
+                               "attempt": attempt}
+        db.session.flush()
+        return generation, True
+    if run_id is not None and progress.get("run_id") not in (None, run_id):
+        return generation, False  # a report of an older run (e.g. a duplicate delivery)
+    if generation.status == "processing" and current_step < int(progress.get("current_step") or 0):
+        return generation, False  # out of order
+    generation.status = "processing"
+    progress.update(current_step=current_step, total_steps=total_steps, progress_percent=progress_percent,
+                    estimated_seconds=estimated_seconds, last_updated=now)
+    if run_id is not None:
+        progress["run_id"] = run_id
+    generation.progress = progress
+    db.session.flush()
+    return generation, True
+
+
+def _own_key(generation: Generation, key: str) -> bool:
+    return key.startswith(f"generations/{generation.id}/") and ".." not in key
+
+
+def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: str) -> tuple[Generation, bool]:
+    """The signed image is stored: ``completed``, the artist is credited and the owner notified (once).
+
+    A repeated or late call changes nothing. The image of a generation that was already failed (and
+    refunded) is removed from the public location instead of being kept reachable.
+    """
+    generation = _lock(generation_id)
+    if not (_own_key(generation, result_key) and _own_key(generation, thumbnail_key)):
+        raise ValidationError("The result keys do not belong to this generation.")
+    if generation.status in FINISHED:
+        if generation.status == "failed":
+            storage = get_storage()
+            for key in (result_key, thumbnail_key):
+                storage.delete(key, public=True)
+        return generation, False
+    storage = get_storage()
+    if not (storage.exists(result_key, public=True) and storage.exists(thumbnail_key, public=True)):
+        raise Conflict("The result is not in storage.", code="RESULT_MISSING")
+    generation.status = "completed"
+    generation.result_key = result_key
+    generation.thumbnail_key = thumbnail_key
+    generation.completed_at = utcnow()
+    generation.progress = None
+    generation.error_code = None
+    generation.error_message = None
+    ledger.credit_artist_for_generation(generation, generation.style.artist)
+    notify(generation.user_id, "generation_complete", target_type="generation", target_id=generation.id,
+           dedupe_key=f"generation_complete:{generation.id}")
+    db.session.flush()
+    return generation, True
+
+
+def fail_generation(generation: Generation, error_code: str, reason: str = "") -> bool:
+    """Final failure: ``failed``, full refund and a notification (each once). False if already finished."""
+    if generation.status in FINISHED:
+        return False
+    generation.status = "failed"
+    generation.error_code = error_code[:64]
+    generation.error_message = (reason or error_code)[:255]
+    generation.progress = None
+    ledger.refund_generation(generation, reason=f"image #{generation.id} could not be generated")
+    notify(generation.user_id, "generation_failed", target_type="generation", target_id=generation.id,
+           dedupe_key=f"generation_failed:{generation.id}")
+    db.session.flush()
+    return True
+
+
+def report_failure(*, generation_id: int, error_code: str, reason: str = "") -> tuple[Generation, bool]:
+    """The worker gave up (retries exhausted or a non-retryable error)."""
+    generation = _lock(generation_id)
+    return generation, fail_generation(generation, error_code, reason)
+
+
+def sweep_stale(older_than: timedelta) -> list[Generation]:
+    """Fail (refund, notify) every unfinished generation with no update for ``older_than``: lost
+    messages, dead workers, a broker that was down when the job was sent. Rows being updated right now
+    are skipped (SKIP LOCKED), so running it next to live workers is safe."""
+    cutoff = utcnow() - older_than
+    stale = list(db.session.scalars(
+        select(Generation).where(Generation.status.in_(ACTIVE), Generation.updated_at < cutoff)
+        .order_by(Generation.id).with_for_update(skip_locked=True)))
+    minutes = int(older_than.total_seconds() // 60)
+    for generation in stale:
+        fail_generation(generation, "STALE", f"no progress for {minutes} minutes")
+    return stale
