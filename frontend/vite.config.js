@@ -29,6 +29,7 @@ export default defineConfig({
   test: {
     environment: 'jsdom',
     include: ['tests/unit/**/*.test.js'],
+    setupFiles: ['tests/setup.js'],
     restoreMocks: true,
   },
 })
