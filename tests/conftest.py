@@ -236,8 +236,9 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def e2e_env(database_url, rabbitmq_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
-    return base_env(tmp, database_url, CELERY_BROKER_URL=rabbitmq_url, TRAINING_MAX_STEPS="6",
-                    STYLELICENSE_MODEL_CACHE=str(Path.home() / ".cache" / "stylelicense" / "models"))
+    # The tiny model's cache: the workers' default (per-user, shared by runs), or STYLELICENSE_MODEL_CACHE
+    # from the environment. (Pointing it at the parent "models" folder made the first save fail.)
+    return base_env(tmp, database_url, CELERY_BROKER_URL=rabbitmq_url, TRAINING_MAX_STEPS="6")
 
 
 @pytest.fixture(scope="session")

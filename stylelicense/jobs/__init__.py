@@ -80,3 +80,25 @@ def broker_reachable(timeout: float = 3.0) -> None:
     """Raise if the broker cannot be reached (used by /readyz)."""
     with _client().connection_for_write() as connection:
         connection.ensure_connection(max_retries=1, timeout=timeout)
+
+
+def queue_size(queue: str, timeout: float = 3.0) -> int | None:
+    """How many messages wait (ready, not yet delivered) in ``queue``: 0 when the queue does not exist,
+    None when the broker cannot say (unreachable). Used by the stale-job sweepers."""
+    from kombu.exceptions import ChannelError, OperationalError
+
+    try:
+        with _client().connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+            channel = connection.channel()
+            try:
+                return int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except ChannelError:
+                return 0  # never declared: nothing can be waiting in it
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # a channel closed by the broker's NOT_FOUND
+                    pass
+    except (OperationalError, OSError):
+        return None

@@ -1,5 +1,49 @@
 """Routes of the styles feature (routes only: parse, call operations, respond)."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_login import current_user
+
+from ..api import PageQuery, created, endpoint, ok, paginate
+from . import operations
+from .models import Style
+from .schemas import StyleCreateForm, StyleListQuery, StyleOut, StylePatch
 
 bp = Blueprint("styles", __name__, url_prefix="/api/styles")
+
+
+@bp.post("")
+@endpoint(form=StyleCreateForm, files={"images": "array"}, response=StyleOut, auth="artist", status=201,
+          summary="Create my style from 10–100 images (multipart) and start its training")
+def create_style(form: StyleCreateForm):
+    style = operations.create_style(current_user, form, request.files.getlist("images"))
+    return created(operations.serialize_style(style))
+
+
+@bp.get("")
+@endpoint(query=StyleListQuery, response=StyleOut, paginated=True,
+          summary="Trained styles: recent (newest first) or popular (most generations), optionally by tag")
+def list_styles(query: StyleListQuery):
+    stmt, order_by = operations.list_styles_stmt(query.sort, query.tag)
+    return ok(paginate(stmt, order_by, operations.serialize_style, query))
+
+
+@bp.get("/me")
+@endpoint(query=PageQuery, response=StyleOut, auth="artist", paginated=True,
+          summary="My styles in every state, with training progress")
+def my_styles(query: PageQuery):
+    return ok(paginate(operations.my_styles_stmt(current_user), [Style.created_at, Style.id],
+                       operations.serialize_style, query))
+
+
+@bp.get("/<int:style_id>")
+@endpoint(response=StyleOut, summary="One style (progress while training; untrained styles: owner only)")
+def get_style(style_id: int):
+    return ok(operations.serialize_style(operations.get_visible_style(style_id, current_user)))
+
+
+@bp.patch("/<int:style_id>")
+@endpoint(body=StylePatch, response=StyleOut, auth="login", summary="Edit my style's title, description or price")
+def update_style(style_id: int, body: StylePatch):
+    return ok(operations.serialize_style(operations.update_style(style_id, current_user, body)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import ValidationError
 from ..extensions import db
@@ -42,9 +44,19 @@ def get_or_create_tags(names: list[str]) -> list[Tag]:
     if not names:
         return []
     existing = {tag.name: tag for tag in db.session.scalars(select(Tag).where(Tag.name.in_(names)))}
-    for name in names:
-        if name not in existing:
-            existing[name] = Tag(name=name)
-            db.session.add(existing[name])
-    db.session.flush()
+    missing = [name for name in dict.fromkeys(names) if name not in existing]
+    if missing:
+        dialect = db.session.get_bind().dialect.name
+        if dialect in ("postgresql", "sqlite"):
+            # Two requests creating the same new tag at once: the loser's insert is a no-op instead of
+            # an IntegrityError (which would turn its whole request into a 409).
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            db.session.execute(insert(Tag).values([{"name": name} for name in missing])
+                               .on_conflict_do_nothing(index_elements=["name"]))
+            existing.update({tag.name: tag for tag in db.session.scalars(select(Tag).where(Tag.name.in_(missing)))})
+        else:
+            for name in missing:
+                existing[name] = Tag(name=name)
+                db.session.add(existing[name])
+            db.session.flush()
     return [existing[name] for name in names]

@@ -1,3 +1,52 @@
-"""Training webhooks."""
+"""Training webhooks: the GPU worker reports start/progress, completion and final failure (SPEC §6).
 
-from .blueprint import bp  # noqa: F401
+Idempotent and forward-only (``pending → training → completed | failed``): a repeated or late callback
+changes nothing and answers 200 with the current state; a report for a finished style answers 409
+TRAINING_FINISHED (progress) so the worker stops, and impossible moves (completing a failed style,
+failing a completed one) answer 409 too.
+"""
+
+from __future__ import annotations
+
+from ..api import endpoint, ok
+from ..errors import error_response
+from ..styles import operations
+from ..styles.schemas import TrainingCompleteBody, TrainingFailedBody, TrainingProgressBody, TrainingStateOut
+from .auth import internal_webhook
+from .blueprint import bp
+
+
+def _state(style, changed: bool):
+    return ok({"style_id": style.id, "training_status": style.training_status,
+               "training_attempts": style.training_attempts, "changed": changed})
+
+
+@bp.patch("/training/progress")
+@internal_webhook("training-server")
+@endpoint(body=TrainingProgressBody, response=TrainingStateOut,
+          summary="Training worker: attempt started (starting=true) or epoch/heartbeat progress")
+def training_progress(body: TrainingProgressBody):
+    style, changed = operations.record_training_progress(**body.model_dump())
+    if style.training_status in operations.FINISHED:
+        # Returned, not raised: the request still commits (e.g. a style failed for too many attempts).
+        return error_response(operations.TrainingFinished(
+            details={"style_id": style.id, "training_status": style.training_status, "changed": changed}))
+    return _state(style, changed)
+
+
+@bp.post("/training/complete")
+@internal_webhook("training-server")
+@endpoint(body=TrainingCompleteBody, response=TrainingStateOut,
+          summary="Training worker: the LoRA is stored (style completed, artist notified)")
+def training_complete(body: TrainingCompleteBody):
+    style, changed = operations.complete_training(**body.model_dump())
+    return _state(style, changed)
+
+
+@bp.post("/training/failed")
+@internal_webhook("training-server")
+@endpoint(body=TrainingFailedBody, response=TrainingStateOut,
+          summary="Training worker: final failure (style failed, artist notified)")
+def training_failed(body: TrainingFailedBody):
+    style, changed = operations.report_training_failure(**body.model_dump())
+    return _state(style, changed)
