@@ -347,15 +347,22 @@ def _settle_refusal(purchase: Purchase, action: str, error: TossError | None, pa
         return _refuse(purchase, "The payment provider did not answer; your payment will be checked again. "
                        "Please retry in a moment.", reason="PROVIDER_UNAVAILABLE", status=503, retryable=True,
                        **details)
-    purchase.status = "pending"  # not paid and not over: the customer may try again
     if isinstance(error, TossRetryableError):
+        # Toss does not keep temporary failures for the Idempotency-Key, so trying again really retries.
+        purchase.status = "pending"
         return _refuse(purchase, "The payment provider is temporarily unavailable; please try again.",
                        reason="PROVIDER_UNAVAILABLE", status=503, retryable=True, **details)
+    if error is None:  # Toss answered, but the payment is not complete yet (e.g. awaiting a deposit)
+        purchase.status = "pending"
+        return _refuse(purchase, "The payment is not complete yet.", reason="NOT_COMPLETED", **details)
+    # Any other refusal is final for this order: Toss keeps its answer to `confirm:<orderId>` for 15 days
+    # and replays it to every retry, so the order could never be confirmed now. Close it; the customer
+    # starts a new purchase (and a payment Toss later reports DONE is still credited by the webhook).
+    _close(purchase, "failed", code, error.message, payment)
     if payment is not None and payment.get("orderId") != purchase.order_id:
         return _refuse(purchase, "This payment belongs to another order.", reason="PAYMENT_MISMATCH", **details)
-    if error is None:  # Toss answered, but the payment is not complete yet (e.g. awaiting a deposit)
-        return _refuse(purchase, "The payment is not complete yet.", reason="NOT_COMPLETED", **details)
-    return _refuse(purchase, f"The payment could not be confirmed ({code}).", reason="NOT_CONFIRMED", **details)
+    return _refuse(purchase, f"The payment could not be confirmed ({code}); please start a new purchase.",
+                   reason="NOT_CONFIRMED", **details)
 
 
 def _confirm_sandbox(purchase: Purchase, payment_key: str) -> Purchase:
