@@ -78,7 +78,8 @@ def style_card(style: Style, artist: Artist, tags: list[str]) -> dict:
         "training_status": style.training_status,
         "thumbnail_url": public_url(style.thumbnail_key),
         "tags": tags,
-        "artist": {"id": artist.id, "user_id": artist.user_id, "artist_name": artist.artist_name},
+        # `id` is the artist's user id, as in the styles and generations APIs (`user_id` says so explicitly).
+        "artist": {"id": artist.user_id, "user_id": artist.user_id, "artist_name": artist.artist_name},
         "generations_count": style.generation_count,
         "created_at": iso(style.created_at),
     }

@@ -14,7 +14,7 @@ class UserSummaryOut(BaseModel):
 
 
 class StyleArtistOut(BaseModel):
-    id: int
+    id: int = Field(description="The artist's user id (as in the styles and generations APIs)")
     user_id: int = Field(description="The artist's user id (what /api/users/:id/follow takes)")
     artist_name: str
 
