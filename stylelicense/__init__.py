@@ -93,6 +93,9 @@ def _register_blueprints(app: Flask) -> None:
     # Internal webhooks authenticate with a bearer token: no session, no CSRF, no rate limit.
     csrf.exempt(webhooks_bp)
     limiter.exempt(webhooks_bp)
+    # The SPA's files, /media and the API docs are not API calls: a feed page loads dozens of images.
+    limiter.exempt(web.bp)
+    limiter.exempt(openapi.bp)
     for blueprint in (health.bp, openapi.bp, auth_bp, users_bp, tokens_bp, styles_bp, generations_bp,
                       community_bp, notifications_bp, search_bp, webhooks_bp, web.bp):
         app.register_blueprint(blueprint)

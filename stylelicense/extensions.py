@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_client import OAuth
-from flask import g, request
+from flask import request
 from flask_limiter import Limiter
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
@@ -33,6 +33,11 @@ def rate_limit_key() -> str:
     return f"ip:{request.remote_addr}"
 
 
+def default_rate_limit() -> str:
+    """SPEC §6: 100/min per authenticated user, 50/min per anonymous IP (evaluated per request)."""
+    return "100 per minute" if current_user and current_user.is_authenticated else "50 per minute"
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
@@ -40,8 +45,7 @@ csrf = CSRFProtect()
 oauth = OAuth()
 limiter = Limiter(
     key_func=rate_limit_key,
-    default_limits=[
-        # SPEC §6: 100/min per authenticated user, 50/min per anonymous IP.
-        lambda: "100 per minute" if getattr(g, "_rl_authenticated", False) else "50 per minute"
-    ],
+    # One budget shared by all routes (default_limits would count each route separately);
+    # routes with their own limit (login, generation) are counted here as well.
+    application_limits=[default_rate_limit],
 )
