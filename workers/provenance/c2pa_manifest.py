@@ -69,8 +69,16 @@ def build_manifest(manifest_info: dict) -> dict:
         created["when"] = manifest_info["created_at"]
     licence = {
         key: manifest_info[key]
-        for key in ("licence_serial", "artist", "licence_url", "terms_version", "style_title", "style_id",
-                    "generation_id", "created_at")
+        for key in (
+            "licence_serial",
+            "artist",
+            "licence_url",
+            "terms_version",
+            "style_title",
+            "style_id",
+            "generation_id",
+            "created_at",
+        )
         if manifest_info.get(key) is not None
     }
     return {
@@ -124,7 +132,9 @@ def sign_c2pa(png_bytes: bytes, *, manifest_info: dict, cert_chain_pem: bytes, p
     manifest = build_manifest(manifest_info)
     try:
         signer = c2pa.Signer.from_info(
-            c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, _pem_bytes(cert_chain_pem), _pem_bytes(private_key_pem), None)
+            c2pa.C2paSignerInfo(
+                c2pa.C2paSigningAlg.ES256, _pem_bytes(cert_chain_pem), _pem_bytes(private_key_pem), None
+            )
         )
         with signer, c2pa.Context.from_dict(_SIGN_SETTINGS) as context, c2pa.Builder(manifest, context) as builder:
             out = io.BytesIO()
@@ -192,8 +202,16 @@ def read_c2pa(data: bytes, *, trust_anchors_pem: bytes | None = None) -> dict | 
                 results = reader.get_validation_results() or {}
                 manifest = reader.get_active_manifest() or {}
     except c2pa.C2paError:
-        return {"validation_state": "Invalid", "valid": False, "trusted": False, "failures": ["unreadable"],
-                "licence": None, "actions": [], "soft_bindings": [], "signature": None}
+        return {
+            "validation_state": "Invalid",
+            "valid": False,
+            "trusted": False,
+            "failures": ["unreadable"],
+            "licence": None,
+            "actions": [],
+            "soft_bindings": [],
+            "signature": None,
+        }
     failures = [item.get("code") for item in (results.get("activeManifest") or {}).get("failure", [])]
     integrity_failures = [code for code in failures if code != "signingCredential.untrusted"]
     assertions = {a.get("label"): a.get("data") for a in manifest.get("assertions", [])}
@@ -224,10 +242,12 @@ class DevChain:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Style License"),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Style License"),
+        ]
+    )
 
 
 def _certificate(subject: str, key, issuer: str, issuer_key, *, ca: bool, path_length: int | None, days: int):
@@ -245,8 +265,15 @@ def _certificate(subject: str, key, issuer: str, issuer_key, *, ca: bool, path_l
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=not ca, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=ca, crl_sign=ca, encipher_only=False, decipher_only=False,
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -256,7 +283,9 @@ def _certificate(subject: str, key, issuer: str, issuer_key, *, ca: bool, path_l
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def generate_dev_chain(out_dir: str | os.PathLike, *, name: str = "Style License Development", days: int = 825) -> DevChain:
+def generate_dev_chain(
+    out_dir: str | os.PathLike, *, name: str = "Style License Development", days: int = 825
+) -> DevChain:
     """Write a fresh ES256 chain (root → intermediate → signer) for local signing into ``out_dir``.
 
     Only the signer's key is kept: the root and intermediate keys are discarded, so this chain can
@@ -266,10 +295,12 @@ def generate_dev_chain(out_dir: str | os.PathLike, *, name: str = "Style License
     out.mkdir(parents=True, exist_ok=True)
     root_key, inter_key, signer_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     root = _certificate(f"{name} Root CA", root_key, f"{name} Root CA", root_key, ca=True, path_length=1, days=days)
-    inter = _certificate(f"{name} Intermediate CA", inter_key, f"{name} Root CA", root_key, ca=True, path_length=0,
-                         days=days)
-    signer = _certificate(f"{name} Signer", signer_key, f"{name} Intermediate CA", inter_key, ca=False,
-                          path_length=None, days=days)
+    inter = _certificate(
+        f"{name} Intermediate CA", inter_key, f"{name} Root CA", root_key, ca=True, path_length=0, days=days
+    )
+    signer = _certificate(
+        f"{name} Signer", signer_key, f"{name} Intermediate CA", inter_key, ca=False, path_length=None, days=days
+    )
     pem = serialization.Encoding.PEM
     paths = DevChain(out / "c2pa-root.pem", out / "c2pa-chain.pem", out / "c2pa-signer.key")
     paths.root_cert.write_bytes(root.public_bytes(pem))

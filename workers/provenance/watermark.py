@@ -149,8 +149,8 @@ class DwtDctSvdWatermarker:
         np.put_along_axis(coeffs, perm, marked, axis=1)  # undo the shuffle
         blocks = _C.T @ coeffs.reshape(-1, _N, _N) @ _C
         ca = ca.copy()
-        ca[: rows * _N, : cols * _N] = blocks.reshape(rows, cols, _N, _N).transpose(0, 2, 1, 3).reshape(
-            rows * _N, cols * _N
+        ca[: rows * _N, : cols * _N] = (
+            blocks.reshape(rows, cols, _N, _N).transpose(0, 2, 1, 3).reshape(rows * _N, cols * _N)
         )
         yuv[..., 0] = pywt.idwt2((ca, details), "haar")
         bgr = cv2.cvtColor(yuv[:h, :w].astype(np.float32), cv2.COLOR_YUV2BGR)
@@ -298,7 +298,11 @@ MATCH_MIN_AGREEING = 80
 
 
 def match_serial(
-    image: Image.Image, serial: int, key: bytes, *, valid: np.ndarray | None = None,
+    image: Image.Image,
+    serial: int,
+    key: bytes,
+    *,
+    valid: np.ndarray | None = None,
     watermarker: Watermarker | None = None,
 ) -> int:
     """How many of the 96 payload bits of ``serial`` the image carries (0 when it cannot be read)."""

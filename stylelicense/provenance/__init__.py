@@ -1,0 +1,1 @@
+"""Licences and provenance: licence records, certificates, the verify API (pure helpers live in serials.py)."""
