@@ -45,7 +45,8 @@ describe('en.json and ko.json', () => {
   })
 
   it('use the same placeholders in both languages', () => {
-    const placeholders = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort()
+    const placeholders = (text) =>
+      [...new Set([...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort()
     const differing = [...enKeys]
       .filter(
         ([key, value]) => placeholders(value).join() !== placeholders(koKeys.get(key) ?? '').join(),
