@@ -7,9 +7,11 @@ workers use the same code.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Protocol
@@ -54,16 +56,28 @@ class LocalStorage:
         return self.root / ("public" if public else "private") / _safe_key(key)
 
     def put(self, key: str, data: bytes, *, public: bool = False, content_type: str | None = None) -> None:
+        if public and _safe_key(key).split("/")[0] == "private":
+            # /media/private/… is the signed-URL route: a public key there could never be served.
+            raise ValueError(f"public keys cannot start with private/: {key!r}")
         path = self._path(key, public)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
+        # A temporary name unique to this writer (threads share a pid), then an atomic rename:
+        # a reader sees the old file or the new one, never half of one.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; served files must be readable by a web server
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def get(self, key: str, *, public: bool = False) -> bytes:
         try:
             return self._path(key, public).read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
 
     def exists(self, key: str, *, public: bool = False) -> bool:
@@ -99,8 +113,11 @@ class LocalStorage:
 class S3Storage:
     """An S3 (or S3-compatible) bucket: ``<prefix>private/…`` and ``<prefix>public/…``.
 
-    Public objects are addressed at ``public_base_url`` (a CDN or the bucket's public endpoint);
-    private objects only through presigned URLs that expire.
+    Objects are written without ACLs (new AWS buckets have ACLs disabled), so everything is private
+    until the bucket says otherwise: the public location is made readable by the bucket policy of
+    :meth:`public_read_policy` or served by a CDN (``PUBLIC_STORAGE_URL``). Public objects are
+    addressed at ``public_base_url`` (that CDN, or the bucket's endpoint); private objects only
+    through presigned URLs that expire.
     """
 
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
@@ -155,6 +172,19 @@ class S3Storage:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": self._key(key, False)}, ExpiresIn=expires_in
         )
+
+    def public_read_policy(self) -> dict:
+        """The bucket policy that lets anyone read the public location, and nothing else."""
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "StyleLicensePublicOutputs",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{self.bucket}/{self.prefix}public/*",
+            }],
+        }
 
     def check(self) -> None:
         try:
