@@ -94,7 +94,7 @@ def test_sandbox_confirm_credits_once_and_is_labelled(app, client, login):
     again = confirm(client, order, "sandbox_0123abcd")  # the success page reloaded
     assert again.status_code == 200 and again.get_json()["data"]["token_balance"] == 1100
     history = client.get("/api/tokens/transactions?type=purchase").get_json()["data"]["results"]
-    assert history[0]["memo"] == "SANDBOX purchase premium_1000 (no real payment)"
+    assert history[0]["memo"] == "SANDBOX: 1,000 tokens, no real payment"
     assert (history[0]["transaction_type"], history[0]["amount"], history[0]["balance_after"]) == (
         "purchase", 1000, 1100)
     with app.app_context():
@@ -294,3 +294,18 @@ def test_history_is_private(make_client, login):
     confirm(alice, buy(alice), "sandbox_private")
     rows = bob.get("/api/tokens/transactions?type=all").get_json()["data"]["results"]
     assert [r["transaction_type"] for r in rows] == ["welcome_bonus"]
+
+
+def test_no_sandbox_in_production(app, client, login, monkeypatch):
+    login(client, "alice")
+    order = buy(client)
+    # even if SANDBOX_CHECKOUT were left on, production never takes a sandbox payment
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+    monkeypatch.setitem(app.config, "SANDBOX_CHECKOUT", True)
+    refused = confirm(client, order, "sandbox_free_tokens")
+    assert refused.status_code == 503 and refused.get_json()["error"]["code"] == "PAYMENTS_UNAVAILABLE"
+    opened = client.post("/api/tokens/purchase", json={"package_id": "basic_100"})
+    assert opened.status_code == 503 and opened.get_json()["error"]["code"] == "PAYMENTS_UNAVAILABLE"
+    assert client.get("/api/tokens/balance").get_json()["data"]["token_balance"] == 100
+    with app.app_context():
+        assert db.session.scalar(select(Purchase.status).where(Purchase.order_id == order["order_id"])) == "pending"

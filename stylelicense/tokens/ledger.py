@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app, has_app_context
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -64,6 +65,10 @@ def _record(*, user_id: int, amount: int, kind: str, key: str, memo: str, balanc
     )
     db.session.add(row)
     db.session.flush()
+    if has_app_context():  # a business event in the JSON log (SPEC §8)
+        current_app.logger.info("tokens moved", extra={"transaction_id": row.id, "user_id": user_id,
+                                                       "transaction_type": kind, "amount": amount,
+                                                       "balance_after": balance_after, "key": key})
     return row
 
 
@@ -95,7 +100,7 @@ def credit_purchase(purchase, *, memo: str | None = None) -> Transaction:
     Callers hold the purchase row lock (``SELECT … FOR UPDATE``), so two confirmations of one order
     are serialized and the second finds the first row instead of tripping the unique key."""
     return _credit(purchase.user_id, purchase.tokens, kind="purchase", key=f"purchase:{purchase.order_id}",
-                   memo=memo or f"Purchase {purchase.package_id} ({purchase.amount:,} {purchase.currency})",
+                   memo=memo or f"Purchased {purchase.tokens:,} tokens ({purchase.amount:,} {purchase.currency})",
                    purchase_id=purchase.id)
 
 

@@ -238,7 +238,7 @@ def apply_payment(purchase: Purchase, payment: dict[str, Any]) -> str:
         purchase.provider_response = payment
         sandbox = bool(payment.get("sandbox"))
         ledger.credit_purchase(purchase, memo=(
-            f"SANDBOX purchase {purchase.package_id} (no real payment)" if sandbox else None))
+            f"SANDBOX: {purchase.tokens:,} tokens, no real payment" if sandbox else None))
         current_app.logger.info("purchase paid", extra={"order_id": purchase.order_id, "user_id": purchase.user_id,
                                                         "tokens": purchase.tokens, "sandbox": sandbox})
         return "credited"
