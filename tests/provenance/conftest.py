@@ -44,3 +44,27 @@ def reencode(image: Image.Image, fmt: str, **options) -> Image.Image:
 @pytest.fixture(scope="session")
 def dev_chain(tmp_path_factory):
     return c2pa_manifest.generate_dev_chain(tmp_path_factory.mktemp("c2pa"))
+
+
+def tamper_png_pixels(data: bytes, offset: int = 5000) -> bytes:
+    """Change one pixel byte of a PNG but keep every other chunk (C2PA manifest included): the IDAT
+    stream is inflated, edited and deflated again, as an editor that preserves metadata would."""
+    import struct
+    import zlib
+
+    chunks, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        chunks.append((kind, data[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    raw = bytearray(zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT")))
+    raw[offset] ^= 0x10
+    out, idat_written = [data[:8]], False
+    for kind, body in chunks:
+        if kind == b"IDAT":
+            if idat_written:
+                continue
+            kind, body, idat_written = b"IDAT", zlib.compress(bytes(raw)), True
+        out.append(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)))
+    return b"".join(out)
