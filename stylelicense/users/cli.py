@@ -58,8 +58,14 @@ def find_users(query: str):
 def promote(identifier: str, artist_name: str, contact_email: str | None):
     """Make a user an artist (with a text signature until they upload one)."""
     from .models import Artist
+    from .schemas import ARTIST_NAME_MAX_CHARS
 
+    artist_name = artist_name.strip()
+    if not 1 <= len(artist_name) <= ARTIST_NAME_MAX_CHARS:
+        raise click.BadParameter(f"1–{ARTIST_NAME_MAX_CHARS} characters", param_hint="--artist-name")
     user = _find(identifier)
+    if not user.is_active:
+        raise click.ClickException(f"user {user.id} is deactivated")
     if user.artist is None:
         db.session.add(Artist(user_id=user.id, artist_name=artist_name, contact_email=contact_email or user.email,
                               signature_image_key=""))
@@ -73,10 +79,9 @@ def promote(identifier: str, artist_name: str, contact_email: str | None):
 @with_appcontext
 def deactivate(identifier: str):
     """Block login and hide the profile (history is kept)."""
-    from ..models import utcnow
+    from .operations import deactivate_user
 
     user = _find(identifier)
-    user.is_active = False
-    user.deactivated_at = utcnow()
+    deactivate_user(user)
     db.session.commit()
     click.echo(_line(user))
