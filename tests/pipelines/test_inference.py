@@ -85,6 +85,8 @@ def test_on_step_reports_increasing_steps(engine: InferenceEngine, lora_bytes: b
         on_step=lambda step, total: calls.append((step, total)),
     )
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert set(engine.last_timings) == {"lora_s", "generate_s", "cleanup_s"}
+    assert all(v > 0 for v in engine.last_timings.values())
 
 
 def test_lora_bytes_are_cached_per_key(tiny_model_dir, lora_bytes: bytes) -> None:

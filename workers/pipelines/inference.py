@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -82,6 +83,8 @@ class InferenceEngine:
         self._loras: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
         self._base_weights: dict[str, torch.Tensor] = {}
         self._lock = threading.RLock()
+        #: seconds spent by the last generate(): LoRA fetch/load/fuse, denoise+decode, unfuse/restore
+        self.last_timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ pipeline
 
@@ -153,6 +156,7 @@ class InferenceEngine:
         _validate(prompt, width, height, steps)
         with self._lock:
             pipe = self.pipeline
+            t0 = self._clock()
             state = self._get_lora(lora_key, lora_loader)
             try:
                 try:
@@ -165,11 +169,22 @@ class InferenceEngine:
                     ) from exc
                 # Fused: the per-image cost of a LoRA disappears (NOTES §2/§7).
                 pipe.fuse_lora(components=["unet"], lora_scale=1.0, adapter_names=[_ADAPTER])
-                return self._run(
+                t1 = self._clock()
+                image = self._run(
                     pipe, prompt, negative_prompt, width, height, seed, steps, guidance_scale, on_step
                 )
+                t2 = self._clock()
             finally:
                 self._clean(pipe)
+            t3 = self._clock()
+            self.last_timings = {"lora_s": t1 - t0, "generate_s": t2 - t1, "cleanup_s": t3 - t2}
+            return image
+
+    def _clock(self) -> float:
+        # Only for last_timings: on CUDA, wait for queued kernels so each phase gets its own time.
+        if self._pipe is not None and self._pipe.device.type == "cuda":
+            torch.cuda.synchronize(self._pipe.device)
+        return time.perf_counter()
 
     def generate_plain(
         self,

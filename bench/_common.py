@@ -1,0 +1,101 @@
+"""Shared helpers for the bench scripts (not a test fixture module: plain functions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+# Benchmarks never download anything.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+ARCHES = {"tiny": "tiny", "sd15-random": "sd15-random"}
+
+
+def resolve_model(model: str, arch: str | None) -> str:
+    """``--arch`` (a random-weight architecture built from configs) wins over ``--model``."""
+    return ARCHES[arch] if arch else model
+
+
+def synthetic_images(count: int = 10, size: tuple[int, int] = (640, 512), seed: int = 0):
+    """``(image, tags)`` pairs with some structure (gradients and shapes), like small artworks."""
+    rng = np.random.default_rng(seed)
+    out = []
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]]
+    for i in range(count):
+        base = rng.integers(0, 255, 3)
+        grad = (xx / size[0])[..., None] * rng.integers(-120, 120, 3) + (yy / size[1])[..., None] * 60
+        pixels = np.clip(base + grad, 0, 255).astype(np.uint8)
+        image = Image.fromarray(pixels)
+        draw = ImageDraw.Draw(image)
+        for _ in range(5):
+            x0, y0 = (int(v) for v in rng.integers(0, min(size) - 100, 2))
+            w, h = (int(v) for v in rng.integers(30, 100, 2))
+            draw.ellipse((x0, y0, x0 + w, y0 + h), fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
+        out.append((image, [f"tag{i % 4}", "shapes"]))
+    return out
+
+
+def random_lora_bytes(unet: torch.nn.Module, seed: int = 0) -> bytes:
+    """A platform-shaped LoRA (rank/targets of base_model) with random weights, saved through the same
+    ``save_lora_weights`` path training uses, returned as safetensors bytes."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+
+    from workers.pipelines.base_model import LORA_RANK, LORA_TARGET_MODULES
+
+    gen = torch.Generator().manual_seed(seed)
+    suffixes = tuple("." + m for m in LORA_TARGET_MODULES)
+    state = {}
+    for name, module in unet.named_modules():
+        if isinstance(module, torch.nn.Linear) and name.endswith(suffixes):
+            a = torch.randn(LORA_RANK, module.in_features, generator=gen) / LORA_RANK
+            b = torch.randn(module.out_features, LORA_RANK, generator=gen) * 0.01
+            state[f"{name}.lora_A.weight"] = a.half()
+            state[f"{name}.lora_B.weight"] = b.half()
+    with tempfile.TemporaryDirectory() as tmp:
+        StableDiffusionPipeline.save_lora_weights(
+            tmp, unet_lora_layers=convert_state_dict_to_diffusers(state), safe_serialization=True
+        )
+        return (Path(tmp) / "pytorch_lora_weights.safetensors").read_bytes()
+
+
+def environment() -> dict:
+    """What ran the benchmark."""
+    info = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu_threads": torch.get_num_threads(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def print_table(rows: list[dict], columns: list[str]) -> None:
+    """A plain fixed-width table."""
+    widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(_fmt(row.get(c)).ljust(widths[c]) for c in columns))
+
+
+def print_json(payload: dict) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "" if value is None else str(value)
