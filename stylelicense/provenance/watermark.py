@@ -5,7 +5,7 @@ Haar DWT of the luma channel, 4×4 blocks of the LL band (8×8 pixels each), a k
 block's DCT coefficients, and the largest singular value quantised to carry one bit per block; the
 payload repeats over all blocks and the decoder averages the votes. It survives
 re-encoding (JPEG, WebP) and resizing back to the original size, not crops or rescales on its own:
-:mod:`workers.provenance.registration` puts such copies back onto the original geometry first.
+:mod:`stylelicense.provenance.registration` puts such copies back onto the original geometry first.
 
 The package itself is not a dependency: it embeds block by block in Python (≈3.5 s per megapixel),
 changes the process-wide multiprocessing start method at import and needs the GUI build of OpenCV.
@@ -32,12 +32,13 @@ import numpy as np
 import pywt
 from PIL import Image
 
+from .serials import MAX_SERIAL
+
 KEY_ENV = "WATERMARK_KEY"
 MIN_KEY_BYTES = 16
 SERIAL_BITS = 64
 TAG_BITS = 32
 PAYLOAD_BITS = SERIAL_BITS + TAG_BITS
-MAX_SERIAL = (1 << 63) - 1  # serials are stored in a signed BIGINT column
 
 _TAG_DOMAIN = b"stylelicense/watermark/tag/v1:"
 _LAYOUT_DOMAIN = b"stylelicense/watermark/layout/v1"

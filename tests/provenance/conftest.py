@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from workers.provenance import c2pa_manifest
+from stylelicense.provenance import c2pa_manifest
 
 # Tests bring their own key; the real one only ever comes from WATERMARK_KEY.
 KEY = b"provenance-test-key-0123456789abcdef"

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from PIL import Image
 
-from workers.provenance import c2pa_manifest as cm
+from stylelicense.provenance import c2pa_manifest as cm
 
 from .conftest import make_picture
 

@@ -7,8 +7,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from workers.provenance import hashes, registration
-from workers.provenance import watermark as wm
+from stylelicense.provenance import hashes, registration
+from stylelicense.provenance import watermark as wm
 
 from .conftest import KEY, make_picture, reencode
 

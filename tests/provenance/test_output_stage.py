@@ -7,10 +7,11 @@ import io
 import pytest
 from PIL import Image
 
+from stylelicense.provenance import c2pa_manifest, hashes, verification
+from stylelicense.provenance import watermark as wm
 from stylelicense.provenance.serials import format_serial
 from workers.pipelines.signing import read_metadata, stamp_signature
-from workers.provenance import c2pa_manifest, hashes, output_stage
-from workers.provenance import watermark as wm
+from workers.provenance import output_stage
 
 from .conftest import KEY, make_picture, tamper_png_pixels
 
@@ -55,8 +56,8 @@ class Registry:
 
     def candidates(self, phash: int, dhash: int):
         rows = [(s, r["phash"], r["dhash"]) for s, r in self.records.items()]
-        for serial, distance in output_stage.shortlist(rows, phash, dhash):
-            yield output_stage.Candidate(
+        for serial, distance in verification.shortlist(rows, phash, dhash):
+            yield verification.Candidate(
                 serial=serial, distance=distance,
                 load_image=lambda s=serial: Image.open(io.BytesIO(self.images[s])).convert("RGB"),
             )
@@ -75,8 +76,8 @@ def registry(output):
     return reg
 
 
-def verify(data: bytes, registry: Registry, anchors: bytes | None = None) -> output_stage.Verdict:
-    return output_stage.verify_image(
+def verify(data: bytes, registry: Registry, anchors: bytes | None = None) -> verification.Verdict:
+    return verification.verify_image(
         data, key=KEY, lookup_by_serial=registry.lookup, candidates_by_hash=registry.candidates,
         trust_anchors_pem=anchors,
     )
@@ -166,8 +167,8 @@ def test_mark_for_a_serial_we_never_issued_is_unknown(registry):
 
 
 def test_blind_views_follow_the_generation_sizes():
-    square = [m for m, _ in output_stage.blind_views(Image.new("RGB", (300, 300)))]
+    square = [m for m, _ in verification.blind_views(Image.new("RGB", (300, 300)))]
     assert square == ["watermark", "watermark-resized", "watermark-resized"]
-    portrait = [v.size for _, v in output_stage.blind_views(Image.new("RGB", (256, 512)))]
+    portrait = [v.size for _, v in verification.blind_views(Image.new("RGB", (256, 512)))]
     assert portrait == [(256, 512), (512, 1024)]
-    assert [v.size for _, v in output_stage.blind_views(Image.new("RGB", (1024, 1024)))] == [(1024, 1024), (512, 512)]
+    assert [v.size for _, v in verification.blind_views(Image.new("RGB", (1024, 1024)))] == [(1024, 1024), (512, 512)]

@@ -28,3 +28,18 @@ def test_new_serials_are_random_and_in_range():
     assert max(serials) > 1 << 60  # spread over the whole range, not counting up
     with pytest.raises(ValueError):
         format_serial(0)
+
+
+def test_terms_document_matches_the_versions_we_issue():
+    from pathlib import Path
+
+    from stylelicense.provenance.terms import CURRENT_TERMS_VERSION, TERMS, terms_summary
+
+    document = (Path(__file__).resolve().parents[2] / "docs" / "LICENSE_TERMS.md").read_text()
+    assert CURRENT_TERMS_VERSION in TERMS
+    for version in TERMS:
+        assert f"`{version}`" in document  # every issued version is in the history table
+    summary = terms_summary(CURRENT_TERMS_VERSION)
+    assert "commercial_use" in summary["permissions"] and "attribution" in summary["requirements"]
+    assert {"resell_style", "train_models"} <= set(summary["prohibitions"])
+    assert terms_summary("sl-0.0") is None

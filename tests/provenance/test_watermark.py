@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workers.provenance import watermark as wm
+from stylelicense.provenance import watermark as wm
 
 from .conftest import KEY, OTHER_KEY, make_picture, reencode
 
