@@ -107,6 +107,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_notifications_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_recipient_id'), ['recipient_id'], unique=False)
         batch_op.create_index('ix_notifications_recipient_id_created_at', ['recipient_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_notifications_recipient_id_is_read_created_at', ['recipient_id', 'is_read', 'created_at'], unique=False)
 
     op.create_table('purchases',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -379,6 +380,7 @@ def downgrade():
 
     op.drop_table('purchases')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_recipient_id_is_read_created_at')
         batch_op.drop_index('ix_notifications_recipient_id_created_at')
         batch_op.drop_index(batch_op.f('ix_notifications_recipient_id'))
         batch_op.drop_index(batch_op.f('ix_notifications_actor_id'))

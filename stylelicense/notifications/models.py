@@ -29,6 +29,8 @@ class Notification(TimestampMixin, db.Model):
             name="type_valid",
         ),
         Index("ix_notifications_recipient_id_created_at", "recipient_id", "created_at"),
+        # The unread badge (count) and `unread_only` lists: an index-only range, not a scan of the inbox.
+        Index("ix_notifications_recipient_id_is_read_created_at", "recipient_id", "is_read", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
