@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,3 +213,9 @@ def test_make_square_thumbnail_is_a_centre_crop_jpeg() -> None:
     assert thumb.format == "JPEG" and thumb.size == (64, 64)
     r, g, b = thumb.convert("RGB").getpixel((32, 32))
     assert r > 200 and b < 60
+
+
+def test_signing_needs_only_pillow() -> None:
+    # The output stage and read_metadata must stay usable where torch is not installed.
+    code = "import sys, workers.pipelines.signing; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

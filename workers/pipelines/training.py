@@ -66,7 +66,8 @@ class TrainingProgress:
 
 @dataclass
 class TrainingResult:
-    """What a finished run produced and how fast it went (``seconds`` includes loading and caching)."""
+    """What a finished run produced. ``seconds`` is the whole call (loading and caching included);
+    ``steps_per_second`` is the training loop alone; ``final_loss`` is the mean of the last 50 steps."""
 
     lora_path: Path
     steps: int
@@ -301,7 +302,8 @@ def _train(
     # --- cache VAE latents and text embeddings once: both encoders are frozen
     try:
         pixels = [_prepare_image(image, config.resolution) for image, _ in images]
-    except OSError as exc:  # truncated/corrupt file surfacing on first pixel access
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        # lazily decoded files fail here, on first pixel access, not at open()
         raise TrainingInputError(f"unreadable training image: {exc}") from exc
     latent_mean, latent_std = _cache_latents(pipe, pixels, config.hflip, device)
     del pixels
