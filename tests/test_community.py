@@ -87,7 +87,8 @@ def test_following_list_pages_with_a_cursor_and_shows_only_completed_styles(app,
     login(client, "fan")
     seen, cursor = [], None
     while True:
-        page = client.get("/api/users/me/following", query_string={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/users/me/following", query_string=params)
         data = page.get_json()["data"]
         assert len(data["results"]) <= 2
         seen.extend(data["results"])

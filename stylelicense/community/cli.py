@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
@@ -37,15 +39,21 @@ def create(styles, generations, likes, users, seed, no_images):
     if demo_exists():
         click.echo("demo data already present; nothing to do")
         return
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        click.echo(f"  [{time.monotonic() - started:6.1f} s] {message}", err=True)
+
     try:
         sizes = Sizes.build(users, styles, generations, likes)
-        summary = create_demo_data(sizes, seed=seed, images=not no_images,
-                                   progress=lambda message: click.echo(f"  {message}", err=True))
+        summary = create_demo_data(sizes, seed=seed, images=not no_images, progress=progress)
     except ValueError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
     db.session.commit()
+    progress("committed")
     analyze()
+    progress("analyzed")
     click.echo(", ".join(f"{name} {count:,}" for name, count in summary.counts.items()))
     click.echo(f"done in {summary.seconds:.1f} s")
     if summary.busiest_email:
