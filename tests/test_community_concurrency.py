@@ -9,7 +9,7 @@ import pytest
 from conftest import ApiClient, base_env
 from factories import count_rows, create_artist, create_generation, create_style, create_user, fetch, seeded
 
-from stylelicense.community.models import Follow, Like
+from stylelicense.community.models import Comment, Follow, Like
 from stylelicense.generations.models import Generation
 from stylelicense.notifications.models import Notification
 from stylelicense.users.models import Artist
@@ -126,3 +126,28 @@ def test_fifty_users_follow_and_unfollow_an_artist_at_once(wide_app):
     rows = count_rows(wide_app, Follow, Follow.following_id == painter_id)
     assert rows == USERS - USERS // 5
     assert fetch(wide_app, Artist, artist_id, "follower_count") == rows
+
+
+def test_deleting_a_comment_while_someone_replies_keeps_comment_count_right(wide_app):
+    """A delete and a reply to the same comment at the same moment, many times over: whichever wins,
+    the counter equals the visible comments (a reply is never cascaded away uncounted)."""
+    with seeded(wide_app):
+        generation = create_generation(create_user("owner"), create_style(create_artist("painter")), is_public=True)
+        generation_id = generation.id
+    author, replier = _signed_in_clients(wide_app, 2, "talker")
+    url = f"/api/generations/{generation_id}/comments"
+    outcomes = set()
+    for _ in range(12):
+        comment_id = author.post(url, json={"body": "soon gone"}).get_json()["data"]["id"]
+        def race(i, comment_id=comment_id):
+            if i == 0:
+                return author.delete(f"/api/comments/{comment_id}")
+            return replier.post(url, json={"body": "wait!", "parent_id": comment_id})
+
+        deleted, replied = _run_at_once(2, race)
+        assert deleted.status_code == 200
+        assert replied.status_code in (201, 409, 422), replied.get_json()
+        outcomes.add((deleted.get_json()["data"]["kept_as_placeholder"], replied.status_code))
+    visible = count_rows(wide_app, Comment, Comment.generation_id == generation_id, Comment.is_deleted.is_(False))
+    assert fetch(wide_app, Generation, generation_id, "comment_count") == visible
+    assert outcomes <= {(True, 201), (False, 409), (False, 422)}, outcomes

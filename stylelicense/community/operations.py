@@ -339,10 +339,10 @@ def add_comment(author: User, generation_id: int, body: str, parent_id: int | No
     return _serialize_comment(comment, author, [] if parent is None else None)
 
 
-def _own_comment(comment_id: int, user: User) -> Comment:
+def _own_comment(comment_id: int, user: User, *, lock: bool = False) -> Comment:
     """The user's comment: NOT_FOUND when it is unknown, deleted or on an image they cannot see;
-    FORBIDDEN when it is someone else's."""
-    comment = db.session.get(Comment, comment_id)
+    FORBIDDEN when it is someone else's. ``lock`` takes the row lock (``FOR UPDATE``)."""
+    comment = db.session.get(Comment, comment_id, with_for_update=lock or None)
     if comment is None or comment.is_deleted:
         raise NotFound("No such comment.")
     get_visible_generation(comment.generation_id, user)
@@ -364,7 +364,9 @@ def delete_comment(user: User, comment_id: int) -> dict:
     the thread survives; without, the row goes — and a deleted parent left with no replies goes too.
     ``comment_count`` counts visible comments, so it drops by one either way. The comment's
     notifications are removed (nobody is pointed at text that is gone)."""
-    comment = _own_comment(comment_id, user)
+    # The row lock makes a reply being written at this moment either wait (and then be seen below)
+    # or fail on its foreign key: a reply can never be cascaded away uncounted.
+    comment = _own_comment(comment_id, user, lock=True)
     has_replies = db.session.scalar(select(exists().where(Comment.parent_id == comment.id)))
     parent_id, generation_id = comment.parent_id, comment.generation_id
     delete_notifications_for("comment", [comment.id])
