@@ -49,23 +49,8 @@ export async function search(q, type = 'all', cursor = null) {
   }
 }
 
-/**
- * The user id of a style's artist (the follow target). Uses `artist.user_id` when the server sends
- * it; otherwise finds the artist's card through search by name and matches the artist id.
- */
-export async function resolveArtistUserId(styleArtist) {
+/** The user id of a style's artist (the follow target and profile id): `artist.id` is the user id. */
+export function artistUserId(styleArtist) {
   if (!styleArtist) return null
-  if (styleArtist.user_id != null) return styleArtist.user_id
-  if (!styleArtist.artist_name) return null
-  const { artists } = await search(styleArtist.artist_name.slice(0, 100), 'artists')
-  const sameName = (card) =>
-    (card.artist?.artist_name ?? card.artist_name) === styleArtist.artist_name
-  const match =
-    artists.find(
-      (card) =>
-        sameName(card) &&
-        card.artist?.id != null &&
-        String(card.artist.id) === String(styleArtist.id),
-    ) ?? artists.find((card) => sameName(card) && String(card.id) === String(styleArtist.id))
-  return match ? match.id : null
+  return styleArtist.user_id ?? styleArtist.id ?? null
 }
