@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_client import OAuth
-from flask import request
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
@@ -38,14 +38,33 @@ def default_rate_limit() -> str:
     return "100 per minute" if current_user and current_user.is_authenticated else "50 per minute"
 
 
+class PerAppLimiter(Limiter):
+    """Flask-Limiter keeps one process-wide on/off switch: the last app initialised sets it, and
+    route decorators consult it for every app. Several apps can share a process (tests, tools), so
+    the limiter itself stays on and each app's own ``RATELIMIT_ENABLED`` is applied per request."""
+
+    def init_app(self, app) -> None:
+        wanted = app.config.get("RATELIMIT_ENABLED", True)
+        app.config["RATELIMIT_ENABLED"] = True
+        try:
+            super().init_app(app)
+        finally:
+            app.config["RATELIMIT_ENABLED"] = wanted
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 oauth = OAuth()
-limiter = Limiter(
+limiter = PerAppLimiter(
     key_func=rate_limit_key,
     # One budget shared by all routes (default_limits would count each route separately);
     # routes with their own limit (login, generation) are counted here as well.
     application_limits=[default_rate_limit],
 )
+
+
+@limiter.request_filter
+def _rate_limits_off() -> bool:
+    return not current_app.config.get("RATELIMIT_ENABLED", True)

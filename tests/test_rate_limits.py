@@ -135,3 +135,16 @@ def test_media_and_app_files_are_not_api_calls(limited_app):
     assert {visitor.get("/media/feed/thumb.jpg").status_code for _ in range(60)} == {200}
     assert {visitor.get("/").status_code for _ in range(10)} == {200}
     assert visitor.get("/api/users/1").headers["X-RateLimit-Remaining"] == "49"
+
+
+def test_each_app_keeps_its_own_switch(limited_app, app):
+    """Flask-Limiter's switch is process-wide; an app with limits off (the shared test app) stays
+    unlimited next to one with limits on, and the other way round."""
+    unlimited = app.test_client()
+    statuses = [unlimited.post("/api/auth/dev-login", json={"email": f"n{i}@example.com", "username": f"nolimit{i}"}
+                               ).status_code for i in range(7)]
+    assert statuses == [200] * 7
+    limited = browser(limited_app, "10.0.7.1")
+    statuses = [limited.post("/api/auth/dev-login", json={"email": f"l{i}@example.com", "username": f"limited{i}"}
+                             ).status_code for i in range(6)]
+    assert statuses == [200] * 5 + [429]
