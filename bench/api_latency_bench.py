@@ -91,9 +91,22 @@ def serve(database_url: str) -> tuple[str, Callable[[], None], dict]:
     import logging
 
     logging.getLogger("stylelicense.access").disabled = True  # keep the table readable
+    logging.getLogger("werkzeug").disabled = True
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}", server.shutdown, {"app": app}
+
+
+def most_commented(app) -> int:
+    """The public image with the most comments (the heaviest comment thread)."""
+    from sqlalchemy import select
+
+    from stylelicense.extensions import db
+    from stylelicense.generations.models import Generation
+
+    with app.app_context():
+        return db.session.scalar(select(Generation.id).where(Generation.is_public.is_(True))
+                                 .order_by(Generation.comment_count.desc()).limit(1))
 
 
 def pick_accounts(app) -> tuple[str, str]:
@@ -164,11 +177,12 @@ def main() -> None:
     parser.add_argument("-n", "--requests", type=int, default=200, help="requests per scenario (default 200)")
     args = parser.parse_args()
 
-    stop = None
+    stop, thread = None, None
     if args.database_url:
         base, stop, context = serve(args.database_url)
         busiest, typical = pick_accounts(context["app"])
         busiest, typical = args.email or busiest, args.typical_email or typical
+        thread = most_commented(context["app"])
     else:
         base, busiest, typical = args.url, args.email, args.typical_email
     anonymous, heavy, ordinary = Api(base), Api(base), Api(base)
@@ -201,7 +215,13 @@ def main() -> None:
             lambda i: anonymous.get("/api/styles", sort="recent", cursor=recent_deep),
         ),
     ]
+    if thread is None:
+        first = anonymous.get("/api/generations/feed").json()["data"]["results"]
+        thread = first[0]["id"] if first else None
+    if thread is not None:
+        scenarios.append(("comments of an image", lambda i: anonymous.get(f"/api/generations/{thread}/comments")))
     if busiest:
+        scenarios.append(("following (busiest user)", lambda i: heavy.get("/api/users/me/following")))
         scenarios.append(("notifications (busiest user)", lambda i: heavy.get("/api/notifications")))
         scenarios.append(
             (
