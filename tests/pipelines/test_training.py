@@ -138,3 +138,15 @@ def test_step_count_grows_past_300_images() -> None:
 )
 def test_max_steps_override(max_steps: int, epochs: int, expected: tuple[int, int, int]) -> None:
     assert TrainingConfig(max_steps=max_steps, epochs=epochs).plan(10) == expected
+
+
+def test_each_image_is_seen_equally_often() -> None:
+    import random
+    from collections import Counter
+    from itertools import islice
+
+    from workers.pipelines.training import _index_stream
+
+    counts = Counter(islice(_index_stream(7, random.Random(0)), 300))
+    assert set(counts) == set(range(7))
+    assert max(counts.values()) - min(counts.values()) <= 1  # 300 samples of 7 images: 42 or 43 each
