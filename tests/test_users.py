@@ -346,3 +346,15 @@ def test_delete_requires_login_and_csrf(client, make_client, login):
     me = login(client, "careful")
     assert client.delete("/api/users/me", csrf=False).status_code == 403
     assert client.get("/api/auth/me").get_json()["data"]["id"] == me["id"]
+
+
+def test_openapi_documents_the_users_endpoints(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert {"get"} <= set(paths["/api/users/{user_id}"])
+    patch = paths["/api/users/me"]["patch"]["requestBody"]["content"]
+    assert set(patch) == {"application/json", "multipart/form-data"}  # text edits, or with a picture
+    assert patch["multipart/form-data"]["schema"]["properties"]["profile_image"]["format"] == "binary"
+    upgrade = paths["/api/users/me/upgrade-to-artist"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert {"artist_name", "contact_email", "signature_image"} <= set(upgrade["schema"]["properties"])
+    assert "delete" in paths["/api/users/me"]
+    assert {"/api/auth/google/login", "/api/auth/google/callback", "/api/auth/csrf"} <= set(paths)
