@@ -84,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     from .extensions import csrf, limiter
     from .generations.blueprint import bp as generations_bp
     from .notifications.blueprint import bp as notifications_bp
+    from .provenance.blueprint import bp as provenance_bp
     from .search.blueprint import bp as search_bp
     from .styles.blueprint import bp as styles_bp
     from .tokens.blueprint import bp as tokens_bp
@@ -97,5 +98,5 @@ def _register_blueprints(app: Flask) -> None:
     limiter.exempt(web.bp)
     limiter.exempt(openapi.bp)
     for blueprint in (health.bp, openapi.bp, auth_bp, users_bp, tokens_bp, styles_bp, generations_bp,
-                      community_bp, notifications_bp, search_bp, webhooks_bp, web.bp):
+                      community_bp, notifications_bp, search_bp, provenance_bp, webhooks_bp, web.bp):
         app.register_blueprint(blueprint)

@@ -9,7 +9,8 @@ import importlib
 
 from flask import Flask
 
-FEATURES = ("users", "tokens", "styles", "generations", "community", "search", "tags", "notifications")
+FEATURES = ("users", "tokens", "styles", "generations", "community", "search", "tags", "notifications",
+            "provenance")
 
 
 def register_cli(app: Flask) -> None:

@@ -254,14 +254,22 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
         generation_id=str(job.generation_id), licence_url=job.licence_url, buyer=job.extra.get("buyer"),
         created_at=job.extra.get("created_at"),
     )
-    signed_png, thumbnail = sign_output(image, signature=_signature_image(storage, job.signature_key), lic=licence,
-                                        seed=job.seed)
+    signature = _signature_image(storage, job.signature_key)
+    provenance = None
+    if job.licence_serial:  # signature → invisible watermark → metadata → C2PA (workers/provenance)
+        from .provenance.output_stage import finish_output
+
+        signed_png, thumbnail, provenance = finish_output(
+            image, signature=signature, lic=licence, seed=job.seed, serial=job.licence_serial,
+            terms_version=job.terms_version or "sl-1.0", certificate_url=job.certificate_url)
+    else:
+        signed_png, thumbnail = sign_output(image, signature=signature, lic=licence, seed=job.seed)
     del image  # only the signed bytes go on from here
     storage.put(job.result_key, signed_png, public=True, content_type="image/png")
     storage.put(job.thumbnail_key, thumbnail, public=True, content_type="image/webp")
     body = client.call("POST", "inference/complete", {
         "generation_id": job.generation_id, "result_key": job.result_key, "thumbnail_key": job.thumbnail_key,
-        "attempt": attempt})
+        "attempt": attempt, **({"provenance": provenance} if provenance else {})})
     if body.get("_status") == 409 and body.get("error", {}).get("code") == "RESULT_MISSING":
         raise TransientError("the API could not see the uploaded result")
     if body.get("_status") != 200:

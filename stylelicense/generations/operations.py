@@ -24,6 +24,7 @@ from ..extensions import db
 from ..jobs import GENERATE_IMAGE, GenerateImagePayload, enqueue_after_commit
 from ..models import utcnow
 from ..notifications.operations import notify
+from ..provenance import operations as provenance
 from ..storage import get_storage
 from ..styles.models import Style
 from ..tags.operations import get_or_create_tags, normalize_tags
@@ -108,6 +109,7 @@ def build_payload(generation: Generation, style: Style, user: User) -> GenerateI
     artist = style.artist
     width, height = ASPECT_RATIOS[generation.aspect_ratio]
     stem = f"generations/{generation.id}/{secrets.token_urlsafe(12)}"
+    licence = provenance.ensure_licence(generation, style, user)
     return GenerateImagePayload(
         generation_id=generation.id, style_id=style.id, lora_key=style.lora_key, trigger=style_trigger(style),
         prompt_tags=list(generation.prompt_tags), width=width, height=height, seed=generation.seed,
@@ -115,6 +117,8 @@ def build_payload(generation: Generation, style: Style, user: User) -> GenerateI
         signature_key=artist.signature_image_key or None,
         result_key=f"{stem}.png", thumbnail_key=f"{stem}-thumb.webp", licence_url=licence_url(),
         extra={"buyer": user.username, "created_at": iso(generation.created_at)},
+        licence_serial=licence.serial, terms_version=licence.terms_version,
+        certificate_url=provenance.certificate_url(licence.serial),
     )
 
 
@@ -272,7 +276,8 @@ def _own_key(generation: Generation, key: str) -> bool:
     return key.startswith(f"generations/{generation.id}/") and ".." not in key
 
 
-def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: str) -> tuple[Generation, bool]:
+def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: str,
+                        provenance_report: dict | None = None) -> tuple[Generation, bool]:
     """The signed image is stored: ``completed``, the artist is credited and the owner notified (once).
 
     A repeated or late call changes nothing. The image of a generation that was already failed (and
@@ -297,6 +302,7 @@ def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: s
     generation.progress = None
     generation.error_code = None
     generation.error_message = None
+    provenance.record_delivery(generation, provenance_report)  # the licence's file hashes
     ledger.credit_artist_for_generation(generation, generation.style.artist)
     notify(generation.user_id, "generation_complete", target_type="generation", target_id=generation.id,
            dedupe_key=f"generation_complete:{generation.id}")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..api import PageQuery, Schema
+from ..provenance.schemas import ProvenanceReport
 
 MAX_SEED = 2**32 - 1
 MAX_DESCRIPTION = 500
@@ -108,6 +109,7 @@ class InferenceCompleteBody(Schema):
     result_key: str = Field(min_length=1, max_length=255)
     thumbnail_key: str = Field(min_length=1, max_length=255)
     attempt: int | None = Field(None, ge=1)
+    provenance: ProvenanceReport | None = None  # the stored file's licence serial and hashes
 
 
 class InferenceFailedBody(Schema):

@@ -39,6 +39,10 @@ class GenerateImagePayload:
     thumbnail_key: str
     licence_url: str
     extra: dict = field(default_factory=dict)
+    # Provenance (stylelicense.provenance): the licence serial the worker writes into the image.
+    licence_serial: int | None = None
+    terms_version: str | None = None
+    certificate_url: str | None = None
 
 
 def _client() -> Celery:

@@ -73,6 +73,7 @@ def build_manifest(manifest_info: dict) -> dict:
             "licence_serial",
             "artist",
             "licence_url",
+            "certificate_url",
             "terms_version",
             "style_title",
             "style_id",

@@ -44,7 +44,9 @@ def inference_progress(body: InferenceProgressBody):
 def inference_complete(body: InferenceCompleteBody):
     generation, changed = operations.complete_generation(generation_id=body.generation_id,
                                                          result_key=body.result_key,
-                                                         thumbnail_key=body.thumbnail_key)
+                                                         thumbnail_key=body.thumbnail_key,
+                                                         provenance_report=body.provenance.model_dump()
+                                                         if body.provenance else None)
     return _state(generation, changed)
 
 

@@ -10,13 +10,16 @@ checks copies against what this stage wrote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 
 from PIL import Image
 
-from stylelicense.provenance import c2pa_manifest, hashes, watermark
+from stylelicense.provenance import c2pa_manifest, hashes, keys, watermark
 from stylelicense.provenance.serials import format_serial
-from workers.pipelines.signing import ImageLicense, encode_signed_png
+from workers.pipelines.signing import ImageLicense, encode_signed_png, make_thumbnail, stamp_signature
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class ProvenanceRecord:
 
 
 def _image_licence(licence: dict, serial: int) -> ImageLicense:
+    # ImageLicense keeps ``licence_url`` (the terms); the certificate URL goes into the C2PA manifest.
     return ImageLicense(
         artist_name=licence["artist_name"],
         style_title=licence["style_title"],
@@ -51,18 +55,22 @@ def apply_provenance(
     serial: int,
     licence: dict,
     key: bytes,
-    c2pa_chain: bytes,
-    c2pa_key: bytes,
+    c2pa_chain: bytes | None,
+    c2pa_key: bytes | None,
 ) -> tuple[bytes, ProvenanceRecord]:
     """Watermark, describe and sign an image that already carries the visible signature.
 
     ``licence``: ``artist_name``, ``style_title``, ``style_id``, ``generation_id``, ``licence_url``,
-    ``terms_version`` and optionally ``buyer``, ``created_at`` (ISO 8601). Returns the final PNG and
+    ``terms_version`` and optionally ``buyer``, ``created_at`` (ISO 8601), ``certificate_url``.
+    Without a C2PA chain (development only; :func:`stylelicense.provenance.keys.signing_material`
+    refuses that in production) the file is delivered without a manifest. Returns the final PNG and
     the record to store (hashes of exactly these bytes and pixels).
     """
     marked = watermark.embed_serial(signed_image, serial, key)
     lic = _image_licence(licence, serial)
     png = encode_signed_png(marked, lic)
+    if c2pa_chain is None or c2pa_key is None:
+        return png, _record(serial, png, marked)
     final = c2pa_manifest.sign_c2pa(
         png,
         manifest_info={
@@ -75,12 +83,51 @@ def apply_provenance(
             "style_id": lic.style_id,
             "generation_id": lic.generation_id,
             "created_at": lic.created_at,
+            "certificate_url": licence.get("certificate_url"),
             "watermark_alg": watermark.watermarker_for_key(watermark.normalize_key(key)).name,
         },
         cert_chain_pem=c2pa_chain,
         private_key_pem=c2pa_key,
     )
-    record = ProvenanceRecord(
-        serial=serial, sha256=hashes.sha256_hex(final), phash=hashes.phash(marked), dhash=hashes.dhash(marked)
+    return final, _record(serial, final, marked)
+
+
+def _record(serial: int, data: bytes, pixels: Image.Image) -> ProvenanceRecord:
+    return ProvenanceRecord(
+        serial=serial, sha256=hashes.sha256_hex(data), phash=hashes.phash(pixels), dhash=hashes.dhash(pixels)
     )
-    return final, record
+
+
+def finish_output(
+    image: Image.Image,
+    *,
+    signature: Image.Image | None,
+    lic: ImageLicense,
+    seed: int,
+    serial: int,
+    terms_version: str,
+    certificate_url: str | None = None,
+    env: Mapping[str, str | None] | None = None,
+) -> tuple[bytes, bytes, dict]:
+    """The worker's whole output stage: visible signature → :func:`apply_provenance` → thumbnail.
+
+    Returns ``(final PNG, WebP thumbnail, provenance report)``; the report (serial, hashes, whether a
+    C2PA manifest was written) goes to the API with the complete webhook. Keys come from ``env``
+    (default: the process environment; see :mod:`stylelicense.provenance.keys`).
+    """
+    env = os.environ if env is None else env
+    key = keys.watermark_key(env)
+    material = keys.signing_material(env)
+    stamped = stamp_signature(image, signature=signature, artist_name=lic.artist_name, seed=seed)
+    licence = {**asdict(lic), "terms_version": terms_version, "certificate_url": certificate_url}
+    png, record = apply_provenance(
+        stamped,
+        serial=serial,
+        licence=licence,
+        key=key,
+        c2pa_chain=material[0] if material else None,
+        c2pa_key=material[1] if material else None,
+    )
+    with Image.open(io.BytesIO(png)) as final:
+        thumbnail = make_thumbnail(final.convert("RGB"), lic=replace(lic, licence_serial=format_serial(serial)))
+    return png, thumbnail, {**record.as_dict(), "c2pa": material is not None}
