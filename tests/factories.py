@@ -145,3 +145,22 @@ def fetch(app, model, row_id: int, *attributes: str):
             return None
         values = tuple(getattr(obj, name) for name in attributes)
         return values[0] if len(values) == 1 else values
+
+
+@contextmanager
+def count_queries(app):
+    """``with count_queries(app) as statements: ...`` — the SQL statements run inside the block."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

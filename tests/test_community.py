@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from factories import (
+    count_queries,
     count_rows,
     create_artist,
     create_comment,
@@ -402,3 +403,20 @@ def test_bad_input_shapes_are_422(app, client, login, world):
     assert client.get(url, query_string={"limit": 0}).status_code == 422
     assert client.get(url, query_string={"cursor": "garbage"}).status_code == 422
     assert count_rows(app, Comment) == 0
+
+
+def test_listing_comments_uses_a_fixed_number_of_queries(app, client):
+    """Authors are loaded with the comments, not one query per comment."""
+    with seeded(app):
+        generation = create_generation()
+        for i in range(15):
+            top = create_comment(create_user(f"writer{i}"), generation, f"comment {i}")
+            for j in range(2):
+                create_comment(create_user(f"replier{i}x{j}"), generation, "reply", parent=top)
+        generation_id = generation.id
+    with count_queries(app) as statements:
+        response = client.get(f"/api/generations/{generation_id}/comments", query_string={"limit": 15})
+    data = response.get_json()["data"]
+    assert len(data["results"]) == 15 and all(len(c["replies"]) == 2 for c in data["results"])
+    assert all(c["author"]["username"].startswith("writer") for c in data["results"])
+    assert len(statements) <= 8, len(statements)

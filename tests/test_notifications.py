@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from factories import (
+    count_queries,
     count_rows,
     create_artist,
     create_comment,
@@ -156,8 +157,6 @@ def test_notify_rules(app, inbox):
 
 def test_listing_uses_a_fixed_number_of_queries(app, client, login):
     """Targets and actors are loaded in batches, not one query per notification."""
-    from sqlalchemy import event
-
     with seeded(app):
         owner = create_user("owner")
         style = create_style()
@@ -168,17 +167,7 @@ def test_listing_uses_a_fixed_number_of_queries(app, client, login):
             create_notification(owner, "comment", target_type="comment", target_id=comment.id, actor=fan)
             create_notification(owner, "like", target_type="generation", target_id=generation.id, actor=fan)
     login(client, "owner")
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(*_args):
-        statements.append(1)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with count_queries(app) as statements:
         data = _data(client.get("/api/notifications", query_string={"limit": 60}))
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len(data["results"]) == 60 and all(n["target"] and n["actor"] for n in data["results"])
     assert len(statements) <= 10, len(statements)

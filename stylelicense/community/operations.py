@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import nh3
 from sqlalchemy import Table, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
 from ..api import PageQuery, iso, paginate
 from ..errors import (
@@ -293,24 +293,20 @@ def list_comments(generation_id: int, viewer: User | None, page: PageQuery) -> d
     """Top-level comments newest first (cursor-paginated), each with all its replies oldest first.
     Deleted comments that still have replies appear as ``is_deleted`` with no body or author."""
     generation = get_visible_generation(generation_id, viewer)
-    stmt = select(Comment).where(Comment.generation_id == generation.id, Comment.parent_id.is_(None))
+    # Authors come with the comments (selectinload): a fixed number of queries per page.
+    stmt = (select(Comment).options(selectinload(Comment.author))
+            .where(Comment.generation_id == generation.id, Comment.parent_id.is_(None)))
     result = paginate(stmt, [Comment.created_at, Comment.id], lambda comment: comment, page)
     top = result["results"]
     replies: dict[int, list[Comment]] = defaultdict(list)
     if top:
-        for reply in db.session.scalars(select(Comment).where(Comment.parent_id.in_([c.id for c in top]))
+        for reply in db.session.scalars(select(Comment).options(selectinload(Comment.author))
+                                        .where(Comment.parent_id.in_([c.id for c in top]))
                                         .order_by(Comment.created_at, Comment.id)):
             replies[reply.parent_id].append(reply)
-    _load_authors([*top, *(r for rs in replies.values() for r in rs)])
     result["results"] = [
         _serialize_comment(c, viewer, [_serialize_comment(r, viewer) for r in replies[c.id]]) for c in top]
     return result
-
-
-def _load_authors(comments: list[Comment]) -> None:
-    ids = {c.author_id for c in comments}
-    if ids:
-        list(db.session.scalars(select(User).where(User.id.in_(ids))))  # fills the identity map
 
 
 def add_comment(author: User, generation_id: int, body: str, parent_id: int | None = None) -> dict:
