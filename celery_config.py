@@ -13,7 +13,9 @@ if broker_url.startswith("filesystem://"):
     # Embedded broker for `make run`: one folder shared by the API and the worker processes.
     _folder = os.environ.get("CELERY_FILESYSTEM_FOLDER") or str(_instance / "broker")
     Path(_folder).mkdir(parents=True, exist_ok=True)
-    broker_transport_options = {"data_folder_in": _folder, "data_folder_out": _folder, "store_processed": False}
+    # control_folder too: by default kombu writes pidbox/exchange files into the current directory.
+    broker_transport_options = {"data_folder_in": _folder, "data_folder_out": _folder, "store_processed": False,
+                                "control_folder": str(Path(_folder) / "control")}
 
 # Job state lives in PostgreSQL rows reported through webhooks, not in a result backend.
 result_backend = None
