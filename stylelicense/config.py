@@ -105,7 +105,8 @@ def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = N
         "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
         "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
-        "WTF_CSRF_ENABLED": _flag(env.get("WTF_CSRF_ENABLED"), True),
+        # Only tools may switch CSRF off, and never in production.
+        "WTF_CSRF_ENABLED": True if production else _flag(env.get("WTF_CSRF_ENABLED"), True),
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "FRONTEND_DIST": env.get("FRONTEND_DIST")
         or str(Path(__file__).resolve().parent.parent / "frontend" / "dist"),

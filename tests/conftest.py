@@ -94,8 +94,9 @@ class ApiClient(FlaskClient):
                 headers["X-CSRFToken"] = self._csrf
             kwargs["headers"] = headers
         response = super().open(*args, **kwargs)
-        if "/api/auth/" in str(args[0] if args else kwargs.get("path", "")) and method == "POST":
-            self._csrf = None  # login/logout clear the session, and with it the token
+        path = str(args[0] if args else kwargs.get("path", ""))
+        if ("/api/auth/" in path and method == "POST") or (path == "/api/users/me" and method == "DELETE"):
+            self._csrf = None  # login/logout/account deletion clear the session, and with it the token
         return response
 
 
