@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from workers.pipelines.signing import (
     DIGITAL_SOURCE_TYPE,
@@ -219,3 +219,21 @@ def test_signing_needs_only_pillow() -> None:
     # The output stage and read_metadata must stay usable where torch is not installed.
     code = "import sys, workers.pipelines.signing; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_non_latin_name_uses_a_font_that_has_the_glyphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.pipelines import signing
+
+    cjk = [p for p in signing._SYSTEM_FONTS if Path(p).is_file()]
+    if not cjk:
+        pytest.skip("no CJK system font installed")
+    monkeypatch.delenv("STYLELICENSE_SIGNATURE_FONT", raising=False)
+    font = signing._load_font(20, "김지우")
+    assert isinstance(font, ImageFont.FreeTypeFont) and font.path in cjk
+    # Distinct Hangul names render differently (with a Latin-only font both would be rows of boxes).
+    image = _noise_image()
+    left, top, right, bottom = signature_box(512, 512, 0)
+    a = _px(stamp_signature(image, signature=None, artist_name="김지우", seed=0))[top:bottom, left:right]
+    b = _px(stamp_signature(image, signature=None, artist_name="박서준", seed=0))[top:bottom, left:right]
+    assert np.abs(a - b).max(axis=2).mean() > 5
+    assert signing._load_font(20, "Ann").path != font.path  # Latin names keep the default font

@@ -24,6 +24,11 @@ XMP_KEY = "XML:com.adobe.xmp"
 STYLELICENSE_NS = "urn:stylelicense:xmp:1.0/"
 # A TrueType font with wider script coverage (e.g. Noto Sans CJK) for names Pillow's default font lacks.
 _FONT_ENV = "STYLELICENSE_SIGNATURE_FONT"
+_SYSTEM_FONTS = [  # Debian/Ubuntu fonts-noto-cjk and fonts-nanum
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+]
 
 _NS = {
     "x": "adobe:ns:meta/",
@@ -98,13 +103,17 @@ def signature_box(width: int, height: int, seed: int) -> tuple[int, int, int, in
     return lay.x, lay.y, min(width, lay.x + lay.w), min(height, lay.y + lay.h)
 
 
-def _load_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    path = os.environ.get(_FONT_ENV)
-    if path:
+def _load_font(size: int, text: str) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The configured font, else (for names beyond Latin) a system CJK font, else Pillow's default
+    (Latin only: Hangul or kanji would come out as boxes)."""
+    candidates = [os.environ.get(_FONT_ENV, "")]
+    if any(ord(ch) > 0x24F for ch in text):
+        candidates += _SYSTEM_FONTS
+    for path in filter(None, candidates):
         try:
             return ImageFont.truetype(path, size=size)
         except OSError:
-            pass  # misconfigured font: the default still gives a readable Latin signature
+            continue  # missing or unreadable font: try the next one
     return ImageFont.load_default(size=size)
 
 
@@ -112,11 +121,11 @@ def _text_mask(text: str, box: tuple[int, int]) -> Image.Image:
     """The artist's name as an ink mask, as large as fits the box."""
     box_w, box_h = box
     size = max(8, round(box_h * 0.8))
-    font = _load_font(size)
+    font = _load_font(size, text)
     left, top, right, bottom = font.getbbox(text)
     if right - left > box_w:  # long names: shrink to the box width
         size = max(8, int(size * box_w / (right - left)))
-        font = _load_font(size)
+        font = _load_font(size, text)
         left, top, right, bottom = font.getbbox(text)
     mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
     ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font)
