@@ -212,11 +212,12 @@ def _demo_images(seed: int) -> dict[str, list[str]]:
 
 
 def analyze() -> None:
-    """Fresh planner statistics after a bulk load (PostgreSQL; run after the commit)."""
+    """After a bulk load (PostgreSQL, after the commit): fresh planner statistics, and a vacuum so the
+    visibility map allows index-only scans at once (as autovacuum would do later)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("ANALYZE users, artists, styles, tags, style_tags, generations, generation_tags, "
-                                "likes, comments, follows, notifications"))
-        db.session.commit()
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE users, artists, styles, tags, style_tags, generations, "
+                                    "generation_tags, likes, comments, follows, notifications"))
 
 
 def demo_exists() -> bool:
