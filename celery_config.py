@@ -4,7 +4,7 @@ enqueue client, so both sides agree on broker, queues and routes."""
 import os
 from pathlib import Path
 
-from kombu import Queue
+from kombu import Exchange, Queue
 
 _instance = Path(__file__).resolve().parent / "instance"
 
@@ -33,7 +33,11 @@ broker_connection_retry_on_startup = True
 
 TRAINING_QUEUE = "model_training"
 GENERATION_QUEUE = "image_generation"
-task_queues = (Queue(TRAINING_QUEUE), Queue(GENERATION_QUEUE))
+# Each queue gets its own direct exchange and routing key. A bare Queue(name) is bound to Celery's default
+# exchange with the default routing key ("image_generation" for both), so every message would be routed
+# into BOTH queues: generation workers would run training jobs and vice versa.
+task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)
+                    for name in (TRAINING_QUEUE, GENERATION_QUEUE))
 task_default_queue = GENERATION_QUEUE
 task_routes = {
     "workers.tasks.train_style": {"queue": TRAINING_QUEUE},
