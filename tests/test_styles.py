@@ -302,3 +302,13 @@ def test_jpeg_upload_stays_jpeg(app, client, make_artist):
         with Image.open(storage_root(app) / "private" / artwork.image_key) as original:
             assert original.format == "JPEG"
         db.session.remove()
+
+
+def test_styles_and_training_webhooks_are_in_the_openapi_document(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert {"get", "post"} <= set(paths["/api/styles"])
+    assert "multipart/form-data" in paths["/api/styles"]["post"]["requestBody"]["content"]
+    assert {"get", "patch"} <= set(paths["/api/styles/{style_id}"])
+    assert "get" in paths["/api/styles/me"]
+    assert "patch" in paths["/api/webhooks/training/progress"]
+    assert "post" in paths["/api/webhooks/training/complete"] and "post" in paths["/api/webhooks/training/failed"]

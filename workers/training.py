@@ -28,6 +28,9 @@ Fault injection for tests — ``TRAINING_FAULTS`` (same syntax as ``STYLELICENSE
 generation worker; ignored in production): ``transient:N`` (the first N attempts raise a simulated CUDA
 out-of-memory error at the first epoch report), ``fatal`` (a non-retryable input error before training),
 ``sleep:S`` (sleep S seconds after the first epoch report: room to kill the worker mid-training).
+``TRAINING_RESOLUTION`` (default 512) shrinks the training size for tests and benchmarks.
+``TRAINING_STALL_SECONDS`` (1800): a run whose trainer reported nothing for that long stops its heartbeat,
+so a hung job is failed by the sweeper instead of looking alive until the hard time limit.
 """
 
 from __future__ import annotations
@@ -129,6 +132,10 @@ class ProgressReporter:
         self.state = {"current_epoch": 0, "total_epochs": 0, "progress_percent": 0, "estimated_seconds": None}
         self.stopped: str | None = None  # why the API wants this run to stop
         self.last_sent = time.monotonic()
+        self.last_update = time.monotonic()  # the last report from the training itself (not a heartbeat)
+        # A hung run must not be kept alive by its heartbeat: after this much silence from the trainer the
+        # heartbeat stops, and the API's sweeper fails the style once it has heard nothing for its own limit.
+        self.stall_limit = float(os.environ.get("TRAINING_STALL_SECONDS") or 1800)
         self.reports = 0
         self._faulted = False
         self._lock = threading.Lock()
@@ -149,6 +156,7 @@ class ProgressReporter:
         a blip must not cost the training; a 409 stops it (raised back into the training loop)."""
         self.state = {"current_epoch": current_epoch, "total_epochs": total_epochs,
                       "progress_percent": progress_percent, "estimated_seconds": estimated_seconds}
+        self.last_update = time.monotonic()
         try:
             self._send(retries=1)
         except Exception as error:
@@ -202,6 +210,10 @@ class ProgressReporter:
             silent = time.monotonic() - self.last_sent
             if silent < self.interval or self.stopped:
                 continue
+            if time.monotonic() - self.last_update > self.stall_limit:
+                log.error("style %s: no training progress for %.0f s; heartbeat stopped", self.style_id,
+                          time.monotonic() - self.last_update)
+                return
             estimate = self.state.get("estimated_seconds")
             if estimate is not None:
                 self.state = {**self.state, "estimated_seconds": max(0, int(estimate - silent))}
@@ -245,7 +257,9 @@ def run_training(job, *, attempt: int, client: WebhookClient, run_id: str, fault
 
         from .pipelines.training import TrainingCancelled, TrainingConfig, train_lora
 
-        config = TrainingConfig(max_steps=job.max_steps)
+        # TRAINING_RESOLUTION: a smaller training size for tests and benchmarks (the product trains at 512).
+        resolution = os.environ.get("TRAINING_RESOLUTION")
+        config = TrainingConfig(max_steps=job.max_steps, **({"resolution": int(resolution)} if resolution else {}))
         epochs, _, total_steps = config.plan(len(images))
         reporter.update(current_epoch=0, total_epochs=epochs, progress_percent=0, estimated_seconds=None)
         base_model = os.environ.get("STYLELICENSE_BASE_MODEL") or "tiny"
