@@ -25,10 +25,10 @@ import pytest
 import requests
 from PIL import Image
 
-from .conftest import ROOT, wait_for
-from .fakes.oidc_provider import FakeOIDCProvider
-from .fakes.s3_server import FakeS3
-from .fakes.toss_server import FakeToss
+from tests.conftest import ROOT, wait_for
+from tests.fakes.oidc_provider import FakeOIDCProvider
+from tests.fakes.s3_server import FakeS3
+from tests.fakes.toss_server import FakeToss
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
