@@ -9,6 +9,7 @@ import {
   buyTokens,
   byTestId,
   fillStyleForm,
+  likeImage,
   newUserPage,
   requestImage,
   signIn,
@@ -157,10 +158,7 @@ test('a user buys tokens in the sandbox, generates a signed image, makes it publ
   await expect(card).toBeVisible()
   await card.locator('a').first().click()
   await expect(byTestId(fan, 'feed-detail-page')).toBeVisible()
-  const like = byTestId(fan, 'like-button')
-  await expect(like).toHaveAttribute('aria-pressed', 'false')
-  await like.click()
-  await expect(like).toHaveAttribute('aria-pressed', 'true')
+  await likeImage(fan)
   await expect(byTestId(fan, 'like-count')).toHaveText('1')
   await addComment(fan, COMMENT)
   await fan.keyboard.press('Escape')

@@ -62,9 +62,12 @@ export async function switchLanguage(page, locale) {
   await expect(page.locator('html')).toHaveAttribute('lang', locale)
 }
 
-export function trainingImages(count, firstSeed = 1) {
+export function trainingImages(count, firstSeed = 1, { prefix = 'harbor', palettes } = {}) {
   return Array.from({ length: count }, (_, i) =>
-    pngFile(`harbor-${String(i + 1).padStart(2, '0')}.png`, paintingPng(firstSeed + i)),
+    pngFile(
+      `${prefix}-${String(i + 1).padStart(2, '0')}.png`,
+      paintingPng(firstSeed + i, 512, palettes),
+    ),
   )
 }
 
@@ -194,6 +197,21 @@ export async function watchGeneration(page, scope, { timeout = GENERATION_TIMEOU
     if (Date.now() > deadline) throw new Error(`the image was not ready after ${timeout} ms`)
     await page.waitForTimeout(200)
   }
+}
+
+/** Likes the image on a feed detail page and waits for the server to have it (the button changes
+ * at once, before the request is answered). */
+export async function likeImage(page) {
+  const button = byTestId(page, 'like-button')
+  await expect(button).toHaveAttribute('aria-pressed', 'false')
+  const [response] = await Promise.all([
+    page.waitForResponse(
+      (r) => r.request().method() === 'POST' && /\/api\/generations\/\d+\/like$/.test(r.url()),
+    ),
+    button.click(),
+  ])
+  expect(response.status()).toBe(201)
+  await expect(button).toHaveAttribute('aria-pressed', 'true')
 }
 
 /** Comments modal on a feed detail page: writes one comment and waits for it in the list. */

@@ -57,31 +57,24 @@ function random(seed) {
   }
 }
 
-const PALETTES = [
-  [
-    [34, 87, 122],
-    [92, 158, 173],
-    [232, 214, 180],
-    [214, 122, 76],
-  ],
-  [
-    [54, 48, 98],
-    [130, 115, 151],
-    [248, 200, 160],
-    [240, 140, 110],
-  ],
-  [
-    [27, 67, 50],
-    [82, 121, 111],
-    [199, 217, 168],
-    [244, 226, 133],
-  ],
+// prettier-ignore
+export const HARBOR = [
+  [[34, 87, 122], [92, 158, 173], [232, 214, 180], [214, 122, 76]],
+  [[54, 48, 98], [130, 115, 151], [248, 200, 160], [240, 140, 110]],
+  [[27, 67, 50], [82, 121, 111], [199, 217, 168], [244, 226, 133]],
+]
+
+// prettier-ignore
+export const LANTERNS = [
+  [[20, 24, 38], [46, 64, 87], [250, 196, 84], [222, 98, 52]],
+  [[31, 22, 48], [74, 52, 92], [255, 214, 120], [235, 120, 80]],
+  [[16, 40, 36], [40, 84, 70], [247, 186, 92], [200, 70, 60]],
 ]
 
 /** A soft "painting": a sky-to-sea gradient with blurred colour blobs, different for each seed. */
-export function paintingPng(seed, size = 512) {
+export function paintingPng(seed, size = 512, palettes = HARBOR) {
   const rand = random(seed * 7919 + 17)
-  const palette = PALETTES[seed % PALETTES.length]
+  const palette = palettes[seed % palettes.length]
   const blobs = Array.from({ length: 6 }, () => ({
     x: rand() * size,
     y: rand() * size,
