@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 
 from celery import Celery
@@ -51,6 +52,14 @@ def _client() -> Celery:
         client = Celery("stylelicense-api")
         client.config_from_object("celery_config")
         client.conf.broker_url = current_app.config["CELERY_BROKER_URL"]
+        if client.conf.broker_url.startswith("filesystem://"):
+            # The app's folder, not the one celery_config read from this process's environment at import:
+            # an app built with its own settings (tests, benchmarks) must meet its workers in that folder.
+            folder = current_app.config["CELERY_FILESYSTEM_FOLDER"]
+            os.makedirs(folder, exist_ok=True)
+            client.conf.broker_transport_options = {
+                **(client.conf.broker_transport_options or {}), "data_folder_in": folder, "data_folder_out": folder,
+                "control_folder": f"{folder}/control"}
         current_app.extensions["stylelicense.celery"] = client
     return client
 
