@@ -217,3 +217,32 @@ def test_transient_error_is_retried_and_bad_input_fails_at_once(live_app, browse
     assert _notifications(live_app, bad_id) == ["style_training_failed"]
     listed = other.get("/api/notifications").get_json()["data"]["results"]
     assert [(n["type"], n["target_id"]) for n in listed] == [("style_training_failed", bad_id)]
+
+
+def test_killed_worker_with_no_replacement_is_failed_by_the_sweeper(live_app, browser, start_worker):
+    """No worker comes back: the sweeper fails the silent style and notifies the artist; when a worker
+    finally returns, the redelivered message finds a finished style and does nothing."""
+    first = start_worker("model_training", TRAINING_FAULTS="sleep:90", **FAST)
+    style_id = post_style(browser, upload_images(10), title="Lost Cause").get_json()["data"]["id"]
+
+    def mid_training():
+        data = browser.get(f"/api/styles/{style_id}").get_json()["data"]
+        return data["training_status"] == "training" and data["progress"]["progress_percent"] > 0
+
+    wait_for(mid_training, timeout=300, interval=0.2, message="the first epoch report")
+    first.kill()
+    runner = live_app.test_cli_runner()
+    assert "failed: 0" in runner.invoke(args=["styles", "sweep-stale"]).output  # 15 min: too early
+    time.sleep(5)  # the dead worker's heartbeat (every 2 s) has stopped
+    result = runner.invoke(args=["styles", "sweep-stale", "--older-than", "4"])
+    assert f"failed: 1 [{style_id}]" in result.output, result.output
+    data = browser.get(f"/api/styles/{style_id}").get_json()["data"]
+    assert data["training_status"] == "failed" and data["progress"] is None
+    assert _notifications(live_app, style_id) == ["style_training_failed"]
+
+    second = start_worker("model_training", **FAST)
+    wait_for(lambda: f"style {style_id}: nothing (more) to do" in second.output(), timeout=180,
+             message="the redelivered message to be handled")
+    style = _row(live_app, style_id)
+    assert (style.training_status, style.training_attempts, style.lora_key) == ("failed", 1, None)
+    assert _notifications(live_app, style_id) == ["style_training_failed"]
