@@ -69,10 +69,6 @@ class Faults:
     fatal: bool = False
     sleep: float = 0.0
 
-    @property
-    def any(self) -> bool:
-        return bool(self.transient or self.fatal or self.sleep)
-
 
 def load_faults(env: dict[str, str] | None = None) -> Faults:
     """Parse ``STYLELICENSE_FAULTS``; production never injects anything."""
@@ -239,6 +235,7 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     steps = int(os.environ.get("GENERATION_STEPS") or 30)
     reporter = ProgressReporter(client, job.generation_id, attempt=attempt, run_id=run_id, faults=faults,
                                 interval=float(os.environ.get("GENERATION_PROGRESS_INTERVAL") or 1.0))
+    clock = time.perf_counter()
     reporter.start(steps)
     if faults.fatal:
         raise InferenceInputError("injected non-retryable error (STYLELICENSE_FAULTS=fatal)")
@@ -249,6 +246,7 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
         prompt=build_prompt(job.trigger, job.prompt_tags), width=job.width, height=job.height, seed=job.seed,
         steps=steps, guidance_scale=float(os.environ.get("GENERATION_GUIDANCE") or 7.5), on_step=reporter,
     )
+    generated = time.perf_counter()
     licence = ImageLicense(
         artist_name=job.artist_name, style_title=job.style_title, style_id=str(job.style_id),
         generation_id=str(job.generation_id), licence_url=job.licence_url, buyer=job.extra.get("buyer"),
@@ -265,6 +263,7 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     else:
         signed_png, thumbnail = sign_output(image, signature=signature, lic=licence, seed=job.seed)
     del image  # only the signed bytes go on from here
+    signed = time.perf_counter()
     storage.put(job.result_key, signed_png, public=True, content_type="image/png")
     storage.put(job.thumbnail_key, thumbnail, public=True, content_type="image/webp")
     body = client.call("POST", "inference/complete", {
@@ -274,6 +273,9 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
         raise TransientError("the API could not see the uploaded result")
     if body.get("_status") != 200:
         raise RuntimeError(f"the API refused the result: {body}")
+    done = time.perf_counter()
+    log.info("generation %s timings: start+generate %.2fs, sign %.2fs, upload+complete %.2fs (%dx%d, %d steps)",
+             job.generation_id, generated - clock, signed - generated, done - signed, job.width, job.height, steps)
     return body["data"]["status"]
 
 
