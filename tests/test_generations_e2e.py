@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from kombu import Connection
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
@@ -63,8 +64,13 @@ def _signature_png() -> bytes:
 
 
 @pytest.fixture
-def shop(live_app, lora_bytes, login):
+def shop(live_app, lora_bytes, login, rabbitmq_url):
     """An artist with a trained style whose LoRA and signature are in private storage, and a signed-in buyer."""
+    with Connection(rabbitmq_url) as connection:  # a failed earlier test must not leave jobs behind
+        try:
+            connection.default_channel.queue_purge("image_generation")
+        except connection.channel_errors:
+            pass  # no queue yet: nothing to purge
     with live_app.app_context():
         artist = factories.create_artist("painter", "Painter Pat")
         style = factories.create_style(artist, title="Ink Wash", trigger=TRIGGER, generation_cost_tokens=10)
@@ -285,3 +291,38 @@ def test_worker_killed_mid_generation_is_redelivered_and_nothing_doubles(live_ap
     assert facts.balance == 90 and facts.earned == 10 and facts.drift == []
     files = _files(shop.storage_root, data["id"])
     assert len(files) == 2 and all(name.startswith("public/") for name in files)
+
+
+def test_task_called_directly_completes_once_and_skips_a_repeat(live_app, shop, e2e_env, monkeypatch):
+    """The task function itself, in this process (no worker): same webhooks, same storage."""
+    from dataclasses import asdict
+
+    from stylelicense.generations.operations import build_payload
+    from stylelicense.styles.models import Style
+    from workers.generation import generate_image
+
+    for name in ("STORAGE_URL", "INTERNAL_API_TOKEN"):
+        monkeypatch.setenv(name, e2e_env[name])
+    monkeypatch.setenv("API_BASE_URL", live_app.config["LIVE_URL"])
+    monkeypatch.setenv("GENERATION_STEPS", "2")
+    monkeypatch.setenv("GENERATION_PROGRESS_INTERVAL", "0")
+    with live_app.app_context():
+        buyer = db.session.scalar(select(User).where(User.username == "buyer"))
+        style = db.session.get(Style, shop.style_id)
+        generation = factories.create_generation(buyer, style, status="queued", is_public=False, seed=3)
+        ledger.charge_for_generation(generation, style.title)
+        payload = asdict(build_payload(generation, style, buyer))
+        db.session.commit()
+
+    assert generate_image.apply(kwargs={"payload": payload}).get() == "completed"
+    data = shop.client.get(f"/api/generations/{payload['generation_id']}").get_json()["data"]
+    assert data["status"] == "completed" and data["attempts"] == 1
+    files = _files(shop.storage_root, data["id"])
+    assert sorted(files) == sorted(f"public/{key}" for key in (payload["result_key"], payload["thumbnail_key"]))
+
+    # The same message again: the task asks the API first and does nothing.
+    assert generate_image.apply(kwargs={"payload": payload}).get() == "completed"
+    assert _files(shop.storage_root, data["id"]) == files
+    facts = _ledger(live_app, data["id"])
+    assert facts.movements == ["charge", "credit"] and facts.notifications == ["generation_complete"]
+    assert facts.attempts == 1 and facts.drift == []

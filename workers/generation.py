@@ -148,12 +148,14 @@ def get_engine():
 
 
 def get_storage():
+    """This process's storage client, rebuilt only if ``STORAGE_URL`` changes."""
     global _STORAGE
-    if _STORAGE is None:
+    url = os.environ.get("STORAGE_URL")
+    if _STORAGE is None or _STORAGE[0] != url:
         from stylelicense.storage import storage_from_env
 
-        _STORAGE = storage_from_env()
-    return _STORAGE
+        _STORAGE = (url, storage_from_env())
+    return _STORAGE[1]
 
 
 class ProgressReporter:
