@@ -44,35 +44,54 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
+def _self_signed(tmp: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 → (ca, cert chain, key)."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
-    import ipaddress
-
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Style License smoke CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_path, cert_path, key_path = tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
-    return cert_path, key_path
+    return ca_path, cert_path, key_path
 
 
 def _nginx_conf(tmp: Path, port: int, upstream: int, cert: Path, key: Path) -> Path:
     dist = ROOT / "frontend" / "dist"
     conf = tmp / "nginx.conf"
+    # As root, nginx's workers would drop to www-data and could not use pytest's private tmp folder.
+    user = "user root root;" if os.geteuid() == 0 else ""
     conf.write_text(f"""
+{user}
 daemon off;
 worker_processes 1;
 pid {tmp}/nginx.pid;
@@ -121,7 +140,8 @@ class Processes:
         return process
 
     def logs(self) -> str:
-        return "\n".join(f"--- {name}\n{(self.tmp / f'{name}.log').read_text(errors='replace')[-3000:]}"
+        nginx = self.tmp / "nginx-error.log"
+        return (nginx.read_text(errors="replace")[-2000:] if nginx.exists() else "") + "\n".join(f"--- {name}\n{(self.tmp / f'{name}.log').read_text(errors='replace')[-3000:]}"
                          for name, _ in self.running)
 
     def stop(self) -> None:
@@ -154,6 +174,14 @@ def stack(database_url, rabbitmq_url, tmp_path):
     with FakeS3() as s3, FakeOIDCProvider() as google, FakeToss(secret_key=LIVE_SECRET,
                                                                client_key=LIVE_CLIENT) as toss:
         s3.create_bucket("sl-smoke")
+        # As an operator does once: anyone may read <prefix>/public/*, nothing else (docs/DEPLOYMENT.md).
+        import boto3
+
+        from stylelicense.storage import S3Storage
+
+        client = boto3.client("s3", **s3.client_kwargs())
+        storage = S3Storage("sl-smoke", "prod", client=client, endpoint_url=s3.endpoint_url)
+        client.put_bucket_policy(Bucket="sl-smoke", Policy=json.dumps(storage.public_read_policy()))
         api_port, nginx_port = _free_port(), _free_port()
         public = f"https://127.0.0.1:{nginx_port}"
         env = {
@@ -179,7 +207,14 @@ def stack(database_url, rabbitmq_url, tmp_path):
             "HF_HUB_OFFLINE": "1",
         }
         env.pop("STYLELICENSE_DEV_LOGIN", None)
-        cert, key = _self_signed(tmp_path)
+        ca, cert, key = _self_signed(tmp_path)
+        # Provenance secrets production requires: the watermark key and our C2PA signing chain.
+        from stylelicense.provenance.c2pa_manifest import generate_dev_chain
+
+        chain = generate_dev_chain(tmp_path / "c2pa")
+        env.update({"WATERMARK_KEY": "smoke-watermark-key-" + "w" * 24,
+                    "C2PA_SIGNING_KEY_PATH": str(chain.signing_key), "C2PA_CERT_CHAIN_PATH": str(chain.cert_chain),
+                    "C2PA_TRUST_ANCHORS_PATH": str(chain.root_cert)})
         try:
             processes.start("gunicorn", [sys.executable, "-m", "gunicorn", "-w", "2", "-b",
                                          f"127.0.0.1:{api_port}", "--forwarded-allow-ips", "127.0.0.1",
@@ -193,19 +228,29 @@ def stack(database_url, rabbitmq_url, tmp_path):
             processes.start("nginx", [NGINX, "-c", str(_nginx_conf(tmp_path, nginx_port, api_port, cert, key)),
                                       "-p", str(tmp_path)], env)
             session = requests.Session()
-            session.verify = str(cert)
+            session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override `verify`
+            session.verify = str(ca)
+            # Flask-WTF checks the Referer on HTTPS (same-origin), as a browser on the SPA sends it.
+            session.headers["Referer"] = f"{public}/"
+
+            last: list[str] = []
 
             def ready():
                 try:
-                    return session.get(f"{public}/readyz", timeout=5).status_code == 200
-                except requests.RequestException:
+                    response = session.get(f"{public}/readyz", timeout=5)
+                    last[:] = [f"{response.status_code} {response.text[:300]}"]
+                    return response.status_code == 200
+                except requests.RequestException as error:
+                    last[:] = [repr(error)]
                     return False
 
             try:
                 wait_for(ready, timeout=90, message="gunicorn behind nginx to be ready")
             except AssertionError:
-                raise AssertionError(processes.logs()) from None
-            yield {"url": public, "session": session, "google": google, "toss": toss, "s3": s3, "cert": cert,
+                nginx_errors = (tmp_path / "nginx-error.log").read_text(errors="replace")[-2000:] if (
+                    tmp_path / "nginx-error.log").exists() else ""
+                raise AssertionError(f"last /readyz: {last}\nnginx: {nginx_errors}\n{processes.logs()}") from None
+            yield {"url": public, "session": session, "google": google, "toss": toss, "s3": s3, "cert": ca,
                    "processes": processes, "redis_db": redis_db}
         finally:
             processes.stop()
@@ -222,7 +267,7 @@ def test_production_stack_end_to_end(stack):
     csrf = session.get(f"{url}/api/auth/csrf").json()["data"]["csrf_token"]
     refused = session.post(f"{url}/api/auth/dev-login", json={"email": "a@b.c", "username": "abc"},
                            headers={"X-CSRFToken": csrf})
-    assert refused.status_code == 404
+    assert refused.status_code == 404, refused.text
 
     # Google login through the loopback OIDC provider (state, nonce, PKCE), ending on the SPA.
     google.next_user = {"sub": "smoke-artist", "email": "artist@smoke.example", "name": "Smoke Artist",
@@ -256,7 +301,7 @@ def test_production_stack_end_to_end(stack):
     created = session.post(f"{url}/api/styles", headers=csrf_headers(), files=files, data={
         "title": "Smoke Colors", "description": "smoke test", "generation_cost_tokens": "25",
         "image_tags": json.dumps([["abstract", "color"]] * 10)})
-    assert created.status_code == 201, created.text
+    assert created.status_code == 201, created.text + processes.logs()
     style_id = created.json()["data"]["id"]
 
     def style_status():
@@ -282,19 +327,26 @@ def test_production_stack_end_to_end(stack):
         done = wait_for(generation_done, timeout=300, interval=2, message="generation")
     except AssertionError:
         raise AssertionError(processes.logs()) from None
-    assert done["status"] == "completed", processes.logs()
-    image = requests.get(done["result_url"], timeout=10, verify=str(stack["cert"]))
-    assert image.status_code == 200
+    assert done["status"] == "completed", (done, (processes.tmp / "worker-inference.log").read_text()[-4000:])
+    image = requests.get(done["result_url"], timeout=10)
+    assert image.status_code == 200, done["result_url"]
+    # …while the private location (training images, LoRA files) is not readable anonymously.
+    private = requests.get(done["result_url"].replace("/prod/public/", "/prod/private/"), timeout=10)
+    assert private.status_code in (403, 404)
     assert Image.open(io.BytesIO(image.content)).size == (512, 512)
     assert session.get(f"{url}/api/auth/me").json()["data"]["token_balance"] == 175
 
-    # The anonymous limit (50/min per IP) is shared by both gunicorn workers through Redis.
+    # The anonymous limit (50/min per IP) is one budget for both gunicorn workers: with per-process
+    # memory counters, 100 requests spread over two workers would get far more than 50 answers.
     anonymous = requests.Session()
+    anonymous.trust_env = False
     anonymous.verify = str(stack["cert"])
     statuses = [anonymous.get(f"{url}/api/styles", headers={"Connection": "close"}).status_code
-                for _ in range(55)]
-    assert statuses[:50].count(200) == 50
-    assert statuses[50:] == [429] * 5
+                for _ in range(100)]
+    first_limited = statuses.index(429)
+    assert set(statuses[:first_limited]) == {200} and set(statuses[first_limited:]) == {429}
+    # A few anonymous calls (login pages, CSRF) already used part of this minute's budget.
+    assert 40 <= first_limited <= 50
     limited = anonymous.get(f"{url}/api/styles")
     assert limited.json()["error"]["code"] == "RATE_LIMITED" and int(limited.headers["Retry-After"]) > 0
     # The counters live in Redis (not in each worker's memory), so the limit is global.
