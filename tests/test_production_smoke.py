@@ -141,8 +141,10 @@ class Processes:
 
     def logs(self) -> str:
         nginx = self.tmp / "nginx-error.log"
-        return (nginx.read_text(errors="replace")[-2000:] if nginx.exists() else "") + "\n".join(f"--- {name}\n{(self.tmp / f'{name}.log').read_text(errors='replace')[-3000:]}"
-                         for name, _ in self.running)
+        parts = [nginx.read_text(errors="replace")[-2000:] if nginx.exists() else ""]
+        for name, _ in self.running:
+            parts.append(f"--- {name}\n{(self.tmp / f'{name}.log').read_text(errors='replace')[-3000:]}")
+        return "\n".join(parts)
 
     def stop(self) -> None:
         for _, process in reversed(self.running):
