@@ -305,17 +305,13 @@ def test_openapi_lists_the_generation_routes(client):
 
 @pytest.fixture
 def limited_client(app, database_url, tmp_path):
-    """A client of an app with rate limiting on (the session app has it off). The limiter is one
-    object shared by all apps, so it is switched back off for the session app afterwards."""
+    """A client of an app with rate limiting on (the session app has it off)."""
     from stylelicense import create_app
-    from stylelicense.extensions import limiter
     from tests.conftest import ApiClient, base_env
 
     limited = create_app(env=base_env(tmp_path, database_url, RATELIMIT_ENABLED="1"))
     limited.test_client_class = ApiClient
-    yield limited.test_client
-    limiter.init_app(app)
-    assert limiter.enabled is False
+    return limited.test_client
 
 
 def test_six_generations_per_minute_per_user(app, limited_client, login, world):
@@ -330,6 +326,8 @@ def test_six_generations_per_minute_per_user(app, limited_client, login, world):
     assert _balance(app, "hasty") == 40  # the refused requests cost nothing
     assert _post(second, world.style_id).status_code == 201  # per user, not global
     assert first.get("/api/generations/me").status_code == 200  # only creation is limited this tightly
+    # Other apps in the process keep their own setting (the session app has no limit).
+    assert [_post(app.test_client(), world.style_id).status_code for _ in range(8)] == [401] * 8
 
 
 def test_payload_survives_json_round_trip(app, client, login, world, broker_jobs):

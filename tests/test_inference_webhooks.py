@@ -8,6 +8,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from kombu import Connection
 from sqlalchemy import func, select, update
 
 from stylelicense.extensions import db
@@ -249,10 +250,23 @@ def _age(app, generation_id, minutes):
         db.session.commit()
 
 
+def _drain_generation_queue():
+    """Take every waiting job off the in-memory broker the test app sends to."""
+    with Connection("memory://") as connection:
+        queue = connection.SimpleQueue("image_generation")
+        while True:
+            try:
+                queue.get(block=False).ack()
+            except queue.Empty:
+                break
+        queue.close()
+
+
 def test_sweep_stale_fails_and_refunds_only_stuck_generations(app, client, gen):
     buyer = gen.client
     style_id = buyer.get(f"/api/generations/{gen.id}").get_json()["data"]["style_id"]
     fresh = buyer.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["dog"]}).get_json()["data"]
+    waiting = buyer.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["fox"]}).get_json()["data"]
     done = buyer.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["owl"]}).get_json()["data"]
     finished = SimpleNamespace(id=done["id"], result_key=f"generations/{done['id']}/r.png",
                                thumbnail_key=f"generations/{done['id']}/r-thumb.webp")
@@ -260,10 +274,11 @@ def test_sweep_stale_fails_and_refunds_only_stuck_generations(app, client, gen):
     _start(client, finished.id)
     _complete(client, finished)
     _start(client, gen.id)
-    for generation_id in (gen.id, finished.id):
+    for generation_id in (gen.id, finished.id, waiting["id"]):
         _age(app, generation_id, 45)
     _age(app, fresh["id"], 10)
 
+    # Jobs still wait in the queue: the old queued one is behind a backlog, not lost.
     runner = app.test_cli_runner()
     result = runner.invoke(args=["generations", "sweep-stale", "--minutes", "30"])
     assert result.exit_code == 0, result.output
@@ -272,13 +287,19 @@ def test_sweep_stale_fails_and_refunds_only_stuck_generations(app, client, gen):
     assert stuck.status == "failed" and stuck.error_code == "STALE"
     assert stuck.movements == ["charge", "refund"] and stuck.notifications == ["generation_failed"]
     assert _facts(app, fresh["id"]).status == "queued"
+    assert _facts(app, waiting["id"]).status == "queued"
     assert _facts(app, finished.id).status == "completed"
-    assert stuck.balance == 100 - 10 - 10  # the refunded one is back; the queued and completed stay paid
+    assert stuck.balance == 100 - 4 * 10 + 10  # only the swept one is refunded
     assert stuck.drift == []
 
+    # With the queue empty, a queued row that old lost its message: failed and refunded too.
+    _drain_generation_queue()
     again = runner.invoke(args=["generations", "sweep-stale", "--minutes", "30"])
-    assert "0 stale generation(s) failed" in again.output
+    assert f"failed generation {waiting['id']}" in again.output and "1 stale generation(s) failed" in again.output
+    assert _facts(app, waiting["id"]).movements == ["charge", "refund"]
+    assert _facts(app, fresh["id"]).status == "queued"
     assert _facts(app, gen.id).movements == ["charge", "refund"]
+    assert "0 stale generation(s) failed" in runner.invoke(args=["generations", "sweep-stale"]).output
 
     shown = runner.invoke(args=["generations", "show", str(gen.id)])
     assert shown.exit_code == 0

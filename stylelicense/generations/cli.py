@@ -22,8 +22,9 @@ group = click.Group("generations", help="Inspect generations and fail the ones t
               help="Unfinished generations with no update for this long are failed.")
 @with_appcontext
 def sweep_stale_command(minutes: int):
-    """Fail (with a full refund and a notification) queued/processing/retrying generations that have
-    not moved for MINUTES: lost messages, dead workers. Safe to run from cron next to live workers."""
+    """Fail (with a full refund and a notification) generations that stopped moving: processing or
+    retrying with no report for MINUTES (dead worker), queued for MINUTES while the queue is empty
+    (lost message). Safe to run from cron next to live workers."""
     swept = sweep_stale(timedelta(minutes=minutes))
     db.session.commit()
     for generation in swept:

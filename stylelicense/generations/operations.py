@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from ..api import iso
 from ..errors import Conflict, Forbidden, NotFound, StyleNotReady, ValidationError
 from ..extensions import db
-from ..jobs import GENERATE_IMAGE, GenerateImagePayload, enqueue_after_commit
+from ..jobs import GENERATE_IMAGE, GenerateImagePayload, enqueue_after_commit, queue_size
 from ..models import utcnow
 from ..notifications.operations import notify
 from ..provenance import operations as provenance
@@ -34,6 +34,7 @@ from .models import ASPECT_RATIOS, Generation
 from .schemas import MAX_DESCRIPTION, MAX_PROMPT_TAGS, GenerationCreate, GenerationPatch
 
 ACTIVE = ("queued", "processing", "retrying")
+GENERATION_QUEUE = "image_generation"
 FINISHED = ("completed", "failed")
 # 1 attempt + 3 retries, plus room for two redeliveries after a worker crash; a message that kills
 # its worker every time is failed (and refunded) instead of looping forever (NOTES §3).
@@ -332,13 +333,22 @@ def report_failure(*, generation_id: int, error_code: str, reason: str = "") -> 
 
 
 def sweep_stale(older_than: timedelta) -> list[Generation]:
-    """Fail (refund, notify) every unfinished generation with no update for ``older_than``: lost
-    messages, dead workers, a broker that was down when the job was sent. Rows being updated right now
-    are skipped (SKIP LOCKED), so running it next to live workers is safe."""
+    """Fail (refund, notify) unfinished generations with no update for ``older_than``.
+
+    - ``processing`` / ``retrying``: a running attempt reports every second and a retry waits at most
+      a few minutes, so silence means the worker is gone (killed host, hard time limit).
+    - ``queued``: only while the generation queue holds no waiting message — otherwise the row is
+      simply behind a backlog. With an empty queue its message was lost (broker down at enqueue).
+      When the broker cannot be asked, queued rows are left for the next sweep.
+
+    Rows being updated right now are skipped (SKIP LOCKED), so it is safe next to live workers; a late
+    report from a swept generation's worker answers GENERATION_FINISHED and changes nothing."""
     cutoff = utcnow() - older_than
     stale = list(db.session.scalars(
         select(Generation).where(Generation.status.in_(ACTIVE), Generation.updated_at < cutoff)
         .order_by(Generation.id).with_for_update(skip_locked=True)))
+    if any(g.status == "queued" for g in stale) and queue_size(GENERATION_QUEUE) != 0:
+        stale = [g for g in stale if g.status != "queued"]
     minutes = int(older_than.total_seconds() // 60)
     for generation in stale:
         fail_generation(generation, "STALE", f"no progress for {minutes} minutes")
