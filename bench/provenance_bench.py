@@ -34,7 +34,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stylelicense.provenance import c2pa_manifest, hashes, verification, watermark  # noqa: E402
+from stylelicense.provenance import c2pa_manifest, hashes, registration, verification, watermark  # noqa: E402
 from stylelicense.provenance.serials import format_serial, new_serial  # noqa: E402
 from workers.pipelines.signing import ImageLicense, encode_signed_png, stamp_signature  # noqa: E402
 from workers.provenance.output_stage import apply_provenance  # noqa: E402
@@ -238,6 +238,23 @@ class Registry:
 # ------------------------------------------------------------------------------------------------
 
 
+def _why_missed(copy: bytes, serial: int, registry: Registry, key: bytes) -> str:
+    """Which stage lost a copy: the hash shortlist, the registration or the mark."""
+    image = Image.open(io.BytesIO(copy)).convert("RGB")
+    ph, dh = hashes.phash(image), hashes.dhash(image)
+    record = registry.records[serial]
+    distance = min(hashes.hamming(ph, record["phash"]), hashes.hamming(dh, record["dhash"]))
+    listed = [s for s, _ in verification.shortlist(
+        [(s, r["phash"], r["dhash"]) for s, r in registry.records.items()], ph, dh)]
+    original = registry._image(serial)
+    reg = registration.register(image, original)
+    agreeing = verification._match_candidate(
+        image, verification.Candidate(serial=serial, load_image=lambda: original), key)
+    return (f"hash distance {distance} (shortlisted: {serial in listed}), registration "
+            f"{'none' if reg is None else f'{reg.inliers} inliers, coverage {reg.coverage:.2f}'}, "
+            f"{agreeing}/96 bits agree")
+
+
 def _licence(serial: int, i: int) -> dict:
     return {
         "artist_name": ["Hana Kim", "Minjun Park", "Ada Lovelace", "이서연"][i % 4],
@@ -310,7 +327,8 @@ def main() -> None:
             results[name].append(ok)
             methods[name][verdict.method if ok else "missed"] += 1
             if not ok:
-                misses.append(f"{name} on {kind} {size[0]}×{size[1]}: {verdict.verdict} ({verdict.serial})")
+                misses.append(f"{name} on {kind} {size[0]}×{size[1]}: {verdict.verdict} ({verdict.serial}); "
+                              + _why_missed(copy, serial, registry, key))
         print(f"  attacked {format_serial(serial)} ({kind})", flush=True)
 
     # 3. Unrelated images: new pictures of the same kinds, as files and as shared copies.
