@@ -222,14 +222,17 @@ class Registry:
     def lookup(self, serial: int) -> dict | None:
         return self.records.get(serial)
 
+    def rows(self) -> list[tuple[int, int, int]]:
+        """What the licence_hashes table holds: (serial, phash, dhash) per window."""
+        return [(s, p, d) for s, r in self.records.items() for p, d in r["windows"]]
+
     def _image(self, serial: int) -> Image.Image:
         if serial not in self._decoded:
             self._decoded[serial] = Image.open(io.BytesIO(self.files[serial])).convert("RGB")
         return self._decoded[serial]
 
     def candidates(self, phash: int, dhash: int):
-        rows = [(s, r["phash"], r["dhash"]) for s, r in self.records.items()]
-        for serial, distance in verification.shortlist(rows, phash, dhash):
+        for serial, distance in verification.shortlist(self.rows(), phash, dhash):
             yield verification.Candidate(serial=serial, distance=distance, load_image=lambda s=serial: self._image(s))
 
 
@@ -243,9 +246,8 @@ def _why_missed(copy: bytes, serial: int, registry: Registry, key: bytes) -> str
     image = Image.open(io.BytesIO(copy)).convert("RGB")
     ph, dh = hashes.phash(image), hashes.dhash(image)
     record = registry.records[serial]
-    distance = min(hashes.hamming(ph, record["phash"]), hashes.hamming(dh, record["dhash"]))
-    listed = [s for s, _ in verification.shortlist(
-        [(s, r["phash"], r["dhash"]) for s, r in registry.records.items()], ph, dh)]
+    distance = min(min(hashes.hamming(ph, p), hashes.hamming(dh, d)) for p, d in record["windows"])
+    listed = [s for s, _ in verification.shortlist(registry.rows(), ph, dh)]
     original = registry._image(serial)
     reg = registration.register(image, original)
     agreeing = verification._match_candidate(

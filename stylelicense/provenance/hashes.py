@@ -1,8 +1,10 @@
 """Content hashes of an output: the exact file (SHA-256) and the picture (perceptual pHash and dHash).
 
 Perceptual hashes survive re-encoding and resizing (a few of 64 bits change) but not crops, so they
-only shortlist candidates; registration and the watermark decide (NOTES §8). Hashes are 64-bit
-unsigned ints here; :func:`to_signed` / :func:`from_signed` map them to PostgreSQL's BIGINT.
+only shortlist candidates; registration and the watermark decide (NOTES §8). To find crops too, an
+output is also hashed over sub-windows (:func:`window_hashes`): a copy that lost up to a quarter of
+its area lies close to one of them. Hashes are 64-bit unsigned ints here; :func:`to_signed` /
+:func:`from_signed` map them to PostgreSQL's BIGINT.
 """
 
 from __future__ import annotations
@@ -49,6 +51,26 @@ def to_signed(value: int) -> int:
 def from_signed(value: int) -> int:
     """Inverse of :func:`to_signed`."""
     return value + (1 << HASH_BITS) if value < 0 else value
+
+
+# Per axis: the whole side, or 85 % of it at the start, middle or end. 4 × 4 = 16 windows, the
+# first being the whole image. Measured on 45 outputs: 25 % crops and crop+resize+JPEG copies came
+# within 12 bits of their best window (up to 29 against the whole image, where unrelated pictures
+# were 17+ apart) and always ranked first; 36 windows gained little more.
+_AXIS_WINDOWS = ((0.0, 1.0), (0.0, 0.85), (0.075, 0.85), (0.15, 0.85))
+
+
+def window_hashes(image: Image.Image) -> list[tuple[int, int]]:
+    """``(phash, dhash)`` of the whole image and of 15 large sub-windows (whole image first)."""
+    image = image.convert("RGB")
+    width, height = image.size
+    out = []
+    for y0, fy in _AXIS_WINDOWS:
+        for x0, fx in _AXIS_WINDOWS:
+            box = (round(x0 * width), round(y0 * height), round((x0 + fx) * width), round((y0 + fy) * height))
+            window = image.crop(box)
+            out.append((phash(window), dhash(window)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -42,3 +42,16 @@ class Licence(TimestampMixin, db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     generation: Mapped[Generation] = relationship()
+    window_hashes: Mapped[list[LicenceHash]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class LicenceHash(db.Model):
+    """Perceptual hashes of the delivered image and of its large sub-windows (the whole image is one
+    of them): the verify shortlist compares an upload with every window, which finds crops."""
+
+    __tablename__ = "licence_hashes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    licence_id: Mapped[int] = mapped_column(ForeignKey("licences.id", ondelete="CASCADE"), index=True)
+    phash: Mapped[int] = mapped_column(BigInteger)  # 64-bit, stored signed
+    dhash: Mapped[int] = mapped_column(BigInteger)

@@ -23,7 +23,7 @@ from ..models import utcnow
 from ..storage import get_storage
 from . import keys, verification
 from .hashes import from_signed, to_signed
-from .models import Licence
+from .models import Licence, LicenceHash
 from .schemas import ProvenanceReport
 from .serials import format_serial, new_serial, parse_serial
 from .terms import CURRENT_TERMS_VERSION, terms_summary
@@ -84,6 +84,8 @@ def record_delivery(generation: Generation, report: ProvenanceReport | dict | No
     licence.phash = to_signed(report.phash)
     licence.dhash = to_signed(report.dhash)
     licence.delivered_at = utcnow()
+    windows = report.windows or [(report.phash, report.dhash)]
+    licence.window_hashes = [LicenceHash(phash=to_signed(p), dhash=to_signed(d)) for p, d in windows]
     db.session.flush()
     return licence
 
@@ -227,23 +229,29 @@ def _lookup_by_serial(serial: int) -> dict | None:
 
 
 def _shortlist_rows(phash: int, dhash: int) -> list[tuple[int, int]]:
-    """``(serial, distance)`` of the nearest delivered licences by perceptual hash."""
+    """``(serial, distance)`` of the delivered licences nearest by perceptual hash (best window)."""
     limit, cap = verification.SHORTLIST_SIZE, verification.SHORTLIST_MAX_DISTANCE
+    joined = _delivered(
+        select(Licence.serial, LicenceHash.phash, LicenceHash.dhash).join(
+            LicenceHash, LicenceHash.licence_id == Licence.id
+        )
+    )
     if db.engine.dialect.name == "postgresql":
 
         def bits(column, value):
             return func.bit_count(cast(column.op("#")(literal(to_signed(value), BigInteger)), BIT(64)))
 
-        distance = func.least(bits(Licence.phash, phash), bits(Licence.dhash, dhash)).label("distance")
-        rows = db.session.execute(
-            _delivered(select(Licence.serial, distance))
-            .where(distance <= cap)
-            .order_by(distance, Licence.id)
+        best = func.min(func.least(bits(LicenceHash.phash, phash), bits(LicenceHash.dhash, dhash))).label("distance")
+        stmt = (
+            _delivered(select(Licence.serial, best).join(LicenceHash, LicenceHash.licence_id == Licence.id))
+            .group_by(Licence.id, Licence.serial)
+            .having(best <= cap)
+            .order_by(best, Licence.id)
             .limit(limit)
-        ).all()
-        return [(serial, int(d)) for serial, d in rows]
+        )
+        return [(serial, int(distance)) for serial, distance in db.session.execute(stmt).all()]
     # Other databases (the local SQLite default): the same ranking in Python.
-    rows = db.session.execute(_delivered(select(Licence.serial, Licence.phash, Licence.dhash))).all()
+    rows = db.session.execute(joined).all()
     return verification.shortlist(((s, from_signed(p), from_signed(d)) for s, p, d in rows), phash, dhash)
 
 

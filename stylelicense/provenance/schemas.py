@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from ..api import Schema
 
 MAX_HASH = 2**64 - 1
+Hash64 = Annotated[int, Field(ge=0, le=MAX_HASH)]
 
 
 class ProvenanceReport(Schema):
@@ -18,6 +19,9 @@ class ProvenanceReport(Schema):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     phash: int = Field(ge=0, le=MAX_HASH)
     dhash: int = Field(ge=0, le=MAX_HASH)
+    windows: list[tuple[Hash64, Hash64]] = Field(
+        default_factory=list, max_length=64, description="(phash, dhash) of sub-windows, to find crops"
+    )
     c2pa: bool = Field(False, description="Whether the file carries a C2PA manifest")
 
 

@@ -34,6 +34,17 @@ def test_perceptual_hashes_survive_reencoding_not_unrelated_pictures():
     assert hashes.ImageHashes("", ph, dh).distance(hashes.phash(other), hashes.dhash(other)) > 12
 
 
+def test_window_hashes_find_crops_the_whole_image_hash_misses():
+    image = make_picture(512, 512, seed=16)
+    windows = hashes.window_hashes(image)
+    assert len(windows) == 16 and windows[0] == (hashes.phash(image), hashes.dhash(image))
+    crop = image.crop((60, 0, 60 + 420, 0 + 460))  # ~26 % of the area gone, off-centre
+    ph, dh = hashes.phash(crop), hashes.dhash(crop)
+    whole = min(hashes.hamming(ph, windows[0][0]), hashes.hamming(dh, windows[0][1]))
+    best = min(min(hashes.hamming(ph, p), hashes.hamming(dh, d)) for p, d in windows)
+    assert best <= 12 and best < whole
+
+
 def test_registration_restores_a_cropped_shrunk_jpeg_for_the_mark():
     original = wm.embed_serial(make_picture(512, 512, seed=13), SERIAL, KEY)
     crop = original.crop((37, 21, 37 + 440, 21 + 450))  # ~25 % of the area gone, off the block grid

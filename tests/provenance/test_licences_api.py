@@ -15,7 +15,7 @@ from stylelicense.generations.models import Generation
 from stylelicense.generations.operations import build_payload
 from stylelicense.provenance import c2pa_manifest
 from stylelicense.provenance.hashes import from_signed
-from stylelicense.provenance.models import Licence
+from stylelicense.provenance.models import Licence, LicenceHash
 from stylelicense.provenance.serials import format_serial
 from stylelicense.provenance.terms import CURRENT_TERMS_VERSION
 from stylelicense.storage import get_storage
@@ -113,6 +113,9 @@ def test_delivery_stores_the_file_hashes(app, delivered):
         licence = db.session.scalar(select(Licence).where(Licence.generation_id == delivered.generation_id))
         assert licence.sha256 == delivered.report["sha256"] and licence.delivered_at is not None
         assert from_signed(licence.phash) == delivered.report["phash"]
+        windows = db.session.scalars(select(LicenceHash).where(LicenceHash.licence_id == licence.id)).all()
+        assert len(windows) == 16 and (from_signed(windows[0].phash), from_signed(windows[0].dhash)) == (
+            delivered.report["phash"], delivered.report["dhash"])
         assert from_signed(licence.dhash) == delivered.report["dhash"]
     assert delivered.report["c2pa"] is True
     manifest = c2pa_manifest.read_c2pa(delivered.png)

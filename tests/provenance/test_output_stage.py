@@ -55,7 +55,7 @@ class Registry:
         return self.records.get(serial)
 
     def candidates(self, phash: int, dhash: int):
-        rows = [(s, r["phash"], r["dhash"]) for s, r in self.records.items()]
+        rows = [(s, p, d) for s, r in self.records.items() for p, d in (r["windows"] or [(r["phash"], r["dhash"])])]
         for serial, distance in verification.shortlist(rows, phash, dhash):
             yield verification.Candidate(
                 serial=serial, distance=distance,

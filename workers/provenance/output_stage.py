@@ -30,9 +30,16 @@ class ProvenanceRecord:
     sha256: str
     phash: int  # unsigned 64-bit
     dhash: int
+    windows: tuple[tuple[int, int], ...] = ()  # (phash, dhash) of the sub-windows that find crops
 
     def as_dict(self) -> dict:
-        return {"serial": self.serial, "sha256": self.sha256, "phash": self.phash, "dhash": self.dhash}
+        return {
+            "serial": self.serial,
+            "sha256": self.sha256,
+            "phash": self.phash,
+            "dhash": self.dhash,
+            "windows": [list(pair) for pair in self.windows],
+        }
 
 
 def _image_licence(licence: dict, serial: int) -> ImageLicense:
@@ -93,8 +100,13 @@ def apply_provenance(
 
 
 def _record(serial: int, data: bytes, pixels: Image.Image) -> ProvenanceRecord:
+    windows = hashes.window_hashes(pixels)
     return ProvenanceRecord(
-        serial=serial, sha256=hashes.sha256_hex(data), phash=hashes.phash(pixels), dhash=hashes.dhash(pixels)
+        serial=serial,
+        sha256=hashes.sha256_hex(data),
+        phash=windows[0][0],
+        dhash=windows[0][1],
+        windows=tuple(windows),
     )
 
 
