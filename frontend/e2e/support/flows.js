@@ -54,12 +54,14 @@ export async function openNav(page, testid) {
 }
 
 export async function switchLanguage(page, locale) {
+  // Below 1024 px the switch is in the menu: open it, switch, close it again.
   const toggle = byTestId(page, 'nav-menu-toggle')
-  if (await toggle.isVisible()) {
-    if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click()
-  }
+  const opened =
+    (await toggle.isVisible()) && (await toggle.getAttribute('aria-expanded')) !== 'true'
+  if (opened) await toggle.click()
   await byTestId(page, 'language-switch').selectOption(locale)
   await expect(page.locator('html')).toHaveAttribute('lang', locale)
+  if (opened && (await toggle.getAttribute('aria-expanded')) === 'true') await toggle.click()
 }
 
 export function trainingImages(count, firstSeed = 1, { prefix = 'harbor', palettes } = {}) {
@@ -178,7 +180,10 @@ export async function watchGeneration(page, scope, { timeout = GENERATION_TIMEOU
   for (;;) {
     const sample = await scope.evaluate((root) => {
       const panel = root.querySelector('[data-testid="generation-progress-panel"]')
-      if (!panel) return { done: Boolean(root.querySelector('img')) }
+      if (!panel) {
+        const failed = root.querySelector('[role="alert"]')
+        return { done: Boolean(root.querySelector('img')), failed: failed?.textContent.trim() }
+      }
       const percent = panel
         .querySelector('[data-testid="generation-progress"]')
         ?.getAttribute('aria-valuenow')
@@ -187,6 +192,13 @@ export async function watchGeneration(page, scope, { timeout = GENERATION_TIMEOU
         percent: percent == null ? null : Number(percent),
       }
     })
+    if (sample.failed) {
+      // Say why: the generation's error code from the API.
+      const href = await scope.locator('a[href^="/feed/"]').first().getAttribute('href')
+      const response = await page.request.get(`/api/generations/${href.split('/').pop()}`)
+      const code = (await response.json()).data?.error_code
+      throw new Error(`the generation failed (${code}): ${sample.failed}`)
+    }
     if (sample.done) return seen
     if (sample.status) {
       const last = seen.at(-1)
