@@ -1,9 +1,25 @@
 // Browser end-to-end tests against the real stack (scripts/e2e_stack.py), in Debian's Chromium.
 // Playwright never downloads a browser here: install with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1.
+import { createServer } from 'node:net'
 import process from 'node:process'
 import { defineConfig } from '@playwright/test'
 
-const PORT = Number(process.env.E2E_PORT || 5187)
+/** A port nobody listens on, so parallel runs on one machine do not collide. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+// Chosen once by the runner; its worker processes inherit it through the environment.
+process.env.E2E_PORT ||= String(await freePort())
+const PORT = Number(process.env.E2E_PORT)
 const BASE_URL = `http://127.0.0.1:${PORT}`
 const PYTHON = process.env.E2E_PYTHON || '.venv/bin/python'
 
