@@ -218,10 +218,7 @@ class Stack:
                 step()
             except Exception as error:  # keep cleaning up the rest
                 log(f"cleanup: {step.__name__} failed: {error}")
-        if not os.environ.get("E2E_LOG_DIR"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            shutil.rmtree(self.tmp / "storage", ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # logs survive only in E2E_LOG_DIR
         log("stopped")
 
     def tail_logs(self) -> None:
