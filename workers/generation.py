@@ -7,11 +7,12 @@ Flow of one attempt:
 2. generate with the process's warm :class:`InferenceEngine` (created on the first task, never in
    the parent before fork; the style's LoRA comes from private storage into the engine's LRU),
    reporting steps at most once a second (plus the first and the last);
-3. the output stage, in memory: :func:`sign_output` stamps the artist's signature (their signature
-   image from private storage, or their name as text) and writes the licence metadata; only then the
-   signed PNG and its thumbnail are uploaded to the public location — the unsigned image is never
-   stored or sent;
-4. ``POST /api/webhooks/inference/complete``.
+3. the output stage, in memory: the artist's signature is stamped (their signature image from
+   private storage, or their name as text), then — when the job carries a licence serial — the
+   invisible watermark, the licence metadata and the C2PA manifest (``workers/provenance``), else
+   :func:`sign_output` (signature + metadata); only then the signed PNG and its thumbnail are uploaded
+   to the public location — the unsigned image is never stored or sent;
+4. ``POST /api/webhooks/inference/complete`` (with the delivered file's hashes for the licence).
 
 Failures: GPU out-of-memory, timeouts and connection errors are retried (countdowns 0 s, 30 s, 120 s;
 ``GENERATION_RETRY_DELAYS`` overrides them, e.g. ``"0,1,1"`` in tests), each retry first reported as
