@@ -269,3 +269,51 @@ export const followingSchema = artistCardSchema.extend({
   styles: z.array(styleSchema).nullish(),
   followed_at: nullableString,
 })
+
+// Licences and verification (issue 7). The certificate never carries the full-size image.
+const namedRefSchema = z.looseObject({ id, name: z.string() })
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/i)
+
+export const licenceTermsSchema = z.looseObject({
+  version: z.string().min(1),
+  effective: nullableString,
+  document: nullableString,
+  url: nullableString,
+  // Stable codes ("commercial_use", "resell_style", …) the SPA translates.
+  permissions: z.array(z.string()).default([]),
+  requirements: z.array(z.string()).default([]),
+  prohibitions: z.array(z.string()).default([]),
+})
+
+export const certificateSchema = z.looseObject({
+  serial: z.string().min(1),
+  status: z.string().min(1),
+  issued_at: nullableString,
+  terms: licenceTermsSchema,
+  artist: namedRefSchema,
+  style: namedRefSchema,
+  generation_id: id,
+  licensed_to: nullableString,
+  is_public: z.boolean().nullish(),
+  thumbnail_url: nullableString,
+  sha256,
+  certificate_url: nullableString,
+})
+
+export const verifyLicenceSchema = z.looseObject({
+  serial: z.string().min(1),
+  certificate_url: nullableString,
+  artist: namedRefSchema,
+  style: namedRefSchema,
+  terms_version: nullableString,
+})
+
+export const verifyResultSchema = z.looseObject({
+  verdict: z.enum(['verified', 'derived', 'unknown']),
+  confidence: z.number().min(0).max(1),
+  licence: verifyLicenceSchema.nullish(),
+  private_licence: z.boolean().nullish().default(false),
+  // Signed-in callers only.
+  method: nullableString,
+  c2pa: z.looseObject({}).nullish(),
+})

@@ -82,6 +82,21 @@ export const routes = [
     component: () => import('@/views/notifications/NotificationsView.vue'),
     meta: { requiresAuth: true },
   },
+  {
+    // The public certificate. The API's certificate_url spells it /licences/…: both open it.
+    path: '/licenses/:serial',
+    alias: '/licences/:serial',
+    name: 'licence-certificate',
+    component: () => import('@/views/provenance/LicenceCertificateView.vue'),
+    props: true,
+  },
+  {
+    path: '/generations/:generationId/licence',
+    name: 'generation-licence',
+    component: () => import('@/views/provenance/LicenceCertificateView.vue'),
+    props: true,
+  },
+  { path: '/verify', name: 'verify', component: () => import('@/views/provenance/VerifyView.vue') },
   { path: '/login', name: 'login', component: () => import('@/views/auth/LoginView.vue') },
   {
     path: '/:pathMatch(.*)*',

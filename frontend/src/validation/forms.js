@@ -144,6 +144,41 @@ export const commentFormSchema = z.object({
     .max(LIMITS.maxComment, 'validation.commentTooLong'),
 })
 
+/**
+ * The file chosen on /verify (metadata read in the browser): JPG, PNG or WebP by its magic bytes,
+ * at most 10 MB, at least 64×64 pixels. `file` is null until one is chosen.
+ */
+export const verifyFileSchema = z
+  .object(
+    {
+      size: z.number(),
+      format: z.enum(['jpeg', 'png', 'webp']).nullable(),
+      width: z.number().nullable(),
+      height: z.number().nullable(),
+    },
+    { message: 'validation.verifyFileRequired' },
+  )
+  .superRefine((meta, ctx) => {
+    if (meta.format === null) {
+      ctx.addIssue({ code: 'custom', message: 'validation.verifyFormat' })
+      return
+    }
+    if (meta.size > LIMITS.maxVerifyBytes) {
+      ctx.addIssue({ code: 'custom', message: 'validation.verifyTooLarge' })
+    }
+    if (meta.width === null || meta.height === null) {
+      ctx.addIssue({ code: 'custom', message: 'validation.imageUnreadable' })
+    } else if (Math.min(meta.width, meta.height) < LIMITS.minVerifySide) {
+      ctx.addIssue({ code: 'custom', message: 'validation.verifyTooSmall' })
+    }
+  })
+
+/** The first i18n error key of a /verify file's metadata, or null when it may be sent. */
+export function verifyFileError(meta) {
+  const result = verifyFileSchema.safeParse(meta ?? undefined)
+  return result.success ? null : result.error.issues[0].message
+}
+
 /** Flattens a Zod error into `{ "path.to.field": "i18n.key" }` (first message per field). */
 export function fieldErrors(error) {
   const out = {}

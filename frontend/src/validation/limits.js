@@ -21,7 +21,12 @@ export const LIMITS = Object.freeze({
   maxBio: 500,
   maxArtistName: 50,
   maxComment: 1000,
+  // POST /api/verify
+  maxVerifyMb: 10,
+  maxVerifyBytes: 10 * 1024 * 1024,
+  minVerifySide: 64,
 })
 
 export const IMAGE_TYPES = Object.freeze(['image/jpeg', 'image/png'])
+export const VERIFY_TYPES = Object.freeze(['image/jpeg', 'image/png', 'image/webp'])
 export const ASPECT_RATIOS = Object.freeze(['1:1', '2:2', '1:2'])
