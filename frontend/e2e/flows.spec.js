@@ -1,6 +1,7 @@
 // Issue 6 "Must show": the real stack (Flask, PostgreSQL, RabbitMQ, a Celery worker, the tiny model)
 // driven through Debian's Chromium. The tests build on each other, in order.
 import { Buffer } from 'node:buffer'
+import { createHash } from 'node:crypto'
 import { expect, test } from '@playwright/test'
 import {
   addComment,
@@ -38,7 +39,7 @@ const PROMPT = { tags: ['harbor', 'boats at dawn'], seed: 42, description: 'Boat
 const COMMENT = 'The light on the water is lovely'
 
 // Filled in by the tests as they go.
-const state = { styleId: null, generationId: null }
+const state = { styleId: null, generationId: null, serial: null }
 
 test('an artist signs in, becomes an artist, uploads 10 tagged images, sees training progress and is told it finished', async ({
   browser,
@@ -128,23 +129,35 @@ test('a user buys tokens in the sandbox, generates a signed image, makes it publ
     byTestId(page, 'generation-download').click(),
   ])
   const file = await import('node:fs/promises').then((fs) => download.path().then(fs.readFile))
-  const csrf = (await (await page.request.get('/api/auth/csrf')).json()).data.csrf_token
-  const verify = await page.request.post('/api/verify', {
-    headers: { 'X-CSRFToken': csrf },
-    multipart: { image: { name: 'result.png', mimeType: 'image/png', buffer: Buffer.from(file) } },
+  const sha256 = createHash('sha256').update(file).digest('hex')
+
+  // The /verify page: the downloaded file is the registered, signed original, with its licence.
+  await byTestId(page, 'nav-verify').click()
+  await byTestId(page, 'verify-input').setInputFiles({
+    name: 'result.png',
+    mimeType: 'image/png',
+    buffer: Buffer.from(file),
   })
-  expect(verify.ok()).toBe(true)
-  const verdict = (await verify.json()).data
-  // The downloaded file is the registered, signed original with its licence for this artist/style.
-  expect(verdict.verdict).toBe('verified')
-  expect(verdict.licence.artist.name).toBe(ARTIST_NAME)
-  expect(verdict.licence.style.name).toBe(STYLE.title)
+  await byTestId(page, 'verify-submit').click()
+  await expect(byTestId(page, 'verify-verdict')).toHaveAttribute('data-verdict', 'verified')
+  await expect(byTestId(page, 'verify-confidence')).toHaveText('100%')
+  await expect(byTestId(page, 'verify-licence')).toContainText(ARTIST_NAME)
   console.log(
     'verify:',
-    verdict.method,
-    verdict.licence.serial,
-    JSON.stringify(verdict.c2pa)?.slice(0, 200),
+    await byTestId(page, 'verify-method').textContent(),
+    await byTestId(page, 'verify-licence').textContent(),
   )
+  // Its certificate (the image is still private: its owner sees it) names the artist and the file.
+  await byTestId(page, 'verify-certificate-link').click()
+  const certificate = byTestId(page, 'licence-certificate')
+  await expect(certificate).toBeVisible()
+  await expect(byTestId(page, 'licence-artist')).toHaveText(ARTIST_NAME)
+  await expect(byTestId(page, 'licence-style')).toHaveText(STYLE.title)
+  await expect(byTestId(page, 'licence-buyer')).toHaveText(BUYER)
+  await expect(byTestId(page, 'licence-sha256')).toHaveText(sha256)
+  state.serial = await certificate.getAttribute('data-serial')
+  await page.goto(`/feed/${state.generationId}`)
+  await expect(byTestId(page, 'licence-link')).toHaveAttribute('href', `/licenses/${state.serial}`)
 
   const toggle = byTestId(page, 'visibility-toggle')
   await expect(toggle).toHaveAttribute('data-public', 'false')
@@ -215,6 +228,9 @@ test('the same user switches to Korean and every label on those pages is Korean'
     ...PROMPT.tags,
     PROMPT.description,
     COMMENT,
+    // licence data: the serial and the terms version are codes, not UI text
+    state.serial,
+    'sl-1.0',
   ]
   const pages = [
     ['/', 'feed-page'],
@@ -224,6 +240,8 @@ test('the same user switches to Korean and every label on those pages is Korean'
     ['/me', 'my-page'],
     ['/payment', 'payment-page'],
     ['/notifications', 'notifications-page'],
+    [`/licenses/${state.serial}`, 'licence-certificate'],
+    ['/verify', 'verify-page'],
   ]
   const problems = {}
   const check = async (name) => {
