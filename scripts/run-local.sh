@@ -4,8 +4,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-5000}"
 FLOWER_PORT="${FLOWER_PORT:-5555}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # worker children import stylelicense from the repo
 export API_BASE_URL="${API_BASE_URL:-http://127.0.0.1:$PORT}"
+# The tiny model learns nothing from the full recipe (1,500 steps at 512 px, ~40 min on a CPU):
+# locally, a short run at a small size shows the whole flow in about a minute. Unset them with a real model.
+if [ "${STYLELICENSE_BASE_MODEL:-tiny}" = "tiny" ]; then
+  export TRAINING_MAX_STEPS="${TRAINING_MAX_STEPS:-20}" TRAINING_RESOLUTION="${TRAINING_RESOLUTION:-128}"
+  export GENERATION_STEPS="${GENERATION_STEPS:-12}"
+fi
 mkdir -p instance/logs
+# The API generated this once per instance folder (migrations ran first); workers need the same token
+# for the webhooks and for the development watermark key.
+if [ -z "${INTERNAL_API_TOKEN:-}" ] && [ -f instance/internal_api_token ]; then
+  export INTERNAL_API_TOKEN="$(cat instance/internal_api_token)"
+fi
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
@@ -13,10 +25,10 @@ trap cleanup EXIT INT TERM
 .venv/bin/python -m flask --app wsgi run --host 127.0.0.1 --port "$PORT" --no-reload >instance/logs/api.log 2>&1 &
 pids+=($!)
 # One worker for both queues locally; production runs one per GPU per queue.
-.venv/bin/celery -A workers worker -Q model_training,image_generation -c 1 -l info \
+.venv/bin/python -m celery -A workers worker -Q model_training,image_generation -c 1 -l info \
   >instance/logs/worker.log 2>&1 &
 pids+=($!)
-.venv/bin/celery -A workers flower --port="$FLOWER_PORT" --address=127.0.0.1 >instance/logs/flower.log 2>&1 &
+.venv/bin/python -m celery -A workers flower --port="$FLOWER_PORT" --address=127.0.0.1 >instance/logs/flower.log 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 60); do

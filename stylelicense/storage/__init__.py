@@ -209,7 +209,9 @@ def storage_from_env(env: dict[str, str] | None = None) -> Storage:
     env = dict(os.environ if env is None else env)
     url = env.get("STORAGE_URL")
     if not url:
-        raise StorageError("STORAGE_URL is not set")
+        # The API's local default (config.py): <instance>/storage, so `make run` needs no setting.
+        instance = env.get("STYLELICENSE_INSTANCE") or str(Path(__file__).resolve().parents[2] / "instance")
+        url = (Path(instance) / "storage").as_uri()
     return storage_from_url(url, public_base_url=env.get("PUBLIC_STORAGE_URL"),
                             endpoint_url=env.get("S3_ENDPOINT_URL"), signing_key=env.get("SECRET_KEY", ""))
 
