@@ -34,7 +34,8 @@ run: install frontend migrate
 lint: install
 	.venv/bin/ruff check stylelicense workers tests bench celery_config.py wsgi.py
 
-test-python: install
+# The SPA is built first: the production smoke test serves it through nginx.
+test-python: install frontend
 	.venv/bin/pytest --cov --cov-report=term:skip-covered -q
 
 test-frontend: frontend-install

@@ -261,7 +261,17 @@ def test_unknown_storage_url_is_refused():
     with pytest.raises(StorageError):
         storage_from_url("ftp://example.com/x")
     with pytest.raises(StorageError):
-        storage_from_env({})
+        storage_from_env({"STORAGE_URL": "gopher://x"})
+
+
+def test_workers_default_to_the_apis_local_storage(tmp_path):
+    """Without STORAGE_URL a worker uses the same <instance>/storage folder as the API (`make run`)."""
+    from stylelicense.config import load_config
+
+    storage = storage_from_env({"STYLELICENSE_INSTANCE": str(tmp_path)})
+    storage.put("a/b.txt", b"shared")
+    api_url = load_config(tmp_path, {})["STORAGE_URL"]
+    assert storage_from_url(api_url).get("a/b.txt") == b"shared"
 
 
 def test_app_on_s3_stores_profile_pictures_publicly_and_signatures_privately(s3_env, database_url, tmp_path,
