@@ -99,3 +99,52 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return "" if value is None else str(value)
+
+
+# --- a local stack for the end-to-end benches (API on a thread + one real Celery worker) ----------
+
+def stack_env(folder: Path, *, database_url: str | None, broker: str | None, model: str) -> dict[str, str]:
+    """Settings for an API + worker pair on SQLite and the filesystem broker unless told otherwise."""
+    return {
+        "STYLELICENSE_ENV": "development",
+        "STYLELICENSE_INSTANCE": str(folder / "instance"),
+        "SECRET_KEY": "bench-secret",
+        "INTERNAL_API_TOKEN": "bench-internal-token-0123456789",
+        "DATABASE_URL": database_url or f"sqlite:///{folder / 'bench.db'}",
+        "STORAGE_URL": (folder / "storage").as_uri(),
+        "CELERY_BROKER_URL": broker or "filesystem://",
+        "CELERY_FILESYSTEM_FOLDER": str(folder / "broker"),
+        "STYLELICENSE_DEV_LOGIN": "1",
+        "RATELIMIT_ENABLED": "0",
+        "STYLELICENSE_BASE_MODEL": model,
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def serve_app(env: dict[str, str], *, quiet: bool = False):
+    """Serve the API over HTTP on a free port in a thread → (app, base_url, stop)."""
+    import logging
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from stylelicense import create_app
+
+    app = create_app(env=env)
+    if quiet:
+        for name in ("werkzeug", "stylelicense.access"):  # one line per poll would drown the numbers
+            logging.getLogger(name).setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return app, f"http://127.0.0.1:{server.server_port}", server.shutdown
+
+
+def start_worker(env: dict[str, str], queue: str, log_path: Path, name: str):
+    """A real `celery -A workers worker` process for one queue (its own session, for killpg)."""
+    import subprocess
+
+    log = open(log_path, "ab")  # noqa: SIM115 — lives as long as the worker
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queue, "-c", "1", "--pool", "prefork",
+         "--without-gossip", "--without-mingle", "-l", "info", "-n", f"{name}@%h"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

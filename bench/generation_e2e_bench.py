@@ -15,52 +15,28 @@ completed_at; `e2e_s` is what a client polling every 200 ms sees.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
 import requests
-from _common import ROOT, environment, print_json, print_table  # puts the repo root on sys.path
+from _common import (  # puts the repo root on sys.path
+    ROOT,
+    environment,
+    print_json,
+    print_table,
+    serve_app,
+    stack_env,
+    start_worker,
+)
 
 POLL_S = 0.2  # light: on a small machine the polling competes with the worker for CPU
-
-
-def _env(folder: Path, args) -> dict[str, str]:
-    return {
-        "STYLELICENSE_ENV": "development",
-        "STYLELICENSE_INSTANCE": str(folder / "instance"),
-        "SECRET_KEY": "bench-secret",
-        "INTERNAL_API_TOKEN": "bench-internal-token-0123456789",
-        "DATABASE_URL": args.database_url or f"sqlite:///{folder / 'bench.db'}",
-        "STORAGE_URL": (folder / "storage").as_uri(),
-        "CELERY_BROKER_URL": args.broker or "filesystem://",
-        "CELERY_FILESYSTEM_FOLDER": str(folder / "broker"),
-        "STYLELICENSE_DEV_LOGIN": "1",
-        "RATELIMIT_ENABLED": "0",
-        "STYLELICENSE_BASE_MODEL": args.model,
-        "HF_HUB_OFFLINE": "1",
-    }
-
-
-def _serve(env: dict[str, str]):
-    from werkzeug.serving import make_server
-
-    from stylelicense import create_app
-
-    app = create_app(env=env)
-    for name in ("werkzeug", "stylelicense.access"):  # one line per poll would drown the numbers
-        logging.getLogger(name).setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return app, f"http://127.0.0.1:{server.server_port}", server.shutdown
 
 
 def _seed(app, model: str, price: int) -> int:
@@ -92,14 +68,6 @@ def _seed(app, model: str, price: int) -> int:
         get_storage().put(style.lora_key, lora)
         db.session.commit()
         return style.id
-
-
-def _worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "ab")  # noqa: SIM115 — lives as long as the worker
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "image_generation", "-c", "1",
-         "--pool", "prefork", "--without-gossip", "--without-mingle", "-l", "info", "-n", "bench@%h"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _ts(value: str) -> datetime:
@@ -140,17 +108,17 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="sl-gen-bench-") as tmp:
         folder = Path(tmp)
-        env = _env(folder, args)
+        env = stack_env(folder, database_url=args.database_url, broker=args.broker, model=args.model)
         # celery_config reads the broker settings from os.environ when the API's client is built.
         os.environ.update(env)
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
                        env={**os.environ, **env}, check=True, capture_output=True)
-        app, base, stop_server = _serve(env)
+        app, base, stop_server = serve_app(env, quiet=True)
         worker = None
         try:
             style_id = _seed(app, args.model, price=1)
-            worker = _worker({**env, "API_BASE_URL": base, "GENERATION_STEPS": str(args.steps)},
-                             folder / "worker.log")
+            worker = start_worker({**env, "API_BASE_URL": base, "GENERATION_STEPS": str(args.steps)},
+                                  "image_generation", folder / "worker.log", "bench")
             http = requests.Session()
             for step in ("csrf", "login", "csrf"):  # signing in starts a new session, with a new token
                 if step == "csrf":

@@ -23,47 +23,31 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import requests
-from _common import ROOT, environment, print_json, print_table, synthetic_images  # puts the repo root on sys.path
+from _common import (  # puts the repo root on sys.path
+    ROOT,
+    environment,
+    print_json,
+    print_table,
+    serve_app,
+    stack_env,
+    start_worker,
+    synthetic_images,
+)
 
 POLL_S = 0.1
 
 
 def _env(folder: Path, args) -> dict[str, str]:
-    env = {
-        "STYLELICENSE_ENV": "development",
-        "STYLELICENSE_INSTANCE": str(folder / "instance"),
-        "SECRET_KEY": "bench-secret",
-        "INTERNAL_API_TOKEN": "bench-internal-token-0123456789",
-        "DATABASE_URL": args.database_url or f"sqlite:///{folder / 'bench.db'}",
-        "STORAGE_URL": (folder / "storage").as_uri(),
-        "CELERY_BROKER_URL": args.broker or "filesystem://",
-        "CELERY_FILESYSTEM_FOLDER": str(folder / "broker"),
-        "STYLELICENSE_DEV_LOGIN": "1",
-        "RATELIMIT_ENABLED": "0",
-        "STYLELICENSE_BASE_MODEL": args.model,
-        "HF_HUB_OFFLINE": "1",
-    }
+    env = stack_env(folder, database_url=args.database_url, broker=args.broker, model=args.model)
     if args.steps:
         env["TRAINING_MAX_STEPS"] = str(args.steps)
     if args.resolution:
         env["TRAINING_RESOLUTION"] = str(args.resolution)
     return env
-
-
-def _serve(env: dict[str, str]):
-    from werkzeug.serving import make_server
-
-    from stylelicense import create_app
-
-    app = create_app(env=env)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return app, f"http://127.0.0.1:{server.server_port}", server.shutdown
 
 
 def _seed_artist(app) -> None:
@@ -79,14 +63,6 @@ def _seed_artist(app) -> None:
         db.session.add(Artist(user_id=user.id, artist_name="Bench Artist", contact_email=user.email,
                               signature_image_key=""))
         db.session.commit()
-
-
-def _worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "ab")  # noqa: SIM115 — lives as long as the worker
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "model_training", "-c", "1",
-         "--pool", "prefork", "--without-gossip", "--without-mingle", "-l", "info", "-n", "bench-train@%h"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _wait_ready(worker: subprocess.Popen, log_path: Path, timeout: float = 300.0) -> None:
@@ -148,11 +124,11 @@ def main() -> None:
         env = _env(folder, args)
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
                        env={**os.environ, **env}, check=True, capture_output=True)
-        app, base, stop_server = _serve(env)
+        app, base, stop_server = serve_app(env)
         worker = None
         try:
             _seed_artist(app)
-            worker = _worker({**env, "API_BASE_URL": base}, folder / "worker.log")
+            worker = start_worker({**env, "API_BASE_URL": base}, "model_training", folder / "worker.log", "bench-train")
             _wait_ready(worker, folder / "worker.log")  # queue_s must not include the worker's boot
             http = _session(base)
             files = _files(args.images)
