@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from workers.pipelines.base_model import LORA_RANK, ensure_sd15_random_model
 
@@ -64,3 +63,42 @@ def test_sd15_architecture_trains_and_generates_through_the_worker_code(sd15_fol
     assert not np.array_equal(styled.array, plain.array)  # the trained LoRA acts on the SD 1.5 UNet
     assert engine.pipeline.unet.config.cross_attention_dim == 768
     assert sum(p.numel() for p in engine.pipeline.unet.parameters()) > 800_000_000
+
+
+# ------------------------------------------------------------------ CUDA-only lines (skipped without a GPU)
+
+cuda_only = pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+
+
+@cuda_only
+@pytest.mark.parametrize("bf16", [True, False], ids=["bf16-autocast", "fp16-gradscaler"])
+def test_cuda_training_mixed_precision(tiny_model_dir, tmp_path, monkeypatch, bf16):
+    """bf16 autocast where supported, else fp16 autocast with a GradScaler; the LoRA stays fp32."""
+    import torch
+    from safetensors.torch import load_file
+
+    from workers.pipelines.training import TrainingConfig, train_lora
+
+    if not bf16:
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    scalers = []
+    real_scaler = torch.amp.GradScaler
+    monkeypatch.setattr(torch.amp, "GradScaler", lambda *a, **k: scalers.append(a) or real_scaler(*a, **k))
+    result = train_lora("tiny", make_training_images(10), "inkwash style", tmp_path,
+                        config=TrainingConfig(resolution=64, max_steps=3, epochs=1))
+    assert np.isfinite(result.final_loss)
+    assert bool(scalers) is (not bf16)
+    assert all(v.dtype == torch.float16 for v in load_file(result.lora_path).values())  # saved fp16
+    torch.cuda.synchronize()
+    # train_lora frees its pipeline and empties the CUDA cache before returning
+    assert torch.cuda.memory_reserved() < 512 * 2**20
+
+
+@cuda_only
+def test_cuda_out_of_memory_is_retryable():
+    import torch
+
+    from workers.generation import classify
+
+    assert classify(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")) == (
+        True, "GPU_OUT_OF_MEMORY")
