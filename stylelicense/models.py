@@ -27,6 +27,7 @@ def import_all_models() -> None:
     from .generations import models as _generations  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
     from .provenance import models as _provenance  # noqa: F401
+    from .queueing import models as _queueing  # noqa: F401
     from .styles import models as _styles  # noqa: F401
     from .tags import models as _tags  # noqa: F401
     from .tokens import models as _tokens  # noqa: F401

@@ -25,6 +25,7 @@ from ..jobs import GENERATE_IMAGE, GenerateImagePayload, enqueue_after_commit, q
 from ..models import utcnow
 from ..notifications.operations import notify
 from ..provenance import operations as provenance
+from ..queueing.operations import generation_queue
 from ..storage import get_storage
 from ..styles.models import Style
 from ..tags.operations import get_or_create_tags, normalize_tags
@@ -173,6 +174,7 @@ def serialize_generation(generation: Generation, viewer: User | None = None) -> 
         "style_id": generation.style_id,
         "status": generation.status,
         "progress": progress,
+        "queue": generation_queue(generation),
         "prompt_tags": list(generation.prompt_tags or []),
         "description": generation.description,
         "aspect_ratio": generation.aspect_ratio,

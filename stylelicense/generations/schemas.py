@@ -8,6 +8,7 @@ from pydantic import Field
 
 from ..api import PageQuery, Schema
 from ..provenance.schemas import ProvenanceReport
+from ..queueing.schemas import QueueOut, ServiceReport
 
 MAX_SEED = 2**32 - 1
 MAX_DESCRIPTION = 500
@@ -63,6 +64,7 @@ class GenerationOut(Schema):
     style_id: int
     status: Literal["queued", "processing", "retrying", "completed", "failed"]
     progress: ProgressOut | None = Field(description="Only while processing or retrying")
+    queue: QueueOut | None = Field(None, description="Only while queued: place in the queue and estimated seconds")
     prompt_tags: list[str]
     description: str
     aspect_ratio: AspectRatio
@@ -110,6 +112,7 @@ class InferenceCompleteBody(Schema):
     thumbnail_key: str = Field(min_length=1, max_length=255)
     attempt: int | None = Field(None, ge=1)
     provenance: ProvenanceReport | None = None  # the stored file's licence serial and hashes
+    service: ServiceReport | None = None  # what the worker measured (queue ETAs)
 
 
 class InferenceFailedBody(Schema):

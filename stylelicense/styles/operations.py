@@ -35,6 +35,7 @@ from ..images import check_image, read_upload, resize_to_fit, square_thumbnail
 from ..jobs import TRAIN_STYLE, TrainStylePayload, enqueue_after_commit, queue_size
 from ..models import utcnow
 from ..notifications.operations import notify
+from ..queueing.operations import style_queue
 from ..storage import get_storage
 from ..tags.models import Tag
 from ..tags.operations import MAX_TAG_LENGTH, get_or_create_tags, normalize_tags
@@ -350,6 +351,7 @@ def serialize_style(style: Style) -> dict[str, Any]:
         "generation_cost_tokens": style.generation_cost_tokens,
         "training_status": style.training_status,
         "progress": progress,
+        "queue": style_queue(style),
         "thumbnail_url": get_storage().public_url(style.thumbnail_key) if style.thumbnail_key else None,
         "tags": [tag.name for tag in style.tags if tag.is_active],
         "artist": {"id": style.artist.user_id, "artist_name": style.artist.artist_name},

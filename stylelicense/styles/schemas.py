@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..api import PageQuery, Schema
+from ..queueing.schemas import QueueOut
 
 MIN_IMAGES = 10
 MAX_IMAGES = 100
@@ -82,6 +83,7 @@ class StyleOut(Schema):
     generation_cost_tokens: int
     training_status: Literal["pending", "training", "completed", "failed"]
     progress: TrainingProgressOut | None = Field(description="Only while training")
+    queue: QueueOut | None = Field(None, description="Only while pending: place in the training queue and ETA")
     thumbnail_url: str | None
     tags: list[str]
     artist: ArtistRef
@@ -110,6 +112,7 @@ class TrainingCompleteBody(Schema):
     steps: int = Field(0, ge=0)
     seconds: float = Field(0, ge=0)
     run_id: str | None = Field(None, max_length=64)
+    worker: str | None = Field(None, max_length=120)
 
 
 class TrainingFailedBody(Schema):

@@ -15,6 +15,7 @@ from ..generations.schemas import (
     InferenceProgressBody,
     WebhookStateOut,
 )
+from ..queueing.operations import GENERATION_QUEUE, record_service_time
 from .auth import internal_webhook
 from .blueprint import bp
 
@@ -47,6 +48,8 @@ def inference_complete(body: InferenceCompleteBody):
                                                          thumbnail_key=body.thumbnail_key,
                                                          provenance_report=body.provenance.model_dump()
                                                          if body.provenance else None)
+    if changed and body.service is not None:  # counted once: a repeated callback changes nothing
+        record_service_time(GENERATION_QUEUE, **body.service.model_dump())
     return _state(generation, changed)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..api import endpoint, ok
 from ..errors import error_response
+from ..queueing.operations import TRAINING_QUEUE, record_service_time
 from ..styles import operations
 from ..styles.schemas import TrainingCompleteBody, TrainingFailedBody, TrainingProgressBody, TrainingStateOut
 from .auth import internal_webhook
@@ -39,7 +40,9 @@ def training_progress(body: TrainingProgressBody):
 @endpoint(body=TrainingCompleteBody, response=TrainingStateOut,
           summary="Training worker: the LoRA is stored (style completed, artist notified)")
 def training_complete(body: TrainingCompleteBody):
-    style, changed = operations.complete_training(**body.model_dump())
+    style, changed = operations.complete_training(**body.model_dump(exclude={"worker"}))
+    if changed and body.seconds:  # counted once: a repeated callback changes nothing
+        record_service_time(TRAINING_QUEUE, seconds=body.seconds, worker=body.worker)
     return _state(style, changed)
 
 
