@@ -86,6 +86,12 @@ export const publicUserSchema = z.looseObject({
   created_at: nullableString,
 })
 
+// SPEC §13: a waiting job's place in its queue and estimated seconds to its result.
+export const queueSchema = z.looseObject({
+  position: z.number().int(),
+  eta_seconds: z.number().nullish(),
+})
+
 export const trainingProgressSchema = z.looseObject({
   current_epoch: z.number().nullish(),
   total_epochs: z.number().nullish(),
@@ -101,6 +107,7 @@ export const styleSchema = z.looseObject({
   generation_cost_tokens: z.number().int(),
   training_status: z.string(),
   progress: trainingProgressSchema.nullish(),
+  queue: queueSchema.nullish(),
   thumbnail_url: nullableString,
   tags: z.array(z.string()).nullish().default([]),
   artist: artistSummarySchema.nullish(),
@@ -122,6 +129,7 @@ export const generationSchema = z.looseObject({
   style_id: id.nullish(),
   status: z.string(),
   progress: generationProgressSchema.nullish(),
+  queue: queueSchema.nullish(),
   prompt_tags: z.array(z.string()).nullish().default([]),
   description: nullableString,
   aspect_ratio: nullableString,
