@@ -61,6 +61,7 @@ export default defineConfig({
   projects: [
     { name: 'e2e', testMatch: 'flows.spec.js' },
     { name: 'screenshots', testMatch: 'screenshots.spec.js' },
+    { name: 'perf', testMatch: 'perf.spec.js' },
   ],
   webServer: {
     command: `${PYTHON} scripts/e2e_stack.py --port ${PORT}`,

@@ -1,5 +1,6 @@
+import process from 'node:process'
 import { fileURLToPath, URL } from 'node:url'
-import { defineConfig } from 'vite'
+import { defineConfig, searchForWorkspaceRoot } from 'vite'
 import vue from '@vitejs/plugin-vue'
 import tailwindcss from '@tailwindcss/vite'
 
@@ -11,6 +12,13 @@ export default defineConfig({
   },
   server: {
     port: 5173,
+    // The licence terms page imports the repository's docs/LICENSE_TERMS*.md (one source of truth).
+    fs: {
+      allow: [
+        searchForWorkspaceRoot(process.cwd()),
+        fileURLToPath(new URL('../docs', import.meta.url)),
+      ],
+    },
     proxy: {
       '/api': { target: 'http://127.0.0.1:5000', changeOrigin: false },
     },

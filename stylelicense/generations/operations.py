@@ -25,6 +25,7 @@ from ..jobs import GENERATE_IMAGE, GenerateImagePayload, enqueue_after_commit, q
 from ..models import utcnow
 from ..notifications.operations import notify
 from ..provenance import operations as provenance
+from ..provenance.terms import CURRENT_TERMS_VERSION, terms_path
 from ..queueing.operations import generation_queue
 from ..storage import get_storage
 from ..styles.models import Style
@@ -60,10 +61,10 @@ def clean_description(raw: str | None) -> str:
     return text
 
 
-def licence_url() -> str:
-    """Where the licence terms of every generated image are published."""
+def licence_url(version: str = CURRENT_TERMS_VERSION) -> str:
+    """Where the licence terms (of ``version``) of generated images are published: the SPA's terms page."""
     config = current_app.config
-    return config.get("LICENSE_TERMS_URL") or f"{config['PUBLIC_BASE_URL'].rstrip('/')}/licence"
+    return config.get("LICENSE_TERMS_URL") or f"{config['PUBLIC_BASE_URL'].rstrip('/')}{terms_path(version)}"
 
 
 def style_trigger(style: Style) -> str:
@@ -117,7 +118,7 @@ def build_payload(generation: Generation, style: Style, user: User) -> GenerateI
         prompt_tags=list(generation.prompt_tags), width=width, height=height, seed=generation.seed,
         artist_name=artist.artist_name, style_title=style.title,
         signature_key=artist.signature_image_key or None,
-        result_key=f"{stem}.png", thumbnail_key=f"{stem}-thumb.webp", licence_url=licence_url(),
+        result_key=f"{stem}.png", thumbnail_key=f"{stem}-thumb.webp", licence_url=licence_url(licence.terms_version),
         extra={"buyer": user.username, "created_at": iso(generation.created_at)},
         licence_serial=licence.serial, terms_version=licence.terms_version,
         certificate_url=provenance.certificate_url(licence.serial),

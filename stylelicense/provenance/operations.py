@@ -142,7 +142,7 @@ def _terms(version: str) -> dict:
         "requirements": [],
         "prohibitions": [],
     }
-    return {**summary, "url": licence_url()}
+    return {**summary, "url": licence_url(version)}
 
 
 def serialize_certificate(licence: Licence) -> dict[str, Any]:

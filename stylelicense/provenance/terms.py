@@ -1,6 +1,8 @@
-"""The licence terms in force, in the short form certificates show (full text: docs/LICENSE_TERMS.md).
+"""The licence terms in force, in the short form certificates show (full text: docs/LICENSE_TERMS.md,
+Korean docs/LICENSE_TERMS.ko.md; the SPA renders both at ``/licence-terms/<version>``).
 
-Images keep the version they were issued under; add a new entry for a new version, never edit one.
+Images keep the version they were issued under; add a new entry for a new version, never edit one
+(and keep the old full text: the SPA's frontend/src/licence/terms.js maps each version to its files).
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ TERMS: dict[str, dict] = {
         ],
     }
 }
+
+
+def terms_path(version: str = CURRENT_TERMS_VERSION) -> str:
+    """The public page of a terms version, relative to the site (the SPA route /licence-terms/:version).
+
+    Written into every file's metadata and certificate: it must stay valid for as long as files exist.
+    """
+    return f"/licence-terms/{version}"
 
 
 def terms_summary(version: str) -> dict | None:

@@ -4,6 +4,9 @@ shown as a certificate (private ones to their owner only), and found again by PO
 from __future__ import annotations
 
 import io
+import json
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -243,3 +246,42 @@ def test_operator_commands(app, delivered, tmp_path):
     unrelated = tmp_path / "other.png"
     unrelated.write_bytes(_encode(make_picture(256, 256, seed=78), "PNG"))
     assert runner.invoke(args=["provenance", "verify", str(unrelated)]).output.startswith("unknown")
+
+
+# Routes of the SPA, read from its router (the catch-all "not found" route excluded).
+_ROUTER = Path(__file__).resolve().parents[2] / "frontend" / "src" / "router" / "index.js"
+
+
+def _spa_route_patterns() -> list[re.Pattern]:
+    paths = re.findall(r"(?:path|alias): '([^']+)'", _ROUTER.read_text())
+    patterns = []
+    for path in paths:
+        if "pathMatch" in path:
+            continue
+        regex = re.sub(r"/:\w+\?", "(?:/[^/]+)?", path)
+        regex = re.sub(r":\w+", "[^/]+", regex)
+        patterns.append(re.compile(f"^{regex}$"))
+    return patterns
+
+
+def test_every_url_written_into_a_file_opens_a_real_page(app, world, delivered):
+    """The terms URL and the certificate URL in the file's XMP, EXIF and C2PA manifest are pages of
+    this site (a route of the SPA, served with 200), not "Page not found"."""
+    image = Image.open(io.BytesIO(delivered.png))
+    texts = [image.info.get("XML:com.adobe.xmp", ""), *map(str, image.getexif().values())]
+    manifest = c2pa_manifest.read_c2pa(delivered.png)
+    texts.append(json.dumps(manifest.get("licence") or {}))
+    urls = set(re.findall(r"https?://[^\s\"'<>]+", "\n".join(texts)))
+    with app.app_context():
+        base = app.config["PUBLIC_BASE_URL"].rstrip("/")
+    urls = {u.rstrip(".,;)") for u in urls if u.startswith(base)}
+    paths = {u[len(base):] for u in urls}
+    assert f"/licence-terms/{CURRENT_TERMS_VERSION}" in paths
+    assert f"/licences/{delivered.serial}" in paths
+    patterns = _spa_route_patterns()
+    for path in paths:
+        assert any(p.match(path) for p in patterns), f"{path} is no page of the SPA"
+        assert world.anonymous.get(path).status_code == 200, path
+    # The certificate links the same terms page.
+    cert = world.owner.get(f"/api/licences/{delivered.serial}").get_json()["data"]
+    assert cert["terms"]["url"] == f"{base}/licence-terms/{CURRENT_TERMS_VERSION}"

@@ -96,6 +96,17 @@ export const routes = [
     component: () => import('@/views/provenance/LicenceCertificateView.vue'),
     props: true,
   },
+  {
+    // The URL every file's metadata and certificate carries (versioned: it must stay valid).
+    path: '/licence-terms/:version?',
+    alias: '/license-terms/:version?',
+    name: 'licence-terms',
+    component: () => import('@/views/provenance/LicenceTermsView.vue'),
+    props: true,
+  },
+  // Files made before the terms page existed point to /licence.
+  { path: '/licence', redirect: { name: 'licence-terms' } },
+  { path: '/license', redirect: { name: 'licence-terms' } },
   { path: '/verify', name: 'verify', component: () => import('@/views/provenance/VerifyView.vue') },
   { path: '/login', name: 'login', component: () => import('@/views/auth/LoginView.vue') },
   {
