@@ -326,3 +326,28 @@ def test_task_called_directly_completes_once_and_skips_a_repeat(live_app, shop, 
     facts = _ledger(live_app, data["id"])
     assert facts.movements == ["charge", "credit"] and facts.notifications == ["generation_complete"]
     assert facts.attempts == 1 and facts.drift == []
+
+
+def test_cancelled_job_received_by_the_task_does_nothing(live_app, shop, e2e_env, monkeypatch):
+    """Cancelled while queued, then the task gets the message anyway: it asks the API, stops, stores nothing."""
+    from dataclasses import asdict
+
+    from stylelicense.generations.operations import build_payload
+    from workers.generation import generate_image
+
+    for name in ("STORAGE_URL", "INTERNAL_API_TOKEN"):
+        monkeypatch.setenv(name, e2e_env[name])
+    monkeypatch.setenv("API_BASE_URL", live_app.config["LIVE_URL"])
+    monkeypatch.setenv("GENERATION_STEPS", "2")
+    data = _create(shop)
+    cancelled = shop.client.post(f"/api/generations/{data['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.get_json()["data"]["status"] == "cancelled"
+    with live_app.app_context():
+        generation = db.session.get(Generation, data["id"])
+        payload = asdict(build_payload(generation, generation.style, generation.user))
+        db.session.commit()
+    assert generate_image.apply(kwargs={"payload": payload}).get() == "cancelled"
+    assert _files(shop.storage_root, data["id"]) == []
+    facts = _ledger(live_app, data["id"])
+    assert facts.movements == ["charge", "refund"] and facts.attempts == 0 and facts.drift == []
+    assert facts.earned == 0

@@ -75,3 +75,11 @@ def get_generation(generation_id: int):
 def update_generation(generation_id: int, body: GenerationPatch):
     generation = operations.update_generation(generation_id, current_user, body)
     return ok(operations.serialize_generation(generation, current_user))
+
+
+@bp.post("/<int:generation_id>/cancel")
+@endpoint(response=GenerationOut, auth="login",
+          summary="Cancel my generation while it waits in the queue (full refund); 409 GENERATION_STARTED after")
+def cancel_generation(generation_id: int):
+    generation = operations.cancel_generation(generation_id, current_user)
+    return ok(operations.serialize_generation(generation, current_user))

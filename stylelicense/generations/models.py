@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..styles.models import Style
     from ..users.models import User
 
-GENERATION_STATUSES = ("queued", "processing", "retrying", "completed", "failed")
+GENERATION_STATUSES = ("queued", "processing", "retrying", "completed", "failed", "cancelled")
 ASPECT_RATIOS = {"1:1": (512, 512), "2:2": (1024, 1024), "1:2": (512, 1024)}
 
 
@@ -24,7 +24,8 @@ class Generation(TimestampMixin, db.Model):
     __tablename__ = "generations"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'processing', 'retrying', 'completed', 'failed')", name="status_valid"
+            "status IN ('queued', 'processing', 'retrying', 'completed', 'failed', 'cancelled')",
+            name="status_valid",
         ),
         CheckConstraint("aspect_ratio IN ('1:1', '2:2', '1:2')", name="aspect_ratio_valid"),
         CheckConstraint("like_count >= 0 AND comment_count >= 0", name="counters_non_negative"),

@@ -1,7 +1,7 @@
 """Generation rules: paid creation, visibility, the worker's state machine, and the stale sweeper.
 
-States move only forward: ``queued → processing ↔ retrying → completed | failed``; nothing leaves
-``completed`` or ``failed``. Tokens move only through the ledger, each movement once per generation
+States move only forward: ``queued → processing ↔ retrying → completed | failed``, or
+``queued → cancelled`` by its owner; nothing leaves ``completed``, ``failed`` or ``cancelled``. Tokens move only through the ledger, each movement once per generation
 (``charge:<id>``, ``credit:<id>``, ``refund:<id>``), so a repeated webhook or a redelivered task can
 never charge, credit or refund twice. Operations flush, never commit.
 """
@@ -37,7 +37,7 @@ from .schemas import MAX_DESCRIPTION, MAX_PROMPT_TAGS, GenerationCreate, Generat
 
 ACTIVE = ("queued", "processing", "retrying")
 GENERATION_QUEUE = "image_generation"
-FINISHED = ("completed", "failed")
+FINISHED = ("completed", "failed", "cancelled")
 # 1 attempt + 3 retries, plus room for two redeliveries after a worker crash; a message that kills
 # its worker every time is failed (and refunded) instead of looping forever (NOTES §3).
 MAX_ATTEMPTS = 6
@@ -48,6 +48,12 @@ class GenerationFinished(Conflict):
     """The worker reported on a generation that is already completed or failed: stop working on it."""
 
     code, message = "GENERATION_FINISHED", "This generation is already finished."
+
+
+class GenerationStarted(Conflict):
+    """Only a generation still waiting in the queue can be cancelled."""
+
+    code, message = "GENERATION_STARTED", "This image is already being made; it can no longer be cancelled."
 
 
 # --- creation ----------------------------------------------------------------------------------
@@ -212,11 +218,38 @@ def update_generation(generation_id: int, viewer: User, patch: GenerationPatch) 
     return generation
 
 
+def cancel_generation(generation_id: int, viewer: User) -> Generation:
+    """The owner cancels a generation that is still ``queued``: ``cancelled`` and a full refund (a
+    ``refund:<id>`` ledger row, so never twice); the artist is never credited for it.
+
+    Cancelling again answers the cancelled generation unchanged. A generation that a worker already
+    started answers GENERATION_STARTED (409). The queued message stays in the broker: when a worker
+    takes it, its start report answers GENERATION_FINISHED and the worker does nothing.
+    """
+    generation = _lock(generation_id)
+    if generation.user_id != viewer.id:
+        if generation.is_public and generation.status == "completed":
+            raise Forbidden("Only the owner can cancel this image.")
+        raise NotFound("This image does not exist.")  # a private generation's existence is not revealed
+    if generation.status == "cancelled":
+        return generation
+    if generation.status != "queued":
+        raise GenerationStarted(details={"status": generation.status})
+    generation.status = "cancelled"
+    generation.progress = None
+    generation.error_code = "CANCELLED"
+    generation.error_message = "cancelled by its owner"
+    ledger.refund_generation(generation, reason=f"image #{generation.id} cancelled")
+    db.session.flush()
+    return generation
+
+
 # --- the worker's reports (internal webhooks) --------------------------------------------------
 
 def _lock(generation_id: int) -> Generation:
     """Row lock: concurrent reports for one generation are applied one after the other."""
-    generation = db.session.scalar(select(Generation).where(Generation.id == generation_id).with_for_update())
+    generation = db.session.scalar(select(Generation).where(Generation.id == generation_id).with_for_update()
+                                   .execution_options(populate_existing=True))
     if generation is None:
         raise NotFound("No such generation.")
     return generation
@@ -291,7 +324,7 @@ def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: s
     if not (_own_key(generation, result_key) and _own_key(generation, thumbnail_key)):
         raise ValidationError("The result keys do not belong to this generation.")
     if generation.status in FINISHED:
-        if generation.status == "failed":
+        if generation.status in ("failed", "cancelled"):
             storage = get_storage()
             for key in (result_key, thumbnail_key):
                 storage.delete(key, public=True)

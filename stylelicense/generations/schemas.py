@@ -62,7 +62,7 @@ class OwnerRef(Schema):
 class GenerationOut(Schema):
     id: int
     style_id: int
-    status: Literal["queued", "processing", "retrying", "completed", "failed"]
+    status: Literal["queued", "processing", "retrying", "completed", "failed", "cancelled"]
     progress: ProgressOut | None = Field(description="Only while processing or retrying")
     queue: QueueOut | None = Field(None, description="Only while queued: place in the queue and estimated seconds")
     prompt_tags: list[str]

@@ -25,6 +25,10 @@ export const getMyGenerations = (cursor, visibility = 'all') => {
   return api.get('/generations/me', { params, schema: listOf(generationSchema) })
 }
 
+/** Only while queued: the server answers 409 GENERATION_STARTED once a worker took it. */
+export const cancelGeneration = (id) =>
+  api.post(`/generations/${id}/cancel`, {}, { schema: generationSchema })
+
 /** changes: { is_public?, description? } */
 export const updateGeneration = (id, changes) =>
   api.patch(`/generations/${id}`, changes, { schema: generationSchema })

@@ -2,7 +2,8 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import * as generationsApi from '@/api/generations'
 
-export const GENERATION_POLL_MS = 5000
+// Every second while one of my jobs runs (the worker reports each step); nothing when none does.
+export const GENERATION_POLL_MS = 1000
 export const RUNNING_STATUSES = ['queued', 'processing', 'retrying']
 export const isRunning = (generation) => RUNNING_STATUSES.includes(generation?.status)
 
@@ -112,6 +113,15 @@ export const useGenerationsStore = defineStore('generations', () => {
     return generation
   }
 
+  /** Cancels a queued generation (the server refunds it); the caller refreshes the balance. */
+  async function cancel(id) {
+    const generation = await generationsApi.cancelGeneration(id)
+    upsert(generation)
+    syncPolling()
+    finishedListeners.forEach((fn) => fn(generation))
+    return generation
+  }
+
   async function update(id, changes) {
     const generation = await generationsApi.updateGeneration(id, changes)
     upsert(generation)
@@ -158,6 +168,7 @@ export const useGenerationsStore = defineStore('generations', () => {
     stopPolling,
     isPolling,
     create,
+    cancel,
     update,
     track,
     byId,

@@ -1,0 +1,82 @@
+"""Cancel (SPEC §13): the owner cancels a queued generation — `cancelled`, one full refund in the
+ledger, no artist credit; a started one answers 409 GENERATION_STARTED; a worker that still receives
+the cancelled job does nothing (its start report answers GENERATION_FINISHED; a late result is removed)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from stylelicense.extensions import db
+from stylelicense.generations.models import Generation
+from stylelicense.storage import get_storage
+from stylelicense.tokens.ledger import verify_ledger
+from stylelicense.tokens.models import Transaction
+from stylelicense.users.models import Artist, User
+from tests.test_inference_webhooks import _complete, _start, _store_outputs, gen  # noqa: F401 — fixture
+
+
+def _movements(app, generation_id):
+    with app.app_context():
+        return db.session.execute(select(Transaction.transaction_type, Transaction.amount)
+                                  .where(Transaction.related_generation_id == generation_id)
+                                  .order_by(Transaction.id)).all()
+
+
+def _balance(app, username="buyer"):
+    with app.app_context():
+        return db.session.scalar(select(User.token_balance).where(User.username == username))
+
+
+def test_owner_cancels_a_queued_generation_and_gets_every_token_back_once(app, gen):
+    before = _balance(app)
+    response = gen.client.post(f"/api/generations/{gen.id}/cancel")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["data"]["status"] == "cancelled"
+    assert _balance(app) == before + 10
+    assert _movements(app, gen.id) == [("generation_charge", 10), ("refund", 10)]
+    # Again: the same answer, nothing moves twice.
+    again = gen.client.post(f"/api/generations/{gen.id}/cancel")
+    assert again.status_code == 200 and again.get_json()["data"]["status"] == "cancelled"
+    assert _movements(app, gen.id) == [("generation_charge", 10), ("refund", 10)]
+    history = gen.client.get("/api/tokens/transactions?type=all").get_json()["data"]["results"]
+    refund = next(row for row in history if row["transaction_type"] == "refund")
+    assert refund["related_generation_id"] == gen.id and "cancelled" in refund["memo"]
+    with app.app_context():
+        assert verify_ledger() == []
+
+
+def test_a_started_generation_cannot_be_cancelled(app, gen):
+    assert _start(gen.client, gen.id).status_code == 200
+    response = gen.client.post(f"/api/generations/{gen.id}/cancel")
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "GENERATION_STARTED"
+    assert _movements(app, gen.id) == [("generation_charge", 10)]
+    assert gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]["status"] == "processing"
+
+
+def test_only_the_owner_can_cancel(app, gen, make_client, login):
+    stranger = make_client()
+    login(stranger, "stranger")
+    response = stranger.post(f"/api/generations/{gen.id}/cancel")
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "NOT_FOUND"
+    anonymous = make_client()
+    assert anonymous.post(f"/api/generations/{gen.id}/cancel").status_code == 401
+    assert gen.client.post("/api/generations/999999/cancel").status_code == 404
+    assert _movements(app, gen.id) == [("generation_charge", 10)]
+
+
+def test_a_worker_that_still_gets_the_cancelled_job_does_nothing(app, gen):
+    assert gen.client.post(f"/api/generations/{gen.id}/cancel").status_code == 200
+    started = _start(gen.client, gen.id)
+    assert started.status_code == 409
+    assert started.get_json()["error"]["code"] == "GENERATION_FINISHED"
+    # Even a result that arrives anyway is not delivered: no artist credit, the files are removed.
+    _store_outputs(app, gen)
+    assert _complete(gen.client, gen).status_code == 200
+    data = gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]
+    assert data["status"] == "cancelled" and data["result_url"] is None
+    assert _movements(app, gen.id) == [("generation_charge", 10), ("refund", 10)]
+    with app.app_context():
+        assert db.session.get(Artist, gen.artist_id).earned_token_balance == 0
+        assert not get_storage().exists(gen.result_key, public=True)
+        assert db.session.get(Generation, gen.id).status == "cancelled"
