@@ -1,8 +1,8 @@
-"""Generation rules: paid creation, visibility, the worker's state machine, and the stale sweeper.
+"""Generation rules: paid creation, cancel, visibility, the worker's state machine, the stale sweeper.
 
 States move only forward: ``queued → processing ↔ retrying → completed | failed``, or
-``queued → cancelled`` by its owner; nothing leaves ``completed``, ``failed`` or ``cancelled``. Tokens move only through the ledger, each movement once per generation
-(``charge:<id>``, ``credit:<id>``, ``refund:<id>``), so a repeated webhook or a redelivered task can
+``queued → cancelled`` by its owner; nothing leaves ``completed``, ``failed`` or ``cancelled``.
+Tokens move only through the ledger, each movement once per generation (``charge:<id>``, ``credit:<id>``, ``refund:<id>``), so a repeated webhook or a redelivered task can
 never charge, credit or refund twice. Operations flush, never commit.
 """
 
