@@ -2,8 +2,9 @@
 
 States move only forward: ``queued → processing ↔ retrying → completed | failed``, or
 ``queued → cancelled`` by its owner; nothing leaves ``completed``, ``failed`` or ``cancelled``.
-Tokens move only through the ledger, each movement once per generation (``charge:<id>``, ``credit:<id>``, ``refund:<id>``), so a repeated webhook or a redelivered task can
-never charge, credit or refund twice. Operations flush, never commit.
+Tokens move only through the ledger, each movement once per generation (``charge:<id>``,
+``credit:<id>``, ``refund:<id>``), so a repeated webhook or a redelivered task can never charge,
+credit or refund twice. Operations flush, never commit.
 """
 
 from __future__ import annotations
