@@ -21,9 +21,11 @@ const myStylesSchema = z.union([
 export const getMyStyles = () => api.get('/styles/me', { schema: myStylesSchema })
 
 /** Multipart upload of a new style; `items` are `{ file, tags }` in upload order. */
-export function createStyle({ title, description, price, items }, onUploadProgress) {
+export function createStyle({ title, trigger, description, price, items }, onUploadProgress) {
   const form = new FormData()
   form.append('title', title)
+  // optional English tag of the style (else the title's, when the title is English)
+  if (trigger) form.append('trigger', trigger)
   form.append('description', description ?? '')
   form.append('generation_cost_tokens', String(price))
   for (const item of items) form.append('images', item.file, item.file.name)

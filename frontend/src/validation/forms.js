@@ -67,6 +67,12 @@ export const styleUploadSchema = z.object({
     .trim()
     .min(1, 'validation.required')
     .max(LIMITS.maxTitle, 'validation.titleTooLong'),
+  // Optional: the style's English tag (the title may be in any language).
+  trigger: z
+    .string()
+    .transform(normalizeTag)
+    .refine((v) => v === '' || tagSchema.safeParse(v).success, 'validation.triggerNotEnglish')
+    .optional(),
   description: z.string().max(LIMITS.maxStyleDescription, 'validation.descriptionTooLong'),
   price: z.coerce
     .number({ message: 'validation.priceRange' })
