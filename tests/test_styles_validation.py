@@ -82,7 +82,7 @@ CASES = {
     "price 10,001": (lambda: upload_images(10), {"price": 10_001}, 422, "VALIDATION_ERROR"),
     "empty title": (lambda: upload_images(10), {"title": "  "}, 422, "VALIDATION_ERROR"),
     "title of 101 chars": (lambda: upload_images(10), {"title": "a" * 101}, 422, "VALIDATION_ERROR"),
-    "title without English": (lambda: upload_images(10), {"title": "수채화"}, 422, "VALIDATION_ERROR"),
+    "trigger not in English": (lambda: upload_images(10), {"trigger": "수채화"}, 422, "VALIDATION_ERROR"),
     "description over 2000 chars": (lambda: upload_images(10), {"description": "<b>x</b>" * 2001}, 422,
                                     "VALIDATION_ERROR"),
 }

@@ -14,6 +14,7 @@ import html
 import re
 import secrets
 import tempfile
+import unicodedata
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -90,14 +91,17 @@ def plain_text(text: str) -> str:
     return text.strip()
 
 
-def _field_error(field: str, message: str) -> ValidationError:
-    return ValidationError(message, details={"fields": [{"field": field, "message": message}]})
+def _field_error(field: str, message: str, **details) -> ValidationError:
+    return ValidationError(message, details={"fields": [{"field": field, "message": message, **details}]})
 
 
 def clean_title(raw: str) -> str:
+    """Free text in any language, one line, 1–MAX_TITLE characters."""
     title = " ".join(plain_text(raw).split())
     if not 1 <= len(title) <= MAX_TITLE:
-        raise _field_error("title", f"The title must be 1–{MAX_TITLE} characters of text.")
+        kind = "string_too_short" if not title else "string_too_long"
+        raise _field_error("title", f"The title must be 1–{MAX_TITLE} characters of text.", type=kind,
+                           max_length=MAX_TITLE)
     return title
 
 
@@ -108,17 +112,33 @@ def clean_description(raw: str | None) -> str:
     return text
 
 
-def title_tag(title: str) -> str:
-    """The tag a title becomes ("Watercolor Dreams!" → "watercolor dreams"): lowercase English letters,
-    digits, spaces and hyphens, at most one tag long (cut at a word boundary). It is also the trigger
-    the LoRA is trained with."""
+def title_tag(title: str) -> str | None:
+    """The tag an English title becomes ("Watercolor Dreams!" → "watercolor dreams"): lowercase English
+    letters, digits, spaces and hyphens, at most one tag long (cut at a word boundary). A title in
+    another language ("수채화의 꿈", or one mixing scripts) gives none: SPEC §13 Titles."""
+    # Accents go ("Café" → "cafe"); a letter of another script means the title is not English.
+    title = "".join(c for c in unicodedata.normalize("NFKD", title) if not unicodedata.combining(c))
+    if any(c.isalpha() and not c.isascii() for c in title):
+        return None
     text = " ".join(_NOT_TAG_CHARS.sub(" ", title.lower()).split()).strip(" -")
     if len(text) > MAX_TAG_LENGTH:
         cut = text[:MAX_TAG_LENGTH + 1]
         text = (cut.rsplit(" ", 1)[0] if " " in cut else text[:MAX_TAG_LENGTH]).strip(" -")
     if not text:
-        raise _field_error("title", "The title needs English letters or digits: it becomes the style's tag.")
+        return None
     return normalize_tags([text], field="title")[0]
+
+
+def clean_trigger(raw: str | None) -> str | None:
+    """The optional English tag of a style (``trigger``): one valid tag, or None when left empty."""
+    tags = normalize_tags([plain_text(raw or "")], field="trigger")
+    return tags[0] if tags else None
+
+
+def lora_trigger(style: Style) -> str:
+    """The words the LoRA is trained (and prompted) with: the style's tag, or — for a style with no
+    English tag — a made-up token unique to the style, so the LoRA still has a word to attach to."""
+    return style.trigger or title_tag(style.title) or f"sls{style.id}"
 
 
 # --- creation ----------------------------------------------------------------------------------
@@ -215,7 +235,7 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
     the style's tags. A refused request stores nothing."""
     artist = user.artist
     title = clean_title(form.title)
-    trigger = title_tag(title)
+    trigger = clean_trigger(form.trigger) or title_tag(title)  # the style's tag; None: no tag
     description = clean_description(form.description)
     image_tags = _check_counts(files, form)
     _ensure_no_style(artist.id)  # fail fast, before the expensive image work
@@ -233,16 +253,18 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
                       training_attempts=0)
         db.session.add(style)
         db.session.flush()
+        style.trigger = trigger or lora_trigger(style)
         prefix = f"styles/{style.id}"
+        own = [trigger] if trigger else []
 
-        names = [trigger, *(name for item in prepared for name in item.tags)]
+        names = [*own, *(name for item in prepared for name in item.tags)]
         tags = {tag.name: tag for tag in get_or_create_tags(list(dict.fromkeys(names)))}
         uses: Counter[int] = Counter()
         uploads: list[tuple[str, Path | bytes, bool, str]] = []
         artworks: list[Artwork] = []
         for item in prepared:
             token = uuid.uuid4().hex
-            artwork_tags = [tags[name] for name in dict.fromkeys([trigger, *item.tags])]
+            artwork_tags = [tags[name] for name in dict.fromkeys([*own, *item.tags])]
             artwork = Artwork(style_id=style.id, image_key=f"{prefix}/originals/{token}.{item.original_ext}",
                               training_key=f"{prefix}/training/{token}.jpg", width=item.width,
                               height=item.height, is_valid=True, tags=artwork_tags)
@@ -253,7 +275,7 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
             uploads.append((artwork.training_key, item.training, False, "image/jpeg"))
         db.session.add_all(artworks)
         # Style tags: every artwork tag, the most used first (the relationship lists them by name).
-        frequency = Counter(name for item in prepared for name in dict.fromkeys([trigger, *item.tags]))
+        frequency = Counter(name for item in prepared for name in dict.fromkeys([*own, *item.tags]))
         style.tags = [tags[name] for name, _ in frequency.most_common()]
         uses.update(tag.id for tag in style.tags)
         style.thumbnail_key = f"{prefix}/thumbnail-{secrets.token_hex(8)}.jpg"
@@ -289,7 +311,7 @@ def training_payload(style: Style, artworks: list[Artwork] | None = None) -> Tra
     """The training job: the private 512-px copies with their own tags (the trigger prefixes every
     caption), where to put the LoRA, and the step override tests use (``TRAINING_MAX_STEPS``)."""
     artworks = artworks if artworks is not None else [a for a in style.artworks if a.is_valid]
-    trigger = style.trigger or title_tag(style.title)
+    trigger = lora_trigger(style)
     images = [{"key": a.training_key, "tags": [t.name for t in a.tags if t.name != trigger]} for a in artworks]
     return TrainStylePayload(style_id=style.id, trigger=trigger, images=images, lora_key=lora_key_for(style.id),
                              max_steps=current_app.config.get("TRAINING_MAX_STEPS"))
@@ -371,7 +393,7 @@ def update_style(style_id: int, viewer: User, patch: StylePatch) -> Style:
     if patch.title is not None:
         style.title = clean_title(patch.title)
         name = title_tag(style.title)
-        if name not in {tag.name for tag in style.tags}:
+        if name and name not in {tag.name for tag in style.tags}:
             tag = get_or_create_tags([name])[0]
             style.tags.append(tag)
             db.session.flush()

@@ -28,7 +28,10 @@ class StyleCreateForm(Schema):
     ``image_tags`` is a JSON array with one array of English tags per image, in upload order
     (optional: without it every image is tagged with the title only)."""
 
-    title: str = Field(min_length=1, max_length=MAX_TITLE)
+    title: str = Field(min_length=1, max_length=MAX_TITLE, description="Free text in any language")
+    trigger: str | None = Field(None, max_length=MAX_TITLE, description=(
+        "Optional English tag of the style (lowercase letters, digits, spaces, hyphens): added to every "
+        "image and prefixed to prompts. Without it an English title is used; otherwise there is none."))
     description: str = Field("", max_length=MAX_DESCRIPTION * 4)  # checked again after HTML is stripped
     generation_cost_tokens: int = Field(ge=MIN_PRICE, le=MAX_PRICE, description=_PRICE_HELP)
     image_tags: list[list[str]] | None = Field(None, description="JSON array of tag arrays, one per image")

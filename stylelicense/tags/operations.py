@@ -30,7 +30,8 @@ def normalize_tags(raw: list[str], *, field: str = "tags", max_tags: int = MAX_T
         if len(tag) > MAX_TAG_LENGTH or not TAG_PATTERN.match(tag):
             raise ValidationError(
                 f"Tags must be English letters, digits, spaces or hyphens (at most {MAX_TAG_LENGTH} characters): "
-                f"{value!r}", details={"fields": [{"field": field, "message": "invalid tag", "tag": value}]})
+                f"{value!r}", details={"fields": [{"field": field, "message": "invalid tag", "tag": value,
+                                        "type": "tag_not_english"}]})
         if tag not in tags:
             tags.append(tag)
     if len(tags) > max_tags:
