@@ -128,6 +128,12 @@ export async function authGuard(to) {
   const needsAuth = to.matched.some((r) => r.meta.requiresAuth)
   const needsArtist = to.matched.some((r) => r.meta.requiresArtist)
   const auth = useAuthStore()
+  // Public pages render at once (shell and skeletons) while the session is checked in parallel;
+  // only pages that depend on who is signed in wait for the answer.
+  if (!needsAuth && !needsArtist && to.name !== 'login' && !auth.loaded) {
+    auth.ensureLoaded()
+    return true
+  }
   await auth.ensureLoaded()
   if (to.name === 'login' && auth.isLoggedIn) return safeRedirect(to.query.redirect)
   if (needsAuth && !auth.isLoggedIn) {
