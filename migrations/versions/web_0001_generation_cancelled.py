@@ -1,14 +1,14 @@
 """generations may be cancelled (SPEC §13 Cancel)
 
 Revision ID: web_0001
-Revises: 0001
+Revises: serving_0001
 Create Date: 2026-12-01 23:40:00
 
 """
 from alembic import op
 
 revision = "web_0001"
-down_revision = "0001"
+down_revision = "serving_0001"
 branch_labels = None
 depends_on = None
 
