@@ -39,5 +39,7 @@ export default defineConfig({
     include: ['tests/unit/**/*.test.js'],
     setupFiles: ['tests/setup.js'],
     restoreMocks: true,
+    // Router tests import the lazy views cold; on a busy CI machine that alone can pass 5 s.
+    testTimeout: 20_000,
   },
 })
