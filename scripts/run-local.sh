@@ -18,6 +18,12 @@ mkdir -p instance/logs
 if [ -z "${INTERNAL_API_TOKEN:-}" ] && [ -f instance/internal_api_token ]; then
   export INTERNAL_API_TOKEN="$(cat instance/internal_api_token)"
 fi
+# The local C2PA signing chain (created once per instance folder, like the token): every output is signed.
+if [ -z "${C2PA_SIGNING_KEY_PATH:-}" ] && [ -f instance/c2pa/c2pa-signer.key ]; then
+  export C2PA_SIGNING_KEY_PATH="$PWD/instance/c2pa/c2pa-signer.key"
+  export C2PA_CERT_CHAIN_PATH="$PWD/instance/c2pa/c2pa-chain.pem"
+  export C2PA_TRUST_ANCHORS_PATH="$PWD/instance/c2pa/c2pa-root.pem"
+fi
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM

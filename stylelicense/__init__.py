@@ -79,6 +79,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from . import health, openapi, web
+    from .artists.blueprint import bp as artists_bp
     from .auth.blueprint import bp as auth_bp
     from .community.blueprint import bp as community_bp
     from .extensions import csrf, limiter
@@ -98,5 +99,5 @@ def _register_blueprints(app: Flask) -> None:
     limiter.exempt(web.bp)
     limiter.exempt(openapi.bp)
     for blueprint in (health.bp, openapi.bp, auth_bp, users_bp, tokens_bp, styles_bp, generations_bp,
-                      community_bp, notifications_bp, search_bp, provenance_bp, webhooks_bp, web.bp):
+                      community_bp, notifications_bp, search_bp, provenance_bp, artists_bp, webhooks_bp, web.bp):
         app.register_blueprint(blueprint)

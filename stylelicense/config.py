@@ -34,6 +34,25 @@ def _instance_secret(instance_path: Path, name: str) -> str:
     return value
 
 
+_C2PA_FILES = {"C2PA_SIGNING_KEY_PATH": "c2pa-signer.key", "C2PA_CERT_CHAIN_PATH": "c2pa-chain.pem",
+               "C2PA_TRUST_ANCHORS_PATH": "c2pa-root.pem"}
+
+
+def _c2pa_paths(instance_path: Path, env: dict[str, str], mode: str) -> dict[str, str | None]:
+    """The C2PA signing chain: the environment's, or in development a local chain created once per
+    instance folder (as the secret key is), so every output of a local run carries Content
+    Credentials. Production and testing never get one implicitly (production must configure its own)."""
+    configured = {name: env.get(name) or None for name in _C2PA_FILES}
+    if mode != "development" or configured["C2PA_SIGNING_KEY_PATH"] or configured["C2PA_CERT_CHAIN_PATH"]:
+        return configured
+    folder = instance_path / "c2pa"
+    if not all((folder / file).exists() for file in _C2PA_FILES.values()):
+        from .provenance.c2pa_manifest import generate_dev_chain  # c2pa's native library: only when needed
+
+        generate_dev_chain(folder)
+    return {name: configured[name] or str(folder / file) for name, file in _C2PA_FILES.items()}
+
+
 def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables.
 
@@ -112,4 +131,5 @@ def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = N
         or str(Path(__file__).resolve().parent.parent / "frontend" / "dist"),
         "TRAINING_MAX_STEPS": int(env["TRAINING_MAX_STEPS"]) if env.get("TRAINING_MAX_STEPS") else None,
         "LICENSE_TERMS_URL": env.get("LICENSE_TERMS_URL") or None,
+        **_c2pa_paths(instance, env, mode),
     }

@@ -81,7 +81,7 @@ def test_create_charges_once_and_enqueues_everything_the_worker_needs(app, clien
     assert (data["aspect_ratio"], data["width"], data["height"], data["seed"]) == ("1:2", 512, 1024, 1234)
     assert data["cost_tokens"] == 10 and data["attempts"] == 0 and data["is_public"] is False
     assert data["progress"] is None and data["result_url"] is None
-    assert data["style"] == {"id": world.style_id, "title": "Ink Wash"}
+    assert data["style"] == {"id": world.style_id, "title": "Ink Wash", "is_paused": False}
     assert data["artist"] == {"id": world.artist_user_id, "artist_name": "Painter Pat"}
     assert data["owner"]["username"] == "buyer"
     assert data["licence_url"].startswith("http")

@@ -25,6 +25,7 @@ from stylelicense.storage import get_storage
 from stylelicense.styles.models import Artwork, Style
 from stylelicense.styles.operations import lora_key_for, training_payload
 from tests.conftest import wait_for
+from tests.test_style_safeguards import artworks
 from tests.test_styles_helpers import post_style, upload_images
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -196,7 +197,8 @@ def test_transient_error_is_retried_and_bad_input_fails_at_once(live_app, browse
     good_id = post_style(browser, upload_images(10), title="Retry Me").get_json()["data"]["id"]
     other = live_app.test_client()  # a second artist, on the same (RabbitMQ) app
     make_artist(other, "brokenartist")
-    bad_id = post_style(other, upload_images(10), title="Broken Input").get_json()["data"]["id"]
+    # Pictures of its own: another artist's images would be refused as already registered.
+    bad_id = post_style(other, artworks(50), title="Broken Input").get_json()["data"]["id"]
     with live_app.app_context():  # a training copy vanished from storage before the worker ran
         key = db.session.scalars(select(Artwork.training_key).where(Artwork.style_id == bad_id)).first()
         get_storage().delete(key)

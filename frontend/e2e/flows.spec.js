@@ -48,7 +48,7 @@ test('an artist signs in, becomes an artist, uploads 10 tagged images, sees trai
   await signIn(page, ARTIST)
   await becomeArtist(page, ARTIST_NAME)
 
-  await fillStyleForm(page, { ...STYLE, images: trainingImages(10) })
+  await fillStyleForm(page, { ...STYLE, images: trainingImages(10, 60) })
   await expect(byTestId(page, 'image-count')).toContainText('10')
   const items = await byTestId(page, 'image-item').all()
   for (const [i, item] of items.entries()) {

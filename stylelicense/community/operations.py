@@ -32,6 +32,7 @@ from ..generations.models import Generation
 from ..notifications.operations import delete_notifications_for, notify
 from ..storage import get_storage
 from ..styles.models import Style
+from ..styles.showcase import card_thumbnail_url
 from ..tags.models import Tag, style_tags
 from ..users.models import Artist, User
 from .models import Comment, Follow, Like
@@ -76,12 +77,13 @@ def style_card(style: Style, artist: Artist, tags: list[str]) -> dict:
         "description": style.description,
         "generation_cost_tokens": style.generation_cost_tokens,
         "training_status": style.training_status,
-        "thumbnail_url": public_url(style.thumbnail_key),
+        "thumbnail_url": card_thumbnail_url(style),
         "tags": tags,
         # `id` is the artist's user id, as in the styles and generations APIs (`user_id` says so explicitly).
         "artist": {"id": artist.user_id, "user_id": artist.user_id, "artist_name": artist.artist_name},
         "generations_count": style.generation_count,
         "created_at": iso(style.created_at),
+        "is_paused": style.is_paused,
     }
 
 
@@ -97,7 +99,8 @@ def artist_cards(users: list[User], viewer: User | None = None) -> dict[int, dic
     styles: dict[int, Style] = {}
     if artist_ids:
         for style in db.session.scalars(select(Style).where(Style.artist_id.in_(artist_ids),
-                                                            Style.training_status == "completed")
+                                                            Style.training_status == "completed",
+                                                            Style.is_paused.is_(False))
                                         .order_by(Style.created_at)):
             styles.setdefault(style.artist_id, style)
     tags = visible_tags_by_style(style.id for style in styles.values())

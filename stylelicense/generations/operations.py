@@ -57,6 +57,28 @@ class GenerationStarted(Conflict):
     code, message = "GENERATION_STARTED", "This image is already being made; it can no longer be cancelled."
 
 
+class StylePaused(Conflict):
+    """The style's artist paused it: no new generations (licences already issued are untouched)."""
+
+    code, message = "STYLE_PAUSED", "This style is paused by its artist."
+
+
+class PriceChanged(Conflict):
+    """The price the buyer saw is no longer the style's price: nothing is charged, ask again."""
+
+    code, message = "PRICE_CHANGED", "The price of this style has changed."
+
+
+def check_purchase_terms(style: Style, body: GenerationCreate) -> None:
+    """The buyer's terms still hold: the style is not paused and, when the client sent the price it
+    showed (``expected_cost_tokens``), that is still the price. Raises before anything is charged."""
+    if style.is_paused:
+        raise StylePaused(details={"style_id": style.id})
+    if body.expected_cost_tokens is not None and body.expected_cost_tokens != style.generation_cost_tokens:
+        raise PriceChanged(details={"style_id": style.id, "current_cost_tokens": style.generation_cost_tokens,
+                                    "expected_cost_tokens": body.expected_cost_tokens})
+
+
 # --- creation ----------------------------------------------------------------------------------
 
 def clean_description(raw: str | None) -> str:
@@ -82,7 +104,8 @@ def style_trigger(style: Style) -> str:
 def create_generation(user: User, body: GenerationCreate) -> Generation:
     """Create a ``queued`` generation, charge the style's price and enqueue the job — one transaction.
 
-    Raises NOT_FOUND (no such style), STYLE_NOT_READY (409, not trained yet), VALIDATION_ERROR
+    Raises NOT_FOUND (no such style), STYLE_NOT_READY (409, not trained yet), STYLE_PAUSED or
+    PRICE_CHANGED (409, :func:`check_purchase_terms`), VALIDATION_ERROR
     (tags/description) or INSUFFICIENT_TOKENS (402; the request rolls back, so no row remains).
     """
     style = db.session.get(Style, body.style_id)
@@ -90,6 +113,7 @@ def create_generation(user: User, body: GenerationCreate) -> Generation:
         raise NotFound("This style does not exist.")
     if style.training_status != "completed" or not style.lora_key:
         raise StyleNotReady(details={"training_status": style.training_status})
+    check_purchase_terms(style, body)
     tags = normalize_tags(body.prompt_tags, field="prompt_tags", max_tags=MAX_PROMPT_TAGS)
     if not tags:
         raise ValidationError("Give at least one prompt tag.",
@@ -199,7 +223,8 @@ def serialize_generation(generation: Generation, viewer: User | None = None) -> 
         "error_code": generation.error_code if is_owner else None,
         "created_at": iso(generation.created_at),
         "completed_at": iso(generation.completed_at),
-        "style": {"id": style.id, "title": style.title},
+        # ``is_paused``: the feed hides its "generate in this style" link.
+        "style": {"id": style.id, "title": style.title, "is_paused": style.is_paused},
         "artist": {"id": style.artist.user_id, "artist_name": style.artist.artist_name},
         "owner": {"id": owner.id, "username": owner.username},
         "licence_url": licence_url(),

@@ -25,6 +25,9 @@ class GenerationCreate(Schema):
     description: str = Field("", max_length=5000)  # checked again after HTML is stripped
     aspect_ratio: AspectRatio = "1:1"
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="Random when omitted")
+    expected_cost_tokens: int | None = Field(
+        None, ge=0, le=1_000_000,
+        description="The price the client showed; a different current price answers 409 PRICE_CHANGED")
 
 
 class GenerationPatch(Schema):
@@ -47,6 +50,7 @@ class ProgressOut(Schema):
 class StyleRef(Schema):
     id: int
     title: str
+    is_paused: bool = False
 
 
 class ArtistRef(Schema):

@@ -21,6 +21,7 @@ from ..extensions import db
 from ..generations.models import Generation
 from ..models import utcnow
 from ..storage import get_storage
+from ..styles.safeguards import register_output
 from . import keys, verification
 from .hashes import from_signed, to_signed
 from .models import Licence, LicenceHash
@@ -86,6 +87,8 @@ def record_delivery(generation: Generation, report: ProvenanceReport | dict | No
     licence.delivered_at = utcnow()
     windows = report.windows or [(report.phash, report.dhash)]
     licence.window_hashes = [LicenceHash(phash=to_signed(p), dhash=to_signed(d)) for p, d in windows]
+    # Nobody may register a platform output as their training image (training-image safeguard).
+    register_output(windows, licence.style_id)
     db.session.flush()
     return licence
 

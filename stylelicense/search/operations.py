@@ -52,7 +52,7 @@ def _style_hits(q: str):
                    Style.generation_count.label("popularity"))
             .join(Style, Style.id == best.c.id).join(Artist, Artist.id == Style.artist_id)
             .join(User, User.id == Artist.user_id)
-            .where(Style.training_status == "completed", User.is_active.is_(True)))
+            .where(Style.training_status == "completed", Style.is_paused.is_(False), User.is_active.is_(True)))
 
 
 def _artist_hits(q: str):

@@ -34,16 +34,17 @@ def list_styles(query: StyleListQuery):
           summary="My styles in every state, with training progress")
 def my_styles(query: PageQuery):
     return ok(paginate(operations.my_styles_stmt(current_user), [Style.created_at, Style.id],
-                       operations.serialize_style, query))
+                       lambda style: operations.serialize_style(style, current_user), query))
 
 
 @bp.get("/<int:style_id>")
 @endpoint(response=StyleOut, summary="One style (progress while training; untrained styles: owner only)")
 def get_style(style_id: int):
-    return ok(operations.serialize_style(operations.get_visible_style(style_id, current_user)))
+    return ok(operations.serialize_style(operations.get_visible_style(style_id, current_user), current_user))
 
 
 @bp.patch("/<int:style_id>")
-@endpoint(body=StylePatch, response=StyleOut, auth="login", summary="Edit my style's title, description or price")
+@endpoint(body=StylePatch, response=StyleOut, auth="login",
+          summary="Edit my style's title, description or price, or pause/resume it")
 def update_style(style_id: int, body: StylePatch):
-    return ok(operations.serialize_style(operations.update_style(style_id, current_user, body)))
+    return ok(operations.serialize_style(operations.update_style(style_id, current_user, body), current_user))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -49,6 +49,12 @@ class Style(TimestampMixin, db.Model):
     generation_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     training_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     training_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Paused by its artist: hidden from lists, search and feed links; new generations refused.
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Preview images rendered by the training worker (keys, prompts, seeds; SPEC §13 "samples").
+    samples: Mapped[list | None] = mapped_column(JSON)
+    # The run's loss curve (sampled) and figures, shown to the owner (SPEC §13 "training_report").
+    training_report: Mapped[dict | None] = mapped_column(JSON)
 
     artist: Mapped[Artist] = relationship(back_populates="styles")
     artworks: Mapped[list[Artwork]] = relationship(back_populates="style", order_by="Artwork.id")
@@ -68,3 +74,38 @@ class Artwork(TimestampMixin, db.Model):
 
     style: Mapped[Style] = relationship(back_populates="artworks")
     tags: Mapped[list[Tag]] = relationship(secondary=artwork_tags, order_by=Tag.name)
+
+
+FINGERPRINT_SOURCES = ("artwork", "output")
+
+
+class ImageFingerprint(db.Model):
+    """Perceptual hashes of every training image and every platform output, for the training-image
+    safeguard (an upload that is a near-duplicate of another artist's image or of an output is refused).
+
+    Each 64-bit hash is also split into four 16-bit bands, each indexed: two hashes within 3 bits of
+    each other share at least one band exactly (pigeonhole), so a lookup fetches a few candidates by
+    index and checks their Hamming distance, instead of scanning every row."""
+
+    __tablename__ = "image_fingerprints"
+    __table_args__ = (
+        CheckConstraint("source IN ('artwork', 'output')", name="source_valid"),
+        *(Index(f"ix_image_fingerprints_{name}", name) for name in
+          ("p0", "p1", "p2", "p3", "d0", "d1", "d2", "d3")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(10))
+    # The artist whose training image it is (NULL for platform outputs, which nobody may train on).
+    artist_id: Mapped[int | None] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"), index=True)
+    style_id: Mapped[int | None] = mapped_column(ForeignKey("styles.id", ondelete="CASCADE"), index=True)
+    phash: Mapped[int] = mapped_column(BigInteger)  # 64-bit, stored signed
+    dhash: Mapped[int] = mapped_column(BigInteger)
+    p0: Mapped[int] = mapped_column(Integer)
+    p1: Mapped[int] = mapped_column(Integer)
+    p2: Mapped[int] = mapped_column(Integer)
+    p3: Mapped[int] = mapped_column(Integer)
+    d0: Mapped[int] = mapped_column(Integer)
+    d1: Mapped[int] = mapped_column(Integer)
+    d2: Mapped[int] = mapped_column(Integer)
+    d3: Mapped[int] = mapped_column(Integer)

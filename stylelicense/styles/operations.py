@@ -41,6 +41,7 @@ from ..storage import get_storage
 from ..tags.models import Tag
 from ..tags.operations import MAX_TAG_LENGTH, get_or_create_tags, normalize_tags
 from ..users.models import Artist, User
+from . import safeguards, showcase
 from .models import Artwork, Style
 from .schemas import (
     MAX_DESCRIPTION,
@@ -153,6 +154,7 @@ class _PreparedImage:
     width: int
     height: int
     tags: list[str]
+    fingerprint: safeguards.UploadHashes | None = None
 
 
 def _training_copy(image: Image.Image) -> bytes:
@@ -178,6 +180,7 @@ def _prepare_images(files: list, image_tags: list[list[str]], workdir: Path) -> 
         field = f"images[{index}]"
         data = read_upload(upload, max_bytes=MAX_IMAGE_BYTES, field=field)
         checked = check_image(data, field=field, filename=upload.filename, min_side=MIN_IMAGE_SIDE)
+        safeguards.check_reservation(data, index)  # the metadata goes with the re-encode below
         del data
         ext = "png" if checked.image.mode == "RGBA" or checked.format == "PNG" else "jpg"
         original = workdir / f"{index}-original.{ext}"
@@ -187,7 +190,8 @@ def _prepare_images(files: list, image_tags: list[list[str]], workdir: Path) -> 
         training.write_bytes(_training_copy(checked.image))
         if index == 0:
             thumbnail = square_thumbnail(checked.image)
-        prepared.append(_PreparedImage(original, ext, training, checked.width, checked.height, tags))
+        prepared.append(_PreparedImage(original, ext, training, checked.width, checked.height, tags,
+                                       safeguards.hash_upload(checked.image)))
         checked.image.close()
     return prepared, thumbnail
 
@@ -229,10 +233,12 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
     """Create the artist's style from 10–100 uploads and queue its training.
 
     Everything is checked before anything is stored: fields, counts, tags, then every image by content
-    (read_upload + check_image). Only then are the originals (private, re-encoded), the 512-px training
-    copies (private) and the 256×256 thumbnail (public) stored, the rows written and the training job
-    queued (sent after the commit). The title's tag goes on every image; the images' tags aggregate into
-    the style's tags. A refused request stores nothing."""
+    (read_upload + check_image) and by the training-image safeguards (rights reservations, images
+    already registered by another artist or generated here; :mod:`.safeguards`). Only then are the
+    originals (private, re-encoded), the 512-px training copies (private) and the 256×256 thumbnail
+    (public) stored, the rows written and the training job queued (sent after the commit). The title's
+    tag goes on every image; the images' tags aggregate into the style's tags. A refused request stores
+    nothing."""
     artist = user.artist
     title = clean_title(form.title)
     trigger = clean_trigger(form.trigger) or title_tag(title)  # the style's tag; None: no tag
@@ -243,6 +249,8 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
     storage = get_storage()
     with tempfile.TemporaryDirectory(prefix="style-upload-") as scratch:
         prepared, thumbnail = _prepare_images(files, image_tags, Path(scratch))
+        for index, item in enumerate(prepared):
+            safeguards.check_not_registered(item.fingerprint, index, artist.id)
 
         # Two concurrent requests of one artist: the row lock makes the second wait and then see the first.
         db.session.execute(select(Artist.id).where(Artist.id == artist.id).with_for_update())
@@ -274,6 +282,7 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
             uploads.append((artwork.image_key, item.original, False, mime))
             uploads.append((artwork.training_key, item.training, False, "image/jpeg"))
         db.session.add_all(artworks)
+        safeguards.register_artworks((item.fingerprint for item in prepared), artist.id, style.id)
         # Style tags: every artwork tag, the most used first (the relationship lists them by name).
         frequency = Counter(name for item in prepared for name in dict.fromkeys([*own, *item.tags]))
         style.tags = [tags[name] for name, _ in frequency.most_common()]
@@ -346,7 +355,8 @@ def list_styles_stmt(sort: str = "recent", tag: str | None = None) -> tuple[Sele
     then newest), optionally with one tag; returns the statement and its keyset order."""
     stmt = _with_relations(select(Style).join(Artist, Artist.id == Style.artist_id)
                            .join(User, User.id == Artist.user_id)
-                           .where(Style.training_status == "completed", User.is_active.is_(True)))
+                           .where(Style.training_status == "completed", Style.is_paused.is_(False),
+                                  User.is_active.is_(True)))
     if tag:
         names = normalize_tags([tag], field="tag", max_tags=1)
         if names:
@@ -361,8 +371,9 @@ def my_styles_stmt(user: User) -> Select:
     return _with_relations(select(Style).where(Style.artist_id == user.artist.id))
 
 
-def serialize_style(style: Style) -> dict[str, Any]:
-    """SPEC §6.1 style shape; ``progress`` only while training."""
+def serialize_style(style: Style, viewer: Any = None) -> dict[str, Any]:
+    """SPEC §6.1 style shape; ``progress`` only while training; SPEC §13 ``samples`` and, for the
+    owner, ``training_report``."""
     progress = None
     if style.training_status == "training" and style.progress:
         progress = {name: style.progress.get(name) for name in _PROGRESS_FIELDS}
@@ -374,18 +385,22 @@ def serialize_style(style: Style) -> dict[str, Any]:
         "training_status": style.training_status,
         "progress": progress,
         "queue": style_queue(style),
-        "thumbnail_url": get_storage().public_url(style.thumbnail_key) if style.thumbnail_key else None,
+        "thumbnail_url": showcase.card_thumbnail_url(style),
         "tags": [tag.name for tag in style.tags if tag.is_active],
         "artist": {"id": style.artist.user_id, "artist_name": style.artist.artist_name},
         "generations_count": style.generation_count,
         "created_at": iso(style.created_at),
+        "is_paused": style.is_paused,
+        "samples": showcase.serialize_samples(style),
+        "training_report": showcase.serialize_training_report(style) if _is_owner(style, viewer) else None,
     }
 
 
 # --- editing -----------------------------------------------------------------------------------
 
 def update_style(style_id: int, viewer: User, patch: StylePatch) -> Style:
-    """The owner edits title, description or price (never the images). A new title also becomes a
+    """The owner edits title, description or price (never the images), or pauses/resumes sales
+    (``is_paused``; licences already issued are untouched). A new title also becomes a
     style tag; the LoRA's trigger stays the one it was trained with."""
     style = get_visible_style(style_id, viewer)
     if not _is_owner(style, viewer):
@@ -402,6 +417,11 @@ def update_style(style_id: int, viewer: User, patch: StylePatch) -> Style:
         style.description = clean_description(patch.description)
     if patch.generation_cost_tokens is not None:
         style.generation_cost_tokens = patch.generation_cost_tokens
+    if patch.is_paused is not None and patch.is_paused != style.is_paused:
+        style.is_paused = patch.is_paused
+        current_app.logger.info("style paused" if patch.is_paused else "style resumed",
+                                extra={"event": "style_paused" if patch.is_paused else "style_resumed",
+                                       "style_id": style.id})
     db.session.flush()
     return style
 

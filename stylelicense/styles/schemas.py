@@ -53,11 +53,13 @@ class StylePatch(Schema):
     title: str | None = Field(None, min_length=1, max_length=MAX_TITLE)
     description: str | None = Field(None, max_length=MAX_DESCRIPTION * 4)
     generation_cost_tokens: int | None = Field(None, ge=MIN_PRICE, le=MAX_PRICE, description=_PRICE_HELP)
+    is_paused: bool | None = Field(None, description="Pause (true) or resume (false) sales of the style")
 
     @model_validator(mode="after")
     def _something(self):
-        if self.title is None and self.description is None and self.generation_cost_tokens is None:
-            raise ValueError("send at least one of title, description, generation_cost_tokens")
+        if (self.title is None and self.description is None and self.generation_cost_tokens is None
+                and self.is_paused is None):
+            raise ValueError("send at least one of title, description, generation_cost_tokens, is_paused")
         return self
 
 
@@ -72,6 +74,24 @@ class TrainingProgressOut(Schema):
     progress_percent: int
     estimated_seconds: int | None
     last_updated: str | None
+
+
+class SampleOut(Schema):
+    url: str
+    thumbnail_url: str
+    prompt: str
+    seed: int
+    width: int
+    height: int
+    without_style_url: str
+
+
+class TrainingReportOut(Schema):
+    loss: list[list[float]] = Field(description="[step, loss] pairs, sampled over the run")
+    steps: int
+    seconds: float
+    images: int
+    resolution: int
 
 
 class ArtistRef(Schema):
@@ -92,6 +112,9 @@ class StyleOut(Schema):
     artist: ArtistRef
     generations_count: int
     created_at: str | None
+    is_paused: bool
+    samples: list[SampleOut] = Field(description="Preview images (with and without the style), once trained")
+    training_report: TrainingReportOut | None = Field(description="Owner only, once trained")
 
 
 # --- training webhooks (the worker's reports) ---------------------------------------------------

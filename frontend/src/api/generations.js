@@ -1,9 +1,19 @@
 import { api } from './client'
 import { generationSchema, listOf, likeResultSchema } from './schemas'
 
-/** Optional fields are left out when empty, so the server applies its own defaults. */
-export function createGeneration({ styleId, promptTags, description, aspectRatio, seed }) {
+/** Optional fields are left out when empty, so the server applies its own defaults.
+ * `expectedCostTokens` is the price the form showed: a changed price answers PRICE_CHANGED. */
+export function createGeneration({
+  styleId,
+  promptTags,
+  description,
+  aspectRatio,
+  seed,
+  expectedCostTokens,
+}) {
   const body = { style_id: styleId, prompt_tags: promptTags, aspect_ratio: aspectRatio }
+  if (expectedCostTokens !== undefined && expectedCostTokens !== null)
+    body.expected_cost_tokens = expectedCostTokens
   if (description) body.description = description
   if (seed !== null && seed !== undefined && seed !== '') body.seed = Number(seed)
   return api.post('/generations', body, { schema: generationSchema })

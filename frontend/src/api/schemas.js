@@ -114,6 +114,30 @@ export const styleSchema = z.looseObject({
   generations_count: count,
   created_at: nullableString,
   matched_by: nullableString,
+  is_paused: z.boolean().nullish().default(false),
+  samples: z
+    .array(
+      z.looseObject({
+        url: z.string(),
+        thumbnail_url: z.string(),
+        prompt: z.string(),
+        seed: z.number().int(),
+        width: z.number().int(),
+        height: z.number().int(),
+        without_style_url: z.string(),
+      }),
+    )
+    .nullish()
+    .default([]),
+  training_report: z
+    .looseObject({
+      loss: z.array(z.tuple([z.number(), z.number()])),
+      steps: z.number(),
+      seconds: z.number(),
+      images: z.number(),
+      resolution: z.number(),
+    })
+    .nullish(),
 })
 
 export const generationProgressSchema = z.looseObject({
@@ -151,7 +175,12 @@ export const generationSchema = z.looseObject({
   owner: userRefSchema.nullish(),
   user: userRefSchema.nullish(),
   style: z
-    .looseObject({ id, title: nullableString, artist: artistSummarySchema.nullish() })
+    .looseObject({
+      id,
+      title: nullableString,
+      artist: artistSummarySchema.nullish(),
+      is_paused: z.boolean().nullish(),
+    })
     .nullish(),
   artist: artistSummarySchema.nullish(),
   // whether the signed-in viewer liked it (optional: the like button copes without it)
@@ -324,4 +353,32 @@ export const verifyResultSchema = z.looseObject({
   // Signed-in callers only.
   method: nullableString,
   c2pa: z.looseObject({}).nullish(),
+})
+
+// Artist dashboard (SPEC §13)
+export const dashboardSchema = z.looseObject({
+  earned_total: z.number().int(),
+  earned_in_period: z.number().int(),
+  daily: z.array(
+    z.looseObject({ date: z.string(), tokens: z.number().int(), generations: z.number().int() }),
+  ),
+  styles: z.array(
+    z.looseObject({
+      id,
+      title: z.string(),
+      training_status: z.string(),
+      is_paused: z.boolean(),
+      generation_cost_tokens: z.number().int(),
+      generations: z.number().int(),
+      earned: z.number().int(),
+    }),
+  ),
+  recent_licences: z.array(
+    z.looseObject({
+      serial: z.string(),
+      created_at: nullableString,
+      style_id: id,
+      licensee: userRefSchema,
+    }),
+  ),
 })

@@ -39,3 +39,7 @@ export const updateStyle = (id, { title, description, price }) =>
     { title, description: description ?? '', generation_cost_tokens: price },
     { schema: styleSchema },
   )
+
+/** Pause (true) or resume (false) the sales of my style. */
+export const setStylePaused = (id, isPaused) =>
+  api.patch(`/styles/${id}`, { is_paused: isPaused }, { schema: styleSchema })

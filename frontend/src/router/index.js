@@ -54,6 +54,12 @@ export const routes = [
     props: true,
   },
   {
+    path: '/me/dashboard',
+    name: 'artist-dashboard',
+    component: () => import('@/views/artists/DashboardView.vue'),
+    meta: { requiresAuth: true, requiresArtist: true },
+  },
+  {
     path: '/payment',
     name: 'payment',
     component: () => import('@/views/payment/PaymentView.vue'),

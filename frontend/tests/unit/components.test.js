@@ -129,9 +129,40 @@ describe('GenerateForm', () => {
       description: '',
       aspectRatio: '1:2',
       seed: 7,
+      expectedCostTokens: 10,
     })
     await vi.waitFor(() => expect(wrapper.emitted('created')).toBeTruthy())
     expect(useAuthStore().balance).toBe(90)
+  })
+
+  it('shows the new price after PRICE_CHANGED and sends it when asked again', async () => {
+    generationsApi.createGeneration.mockRejectedValueOnce(
+      new ApiError('PRICE_CHANGED', 'changed', {
+        status: 409,
+        details: { current_cost_tokens: 12 },
+      }),
+    )
+    generationsApi.createGeneration.mockResolvedValueOnce({
+      id: 51,
+      status: 'queued',
+      cost_tokens: 12,
+    })
+    tokensApi.getBalance.mockResolvedValue({ token_balance: 88 })
+    const { wrapper } = mountForm(100)
+    await wrapper.get('[data-testid="generate-tags"]').setValue('cat')
+    await wrapper.get('[data-testid="generate-form"]').trigger('submit')
+    await vi.waitFor(() =>
+      expect(wrapper.find('[data-testid="price-changed"]').exists()).toBe(true),
+    )
+    expect(wrapper.get('[data-testid="price-changed"]').text()).toContain('12')
+    expect(wrapper.get('[data-testid="generate-price"]').text()).toContain('12')
+    expect(wrapper.emitted('created')).toBeFalsy()
+
+    await wrapper.get('[data-testid="generate-form"]').trigger('submit')
+    await vi.waitFor(() => expect(wrapper.emitted('created')).toBeTruthy())
+    expect(generationsApi.createGeneration).toHaveBeenLastCalledWith(
+      expect.objectContaining({ expectedCostTokens: 12 }),
+    )
   })
 
   it('shows the server refusal translated', async () => {

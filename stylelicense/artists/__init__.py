@@ -1,0 +1,1 @@
+"""The artist's own views: the earnings dashboard (SPEC §13)."""
