@@ -1,3 +1,3 @@
-from stylelicense import create_app
+from stylelicense.app import create_app
 
 app = create_app()

@@ -128,7 +128,7 @@ def serve_app(env: dict[str, str], *, quiet: bool = False):
 
     from werkzeug.serving import make_server
 
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     app = create_app(env=env)
     if quiet:

@@ -73,7 +73,7 @@ def serve(database_url: str) -> tuple[str, Callable[[], None], dict]:
     """The app on a loopback port (threaded werkzeug server), rate limits off, dev login on."""
     from werkzeug.serving import make_server
 
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     folder = Path(tempfile.mkdtemp(prefix="sl-bench-"))
     os.environ.setdefault("STYLELICENSE_INSTANCE", str(folder / "instance"))

@@ -23,9 +23,9 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.exc import IntegrityError
 
-from . import jobs
 from .errors import APIError, ArtistOnly, BadRequest, Conflict, Unauthorized, ValidationError
 from .extensions import db
+from .jobs import client as jobs
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from . import jobs
 from .extensions import db, limiter
+from .jobs import client as jobs
 from .storage import get_storage
 
 bp = Blueprint("health", __name__)

@@ -102,7 +102,7 @@ class ApiClient(FlaskClient):
 
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     tmp = tmp_path_factory.mktemp("app")
     os.environ["STYLELICENSE_INSTANCE"] = str(tmp / "instance")
@@ -245,7 +245,7 @@ def e2e_env(database_url, rabbitmq_url, tmp_path_factory):
 @pytest.fixture(scope="session")
 def live_app(e2e_env):
     """The API served over real HTTP (workers call its webhooks), on the e2e broker."""
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     application = create_app(env=e2e_env)
     application.test_client_class = ApiClient

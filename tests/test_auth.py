@@ -25,7 +25,7 @@ def provider():
 
 @pytest.fixture(scope="module")
 def google_app(provider, database_url, tmp_path_factory):
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     tmp = tmp_path_factory.mktemp("google")
     app = create_app(env=base_env(tmp, database_url, GOOGLE_CLIENT_ID=provider.client_id,

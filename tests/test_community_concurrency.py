@@ -20,7 +20,7 @@ USERS = 50
 @pytest.fixture(scope="module")
 def wide_app(database_url, tmp_path_factory):
     """The app with a pool big enough that all 50 users really hold a connection at once."""
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     application = create_app(env=base_env(tmp_path_factory.mktemp("wide"), database_url),
                              SQLALCHEMY_ENGINE_OPTIONS={"pool_size": USERS, "max_overflow": 5, "pool_timeout": 60})

@@ -306,7 +306,7 @@ def test_openapi_lists_the_generation_routes(client):
 @pytest.fixture
 def limited_client(app, database_url, tmp_path):
     """A client of an app with rate limiting on (the session app has it off)."""
-    from stylelicense import create_app
+    from stylelicense.app import create_app
     from tests.conftest import ApiClient, base_env
 
     limited = create_app(env=base_env(tmp_path, database_url, RATELIMIT_ENABLED="1"))

@@ -216,7 +216,8 @@ def test_post_progress_completed_signed_with_metadata_paid_once(live_app, start_
 
     # A duplicated message for the finished generation: the worker asks first and does nothing.
     from stylelicense.generations.operations import build_payload
-    from stylelicense.jobs import GENERATE_IMAGE, send_now
+    from stylelicense.jobs.client import send_now
+    from stylelicense.jobs.payloads import GENERATE_IMAGE
 
     with live_app.app_context():
         generation = db.session.get(Generation, data["id"])

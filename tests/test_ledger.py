@@ -73,7 +73,7 @@ def wide_app(database_url, tmp_path_factory):
     """The app with a connection pool wide enough that most of the 50 spenders really run at once."""
     from conftest import base_env
 
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     # 30 connections: most of the 50 spenders hold one at the same moment, and PostgreSQL (shared by
     # parallel test runs) keeps room for everyone else.

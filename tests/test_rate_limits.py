@@ -21,7 +21,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 @pytest.fixture(params=["memory", "redis"])
 def limited_app(request, database_url, tmp_path):
     """A fresh app with rate limiting on (the shared test app runs with it off)."""
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     if request.param == "redis":
         try:

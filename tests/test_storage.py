@@ -277,7 +277,7 @@ def test_workers_default_to_the_apis_local_storage(tmp_path):
 def test_app_on_s3_stores_profile_pictures_publicly_and_signatures_privately(s3_env, database_url, tmp_path,
                                                                               png_bytes):
     """The whole path: upload through the API of an app configured for S3, then fetch over HTTP."""
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     app = create_app(env=base_env(tmp_path, database_url, **s3_env))
     app.test_client_class = ApiClient

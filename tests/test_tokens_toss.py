@@ -26,7 +26,7 @@ def toss_app(database_url, tmp_path_factory, toss):
     """The app with Toss test keys, pointed at the fake (short timeouts, quick retries)."""
     from conftest import ApiClient, base_env
 
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     env = base_env(tmp_path_factory.mktemp("toss"), database_url, TOSS_SECRET_KEY=toss.secret_key,
                    TOSS_CLIENT_KEY=toss.client_key, TOSS_API_BASE=toss.base_url)

@@ -18,8 +18,9 @@ import pytest
 from kombu import Connection
 from sqlalchemy import select
 
-from stylelicense import jobs
 from stylelicense.extensions import db
+from stylelicense.jobs.client import send_now
+from stylelicense.jobs.payloads import TRAIN_STYLE
 from stylelicense.notifications.models import Notification
 from stylelicense.storage import get_storage
 from stylelicense.styles.models import Artwork, Style
@@ -131,7 +132,7 @@ def test_upload_train_complete_and_the_lora_changes_the_output(live_app, browser
     lora_file_mtime = _lora_mtime(live_app, style_id)
     with live_app.app_context():
         payload = training_payload(db.session.get(Style, style_id))
-        jobs.send_now(jobs.TRAIN_STYLE, asdict(payload))
+        send_now(TRAIN_STYLE, asdict(payload))
         db.session.remove()
     wait_for(lambda: f"style {style_id}: nothing (more) to do" in worker.output(), timeout=120,
              message="the duplicate message to be handled")

@@ -212,12 +212,13 @@ def test_sweeper_fails_silent_training_and_requeues_lost_pending(app, client, st
 
 
 def test_sweeper_leaves_pending_styles_alone_while_jobs_wait_in_the_queue(app, style_id):
-    from stylelicense import jobs
+    from stylelicense.jobs.client import send_now
+    from stylelicense.jobs.payloads import TRAIN_STYLE
 
     _set(app, style_id, updated_at=utcnow() - timedelta(hours=1))
     queued_training_jobs()
     with app.test_request_context():
-        jobs.send_now(jobs.TRAIN_STYLE, {"style_id": 0, "trigger": "x", "images": [], "lora_key": "k"})
+        send_now(TRAIN_STYLE, {"style_id": 0, "trigger": "x", "images": [], "lora_key": "k"})
     result = app.test_cli_runner().invoke(args=["styles", "sweep-stale", "--older-than", "60"])
     assert "requeued: 0" in result.output, result.output
     assert [job["payload"]["style_id"] for job in queued_training_jobs()] == [0]

@@ -9,7 +9,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from stylelicense.storage import ObjectNotFound, StorageError
 from stylelicense.styles.operations import title_tag
-from workers.training import BadInput, TransientError, classify, retry_delays
+from workers.training import RETRY_DELAYS_ENV, BadInput, TransientError, classify, retry_delays
 
 
 def test_transient_errors_are_retried_and_bad_input_is_not():
@@ -32,8 +32,8 @@ def test_transient_errors_are_retried_and_bad_input_is_not():
 
 
 def test_retry_schedule():
-    assert retry_delays({}) == (0, 30, 120)  # three retries: 0 s, 30 s, 120 s
-    assert retry_delays({"TRAINING_RETRY_DELAYS": "0,1"}) == (0.0, 1.0)
+    assert retry_delays(RETRY_DELAYS_ENV, {}) == (0, 30, 120)  # three retries: 0 s, 30 s, 120 s
+    assert retry_delays(RETRY_DELAYS_ENV, {"TRAINING_RETRY_DELAYS": "0,1"}) == (0.0, 1.0)
 
 
 @pytest.mark.parametrize("title, tag", [

@@ -220,7 +220,7 @@ def test_multipart_profile_edit_refuses_extra_fields(client, signed_in, snapshot
 # --- dev login switched off ----------------------------------------------------------------------
 
 def _app(tmp_path, database_url, **env):
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     application = create_app(env=env or base_env(tmp_path, database_url))
     application.test_client_class = ApiClient
@@ -255,7 +255,7 @@ def test_dev_login_is_404_in_production(tmp_path, database_url, snapshot):
 
 
 def test_production_with_dev_login_refuses_to_start(tmp_path, database_url):
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     with pytest.raises(ConfigError, match="DEV_LOGIN"):
         create_app(env={"STYLELICENSE_ENV": "production", "SECRET_KEY": "s", "INTERNAL_API_TOKEN": "t",

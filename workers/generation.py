@@ -24,8 +24,8 @@ Settings (environment): ``STYLELICENSE_BASE_MODEL`` (``tiny`` default), ``STORAG
 ``GENERATION_RETRY_DELAYS`` (``0,30,120``), ``GENERATION_PROGRESS_INTERVAL`` (1.0 s),
 ``GENERATION_SOFT_TIME_LIMIT`` (600 s per attempt; exceeding it counts as a retryable timeout).
 
-Fault injection for tests — ``STYLELICENSE_FAULTS``, comma-separated, ignored (with an error in the
-log) when ``STYLELICENSE_ENV=production``:
+Fault injection for tests — ``STYLELICENSE_FAULTS``, comma-separated, honoured only when
+``STYLELICENSE_ENV=testing`` (:class:`workers.lifecycle.Faults`):
 - ``transient:N`` — the first N attempts raise a (simulated) CUDA out-of-memory error after step 1;
 - ``fatal`` — every attempt raises a non-retryable input error before generating;
 - ``sleep:S`` — sleep S seconds after reporting step 1 (room to kill the worker mid-generation).
@@ -33,83 +33,39 @@ log) when ``STYLELICENSE_ENV=production``:
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 from . import app
 from .api_client import WebhookClient
+from .lifecycle import (
+    Faults,
+    Finished,
+    ProgressReporter,
+    TransientError,
+    get_storage,
+    load_faults,
+    report,
+    retry_delays,
+    retry_or_fail,
+)
+from .lifecycle import classify as classify_shared
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RETRY_DELAYS = (0, 30, 120)
 SOURCE = "inference-server"
+RETRY_DELAYS_ENV = "GENERATION_RETRY_DELAYS"
 
 # Per worker process, built by the first task (never at import, never in the parent before fork).
 _ENGINE = None
-_STORAGE = None
-
-
-class TransientError(RuntimeError):
-    """An infrastructure hiccup worth another attempt."""
-
-
-class Finished(Exception):  # noqa: N818 — a signal, not an error
-    """The API says the generation is already completed or failed: stop, do nothing more."""
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Injected failures (tests only; see the module docstring)."""
-
-    transient: int = 0
-    fatal: bool = False
-    sleep: float = 0.0
-
-
-def load_faults(env: dict[str, str] | None = None) -> Faults:
-    """Parse ``STYLELICENSE_FAULTS``; production never injects anything."""
-    env = os.environ if env is None else env
-    raw = (env.get("STYLELICENSE_FAULTS") or "").strip()
-    if not raw:
-        return Faults()
-    if env.get("STYLELICENSE_ENV") == "production":
-        log.error("STYLELICENSE_FAULTS is set in production; ignored")
-        return Faults()
-    transient, fatal, sleep = 0, False, 0.0
-    for item in (part.strip() for part in raw.split(",")):
-        name, _, value = item.partition(":")
-        if name == "transient":
-            transient = int(value or 1)
-        elif name == "fatal":
-            fatal = True
-        elif name == "sleep":
-            sleep = float(value or 5)
-        elif item:
-            raise ValueError(f"unknown fault {item!r} in STYLELICENSE_FAULTS")
-    return Faults(transient=transient, fatal=fatal, sleep=sleep)
-
-
-def retry_delays(env: dict[str, str] | None = None) -> tuple[float, ...]:
-    """Countdown before each retry; its length is the number of retries."""
-    env = os.environ if env is None else env
-    raw = (env.get("GENERATION_RETRY_DELAYS") or "").strip()
-    if not raw:
-        return DEFAULT_RETRY_DELAYS
-    return tuple(float(part) for part in raw.split(",") if part.strip())
 
 
 def classify(error: BaseException) -> tuple[bool, str]:
     """``(retryable, error_code)`` for an exception raised while generating."""
-    import requests
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    from stylelicense.storage import StorageError
-
     from .pipelines.inference import InferenceInputError, LoraMissingError, PromptError
 
     if isinstance(error, LoraMissingError):
@@ -118,23 +74,7 @@ def classify(error: BaseException) -> tuple[bool, str]:
         return False, "INVALID_PROMPT"
     if isinstance(error, InferenceInputError):
         return False, "INVALID_INPUT"
-    if _is_out_of_memory(error):
-        return True, "GPU_OUT_OF_MEMORY"
-    if isinstance(error, SoftTimeLimitExceeded | TimeoutError | requests.Timeout):
-        return True, "TIMEOUT"
-    if isinstance(error, requests.ConnectionError | ConnectionError | StorageError | TransientError):
-        return True, "CONNECTION_ERROR"
-    if type(error).__module__.startswith(("botocore", "urllib3")) and "Connect" in type(error).__name__:
-        return True, "CONNECTION_ERROR"
-    return False, "GENERATION_FAILED"
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    import torch
-
-    if isinstance(error, torch.OutOfMemoryError):
-        return True
-    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    return classify_shared(error, default="GENERATION_FAILED")
 
 
 def get_engine():
@@ -148,64 +88,37 @@ def get_engine():
     return _ENGINE
 
 
-def get_storage():
-    """This process's storage client, rebuilt only if ``STORAGE_URL`` changes."""
-    global _STORAGE
-    url = os.environ.get("STORAGE_URL")
-    if _STORAGE is None or _STORAGE[0] != url:
-        from stylelicense.storage import storage_from_env
-
-        _STORAGE = (url, storage_from_env())
-    return _STORAGE[1]
+def _finished_status(body: dict) -> str | None:
+    """A 409 GENERATION_FINISHED answer stops the worker with the generation's status."""
+    error = body.get("error", {})
+    return error.get("details", {}).get("status", "finished") if error.get("code") == "GENERATION_FINISHED" else None
 
 
-class ProgressReporter:
+def step_reporter(client, generation_id: int, *, attempt: int, run_id: str, interval: float = 1.0,
+                  faults: Faults = Faults()) -> ProgressReporter:
     """Step reports, at most one per ``interval`` seconds plus always the first and the last step."""
+    return ProgressReporter(client, "inference/progress", {"generation_id": generation_id, "attempt": attempt},
+                            attempt=attempt, run_id=run_id, interval=interval, faults=faults,
+                            fault_source="STYLELICENSE_FAULTS", stop_reason=_finished_status)
 
-    def __init__(self, client: WebhookClient, generation_id: int, *, attempt: int, run_id: str,
-                 interval: float = 1.0, faults: Faults = Faults()):
-        self.client, self.generation_id = client, generation_id
-        self.attempt, self.run_id, self.interval, self.faults = attempt, run_id, interval, faults
-        self.started = time.monotonic()
-        self.last_sent = 0.0
-        self.sent: list[int] = []
 
-    def start(self, total_steps: int) -> None:
-        """Announce the attempt; raises :class:`Finished` when there is nothing to do."""
-        body = self._send(0, total_steps, retries=None)
-        if body.get("_status") not in (200, 409):
-            raise TransientError(f"the API refused the start report: {body}")
+def _step_fields(reporter: ProgressReporter, step: int, total: int) -> dict:
+    elapsed = time.monotonic() - reporter.started
+    return {"current_step": step, "total_steps": total,
+            "progress_percent": min(100, step * 100 // total) if total else 0,
+            "estimated_seconds": round(elapsed / step * (total - step)) if step else None}
 
-    def __call__(self, step: int, total: int) -> None:
-        now = time.monotonic()
-        if step in (1, total) or now - self.last_sent >= self.interval:
-            self.last_sent = now
-            try:
-                self._send(step, total, retries=1)
-            except Finished:
-                raise
-            except Exception as error:  # progress is best effort: a blip must not cost the image
-                log.warning("progress report failed: %r", error)
-        if step == 1:
-            if self.attempt <= self.faults.transient:
-                import torch
 
-                raise torch.OutOfMemoryError("CUDA out of memory (injected by STYLELICENSE_FAULTS)")
-            if self.faults.sleep:
-                time.sleep(self.faults.sleep)
+def announce(reporter: ProgressReporter, total_steps: int) -> None:
+    """Announce the attempt (step 0); raises :class:`Finished` when there is nothing to do."""
+    reporter.start(**_step_fields(reporter, 0, total_steps))
 
-    def _send(self, step: int, total: int, *, retries: int | None) -> dict:
-        elapsed = time.monotonic() - self.started
-        estimate = round(elapsed / step * (total - step)) if step else None
-        body = self.client.call("PATCH", "inference/progress", {
-            "generation_id": self.generation_id, "current_step": step, "total_steps": total,
-            "progress_percent": min(100, step * 100 // total) if total else 0, "estimated_seconds": estimate,
-            "attempt": self.attempt, "run_id": self.run_id,
-        }, retries=retries)
-        if body.get("_status") == 409 and body.get("error", {}).get("code") == "GENERATION_FINISHED":
-            raise Finished(body["error"].get("details", {}).get("status", "finished"))
-        self.sent.append(step)
-        return body
+
+def report_step(reporter: ProgressReporter, step: int, total: int) -> None:
+    """The engine's ``on_step`` callback."""
+    reporter.progress(force=step in (1, total), **_step_fields(reporter, step, total))
+    if step == 1:
+        reporter.fault_point()
 
 
 def _signature_image(storage, key: str | None):
@@ -236,10 +149,10 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     from .pipelines.signing import ImageLicense, sign_output
 
     steps = int(os.environ.get("GENERATION_STEPS") or 30)
-    reporter = ProgressReporter(client, job.generation_id, attempt=attempt, run_id=run_id, faults=faults,
-                                interval=float(os.environ.get("GENERATION_PROGRESS_INTERVAL") or 1.0))
+    reporter = step_reporter(client, job.generation_id, attempt=attempt, run_id=run_id, faults=faults,
+                             interval=float(os.environ.get("GENERATION_PROGRESS_INTERVAL") or 1.0))
     clock = time.perf_counter()
-    reporter.start(steps)
+    announce(reporter, steps)
     if faults.fatal:
         raise InferenceInputError("injected non-retryable error (STYLELICENSE_FAULTS=fatal)")
     storage = get_storage()
@@ -247,7 +160,8 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     image = engine.generate(
         lora_key=job.lora_key, lora_loader=lambda: storage.get(job.lora_key),
         prompt=build_prompt(job.trigger, job.prompt_tags), width=job.width, height=job.height, seed=job.seed,
-        steps=steps, guidance_scale=float(os.environ.get("GENERATION_GUIDANCE") or 7.5), on_step=reporter,
+        steps=steps, guidance_scale=float(os.environ.get("GENERATION_GUIDANCE") or 7.5),
+        on_step=functools.partial(report_step, reporter),
     )
     generated = time.perf_counter()
     licence = ImageLicense(
@@ -282,24 +196,17 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     return body["data"]["status"]
 
 
-def _report(client: WebhookClient, path: str, method: str, payload: dict[str, Any]) -> None:
-    try:
-        client.call(method, path, payload)
-    except Exception as error:  # the API is unreachable: the stale sweeper will settle the row
-        log.error("could not report %s for generation %s: %r", path, payload.get("generation_id"), error)
-
-
 _SOFT_LIMIT = int(os.environ.get("GENERATION_SOFT_TIME_LIMIT") or 600)
 
 
 @app.task(name="workers.tasks.generate_image", bind=True, soft_time_limit=_SOFT_LIMIT, time_limit=_SOFT_LIMIT + 60)
 def generate_image(self, payload: dict) -> str:
     """Generate, sign, store and report one image (see the module docstring). Idempotent per generation."""
-    from stylelicense.jobs import GenerateImagePayload
+    from stylelicense.jobs.payloads import GenerateImagePayload
 
     job = GenerateImagePayload(**payload)
     attempt = self.request.retries + 1
-    delays = retry_delays()
+    delays = retry_delays(RETRY_DELAYS_ENV)
     client = WebhookClient(SOURCE)
     run_id = uuid.uuid4().hex
     try:
@@ -310,16 +217,10 @@ def generate_image(self, payload: dict) -> str:
         log.info("generation %s is already %s; nothing to do", job.generation_id, finished)
         return str(finished)
     except Exception as error:
-        retryable, code = classify(error)
-        if retryable and self.request.retries < len(delays):
-            countdown = delays[self.request.retries]
-            log.warning("generation %s attempt %s failed (%s: %r); retrying in %ss", job.generation_id, attempt,
-                        code, error, countdown)
-            _report(client, "inference/progress", "PATCH", {
-                "generation_id": job.generation_id, "current_step": 0, "total_steps": 0, "attempt": attempt,
-                "run_id": run_id, "retrying": True, "error_code": code, "reason": repr(error)[:500]})
-            raise self.retry(exc=error, countdown=countdown, max_retries=len(delays)) from error
-        log.error("generation %s failed for good (%s: %r)", job.generation_id, code, error)
-        _report(client, "inference/failed", "POST", {"generation_id": job.generation_id, "error_code": code,
-                                                     "reason": repr(error)[:500]})
-        return "failed"
+        failure = {"generation_id": job.generation_id, "reason": repr(error)[:500]}
+        return retry_or_fail(
+            self, error, code=classify(error), delays=delays, what=f"generation {job.generation_id}", logger=log,
+            on_retry=lambda code: report(client, "PATCH", "inference/progress", {
+                **failure, "current_step": 0, "total_steps": 0, "attempt": attempt, "run_id": run_id,
+                "retrying": True, "error_code": code}),
+            on_failure=lambda code: report(client, "POST", "inference/failed", {**failure, "error_code": code}))

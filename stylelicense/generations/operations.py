@@ -22,7 +22,8 @@ from sqlalchemy.orm import selectinload
 from ..api import iso
 from ..errors import Conflict, Forbidden, NotFound, StyleNotReady, ValidationError
 from ..extensions import db
-from ..jobs import GENERATE_IMAGE, GenerateImagePayload, enqueue_after_commit, queue_size
+from ..jobs.client import enqueue_after_commit, queue_size
+from ..jobs.payloads import GENERATE_IMAGE, GenerateImagePayload
 from ..models import utcnow
 from ..notifications.operations import notify
 from ..provenance import operations as provenance

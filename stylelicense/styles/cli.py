@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from .. import jobs
 from ..extensions import db
+from ..jobs import client as jobs
 from . import operations
 
 group = click.Group("styles", help="Styles and their LoRA training.")

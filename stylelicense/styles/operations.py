@@ -33,7 +33,8 @@ from ..api import iso
 from ..errors import Conflict, Forbidden, NotFound, StyleLimitReached, ValidationError
 from ..extensions import db
 from ..images import check_image, read_upload, resize_to_fit, square_thumbnail
-from ..jobs import TRAIN_STYLE, TrainStylePayload, enqueue_after_commit, queue_size
+from ..jobs.client import enqueue_after_commit, queue_size
+from ..jobs.payloads import TRAIN_STYLE, TrainStylePayload
 from ..models import utcnow
 from ..notifications.operations import notify
 from ..queueing.operations import style_queue

@@ -216,7 +216,7 @@ def test_verify_unrelated_and_invalid_uploads(app, world, delivered):
 
 
 def test_verify_is_rate_limited(app, database_url, tmp_path, login):
-    from stylelicense import create_app
+    from stylelicense.app import create_app
     from stylelicense.extensions import limiter
     from tests.conftest import ApiClient, base_env
 
