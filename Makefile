@@ -7,10 +7,13 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: run test lint test-python test-frontend test-e2e install frontend-install frontend migrate clean
 
-.venv/.installed: requirements.txt requirements-dev.txt
+# The project itself is installed (editable, no extra dependencies) so `celery -A workers ...`,
+# `flask --app wsgi ...` and the scripts import it from any directory without PYTHONPATH.
+.venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q --no-deps -e .
 	touch $@
 
 install: .venv/.installed

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make run`: API + a worker for both queues + Flower on one machine, with embedded defaults.
+# The project is installed in .venv (`make install`), so no PYTHONPATH is needed; `python -m celery` keeps
+# this checkout first on sys.path (a shared venv may have another checkout installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-5000}"
 FLOWER_PORT="${FLOWER_PORT:-5555}"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # worker children import stylelicense from the repo
 export API_BASE_URL="${API_BASE_URL:-http://127.0.0.1:$PORT}"
 # The tiny model learns nothing from the full recipe (1,500 steps at 512 px, ~40 min on a CPU):
 # locally, a short run at a small size shows the whole flow in about a minute. Unset them with a real model.

@@ -6,10 +6,13 @@ Raise an APIError subclass anywhere in a request; one handler turns it into
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, jsonify
-from werkzeug.exceptions import HTTPException
+if TYPE_CHECKING:
+    from flask import Flask
+
+# Flask is imported inside the two functions that need it: the error classes and codes are shared with
+# Flask-free code (text cleaning, the shared layer's tests).
 
 
 class APIError(Exception):
@@ -129,6 +132,8 @@ _HTTP_CODES = {
 
 
 def error_response(error: APIError):
+    from flask import jsonify
+
     response = jsonify({"success": False, "error": error.to_dict()})
     response.status_code = error.status
     return response
@@ -136,7 +141,9 @@ def error_response(error: APIError):
 
 def register_error_handlers(app: Flask) -> None:
     """One handler per kind: our errors, HTTP errors, CSRF, rate limits, and crashes."""
+    from flask import current_app
     from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(APIError)
     def _api_error(error: APIError):

@@ -258,18 +258,20 @@ def live_app(e2e_env):
 class WorkerProcess:
     """A real `celery -A workers worker` process on the e2e vhost."""
 
-    def __init__(self, env: dict[str, str], queues: str, log_path: Path):
+    def __init__(self, env: dict[str, str], queues: str, log_path: Path, celery: list[str] | None = None):
         self.env, self.queues, self.log_path = env, queues, log_path
+        self.celery = celery or [sys.executable, "-m", "celery"]
         self.process: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
         self.log = open(self.log_path, "ab")
+        # As documented: from the repository root, nothing set but the settings (no PYTHONPATH).
+        env = {key: value for key, value in {**os.environ, **self.env}.items() if key != "PYTHONPATH"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", self.queues, "-c", "1",
+            [*self.celery, "-A", "workers", "worker", "-Q", self.queues, "-c", "1",
              "--pool", "prefork", "--without-gossip", "--without-mingle", "-l", "info",
              "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
-            cwd=ROOT, env={**os.environ, **self.env}, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         return self
 
@@ -297,9 +299,10 @@ def start_worker(live_app, e2e_env, tmp_path):
     """``start_worker()`` launches a worker for both queues; all are stopped after the test."""
     workers: list[WorkerProcess] = []
 
-    def _start(queues: str = "model_training,image_generation", **extra_env) -> WorkerProcess:
+    def _start(queues: str = "model_training,image_generation", celery: list[str] | None = None,
+               **extra_env) -> WorkerProcess:
         env = {**e2e_env, "API_BASE_URL": live_app.config["LIVE_URL"], **extra_env}
-        worker = WorkerProcess(env, queues, tmp_path / f"worker-{len(workers)}.log").start()
+        worker = WorkerProcess(env, queues, tmp_path / f"worker-{len(workers)}.log", celery).start()
         workers.append(worker)
         return worker
 

@@ -10,8 +10,12 @@ printed (``-s``) and measured separately by ``bench/training_e2e_bench.py``.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import sysconfig
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +29,7 @@ from stylelicense.notifications.models import Notification
 from stylelicense.storage import get_storage
 from stylelicense.styles.models import Artwork, Style
 from stylelicense.styles.operations import lora_key_for, training_payload
-from tests.conftest import wait_for
+from tests.conftest import ROOT, wait_for
 from tests.test_style_safeguards import artworks
 from tests.test_styles_helpers import post_style, upload_images
 
@@ -249,3 +253,37 @@ def test_killed_worker_with_no_replacement_is_failed_by_the_sweeper(live_app, br
     style = _row(live_app, style_id)
     assert (style.training_status, style.training_attempts, style.lora_key) == ("failed", 1, None)
     assert _notifications(live_app, style_id) == ["style_training_failed"]
+
+
+@pytest.fixture(scope="module")
+def installed_celery(tmp_path_factory) -> list[str]:
+    """The bare ``celery`` command of a fresh environment where the project is installed as ``make install``
+    does (``pip install -e .``). Its third-party packages come from this test environment (a path entry),
+    so building it takes seconds and downloads nothing."""
+    venv = tmp_path_factory.mktemp("installed") / "venv"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(venv)],
+                   check=True)
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", purelib], check=True, capture_output=True,
+                               text=True).stdout.strip())
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                    "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True, capture_output=True)
+    # What pip writes for celery's console script: the documented `celery -A workers ...`. Unlike
+    # `python -m celery`, it does not keep the current directory on sys.path.
+    script = venv / "bin" / "celery"
+    script.write_text(f"#!{venv / 'bin' / 'python'}\nimport sys\nfrom celery.__main__ import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    return [str(script)]
+
+
+def test_the_documented_worker_command_runs_a_training_job_from_the_repository_root(browser, start_worker,
+                                                                                    installed_celery):
+    """SPEC §12: `celery -A workers worker -Q model_training`, from the repository root with nothing else set
+    (no PYTHONPATH), takes a job and finishes it (it used to fail it: No module named 'stylelicense')."""
+    worker = start_worker("model_training", celery=installed_celery, **FAST)
+    response = post_style(browser, upload_images(10), title="Installed Worker")
+    assert response.status_code == 201, response.get_json()
+    final, _ = _follow(browser, response.get_json()["data"]["id"], worker)
+    assert final["training_status"] == "completed", worker.output()
+    assert "ModuleNotFoundError" not in worker.output()

@@ -12,7 +12,8 @@ from stylelicense.extensions import db
 from stylelicense.models import utcnow
 from stylelicense.notifications.models import Notification
 from stylelicense.styles.models import Style
-from stylelicense.styles.operations import MAX_TRAINING_ATTEMPTS, lora_key_for
+from stylelicense.styles.operations import lora_key_for
+from stylelicense.styles.training_status import MAX_TRAINING_ATTEMPTS
 from tests import factories
 from tests.conftest import INTERNAL_TOKEN
 from tests.test_styles_helpers import queued_training_jobs

@@ -8,11 +8,9 @@ commit (the request boundary in ``api.endpoint`` commits).
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from collections.abc import Iterable
 
-import nh3
 from sqlalchemy import Table, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased, selectinload
@@ -34,6 +32,7 @@ from ..storage import get_storage
 from ..styles.models import Style
 from ..styles.showcase import card_thumbnail_url
 from ..tags.models import Tag, style_tags
+from ..text import plain_text
 from ..users.models import Artist, User
 from .models import Comment, Follow, Like
 
@@ -265,7 +264,7 @@ def liked_generation_ids(user: User | None, generation_ids: Iterable[int]) -> se
 def clean_comment_body(raw: str) -> str:
     """Plain text: HTML tags (and script/style contents) removed, entities decoded, trimmed;
     1–1,000 characters or VALIDATION_ERROR. The SPA renders it as text, never as HTML."""
-    text = html.unescape(nh3.clean(raw, tags=set())).strip()
+    text = plain_text(raw)
     if not text:
         raise ValidationError("A comment cannot be empty.", details={"fields": [{"field": "body", "message": "empty"}]})
     if len(text) > COMMENT_MAX_LENGTH:

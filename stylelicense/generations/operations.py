@@ -9,12 +9,10 @@ credit or refund twice. Operations flush, never commit.
 
 from __future__ import annotations
 
-import html
 import secrets
 from datetime import timedelta
 from typing import Any
 
-import nh3
 from flask import current_app
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
@@ -32,6 +30,7 @@ from ..queueing.operations import generation_queue
 from ..storage import get_storage
 from ..styles.models import Style
 from ..tags.operations import get_or_create_tags, normalize_tags
+from ..text import clean_description
 from ..tokens import ledger
 from ..users.models import User
 from .models import ASPECT_RATIOS, Generation
@@ -82,15 +81,6 @@ def check_purchase_terms(style: Style, body: GenerationCreate) -> None:
 
 # --- creation ----------------------------------------------------------------------------------
 
-def clean_description(raw: str | None) -> str:
-    """Plain text: HTML tags removed (script/style content included), entities decoded, ≤ 500 chars."""
-    text = html.unescape(nh3.clean(raw or "", tags=set())).strip()
-    if len(text) > MAX_DESCRIPTION:
-        raise ValidationError(f"The description is limited to {MAX_DESCRIPTION} characters.",
-                              details={"fields": [{"field": "description", "message": "too long"}]})
-    return text
-
-
 def licence_url(version: str = CURRENT_TERMS_VERSION) -> str:
     """Where the licence terms (of ``version``) of generated images are published: the SPA's terms page."""
     config = current_app.config
@@ -120,7 +110,8 @@ def create_generation(user: User, body: GenerationCreate) -> Generation:
         raise ValidationError("Give at least one prompt tag.",
                               details={"fields": [{"field": "prompt_tags", "message": "empty"}]})
     generation = Generation(
-        user_id=user.id, style_id=style.id, prompt_tags=tags, description=clean_description(body.description),
+        user_id=user.id, style_id=style.id, prompt_tags=tags,
+        description=clean_description(body.description, max_length=MAX_DESCRIPTION),
         aspect_ratio=body.aspect_ratio, seed=body.seed if body.seed is not None else secrets.randbelow(2**32),
         status="queued", cost_tokens=style.generation_cost_tokens, attempts=0, is_public=False,
     )
@@ -240,7 +231,7 @@ def update_generation(generation_id: int, viewer: User, patch: GenerationPatch) 
     if patch.is_public is not None:
         generation.is_public = patch.is_public
     if patch.description is not None:
-        generation.description = clean_description(patch.description)
+        generation.description = clean_description(patch.description, max_length=MAX_DESCRIPTION)
     db.session.flush()
     return generation
 

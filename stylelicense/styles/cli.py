@@ -7,13 +7,13 @@ from flask.cli import with_appcontext
 
 from ..extensions import db
 from ..jobs import client as jobs
-from . import operations
+from . import training_status
 
 group = click.Group("styles", help="Styles and their LoRA training.")
 
 
 @group.command("sweep-stale")
-@click.option("--older-than", "older_than", type=click.IntRange(min=0), default=operations.STALE_AFTER_SECONDS,
+@click.option("--older-than", "older_than", type=click.IntRange(min=0), default=training_status.STALE_AFTER_SECONDS,
               show_default=True, help="Seconds without a progress report (training) or without starting (pending).")
 @with_appcontext
 def sweep_stale(older_than: int):
@@ -25,7 +25,7 @@ def sweep_stale(older_than: int):
     dead one's connection drops, and ``reject_on_worker_lost`` requeues it when only the pool child dies;
     the new run restarts the training (``training_attempts`` counts them, capped).
     """
-    result = operations.sweep_stale_styles(older_than)
+    result = training_status.sweep_stale_styles(older_than)
     db.session.commit()
     jobs.send_pending()
     click.echo(f"failed: {len(result['failed'])} {result['failed']}")

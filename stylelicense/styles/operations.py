@@ -1,117 +1,43 @@
-"""Style rules: creation from uploads, visibility, editing, the training state machine and the sweeper.
-
-Training states move only forward: ``pending → training → completed | failed``; nothing leaves
-``completed`` or ``failed``. The GPU worker has no database access: it drives the state through the
-training webhooks (``record_training_progress``, ``complete_training``, ``report_training_failure``),
-which are idempotent, so a repeated callback or a redelivered task changes nothing. A style can never
-stay in ``training`` forever: ``sweep_stale_styles`` (CLI ``styles sweep-stale``) fails styles whose
-worker went silent and re-sends pending styles whose message was lost. Operations flush, never commit.
+"""Style rules: creation from uploads, visibility, editing. The uploads' checks live in ``uploads.py``;
+the training state machine (worker webhooks) and the sweeper in ``training_status.py``. Operations flush,
+never commit.
 """
 
 from __future__ import annotations
 
-import html
 import re
 import secrets
 import tempfile
 import unicodedata
 import uuid
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-import nh3
 from flask import current_app
-from PIL import Image
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
 from ..api import iso
-from ..errors import Conflict, Forbidden, NotFound, StyleLimitReached, ValidationError
+from ..errors import Forbidden, NotFound, StyleLimitReached
 from ..extensions import db
-from ..images import check_image, read_upload, resize_to_fit, square_thumbnail
-from ..jobs.client import enqueue_after_commit, queue_size
+from ..jobs.client import enqueue_after_commit
 from ..jobs.payloads import TRAIN_STYLE, TrainStylePayload
-from ..models import utcnow
-from ..notifications.operations import notify
 from ..queueing.operations import style_queue
 from ..storage import get_storage
 from ..tags.models import Tag
 from ..tags.operations import MAX_TAG_LENGTH, get_or_create_tags, normalize_tags
+from ..text import clean_description, clean_title, plain_text
 from ..users.models import Artist, User
 from . import safeguards, showcase
 from .models import Artwork, Style
-from .schemas import (
-    MAX_DESCRIPTION,
-    MAX_IMAGE_BYTES,
-    MAX_IMAGES,
-    MAX_TITLE,
-    MIN_IMAGE_SIDE,
-    MIN_IMAGES,
-    StyleCreateForm,
-    StylePatch,
-)
+from .schemas import MAX_DESCRIPTION, MAX_TITLE, StyleCreateForm, StylePatch
+from .uploads import check_counts, prepare_images
 
 FINISHED = ("completed", "failed")
-TRAINING_QUEUE = "model_training"
-# 1 attempt + 3 retries, plus room for two redeliveries after a worker crash; a message that kills its
-# worker every time ends ``failed`` (artist notified) instead of looping forever (NOTES §3).
-MAX_TRAINING_ATTEMPTS = 6
-# A training worker reports at least every 30 s; 15 minutes of silence means it is gone.
-STALE_AFTER_SECONDS = 15 * 60
-TRAINING_SIDE = 512
 LORA_FILE = "pytorch_lora_weights.safetensors"
 _PROGRESS_FIELDS = ("current_epoch", "total_epochs", "progress_percent", "estimated_seconds", "last_updated")
 _NOT_TAG_CHARS = re.compile(r"[^a-z0-9 \-]+")
-
-
-class TrainingFinished(Conflict):
-    """The worker reported on a style that is already completed or failed: stop working on it."""
-
-    code, message = "TRAINING_FINISHED", "This style's training is already finished."
-
-
-class TrainingSuperseded(Conflict):
-    """The report comes from an older run of the job (a newer delivery took over): stop."""
-
-    code, message = "TRAINING_SUPERSEDED", "Another run of this training has taken over."
-
-
-# --- text --------------------------------------------------------------------------------------
-
-def plain_text(text: str) -> str:
-    """Text without markup: nh3 drops tags (and script/style contents) but escapes ``<`` and ``&``;
-    unescaping gives the text back, repeated so tags hidden behind entities (``&lt;b&gt;``) go too."""
-    for _ in range(5):
-        cleaned = html.unescape(nh3.clean(text, tags=set()))
-        if cleaned == text:
-            break
-        text = cleaned
-    return text.strip()
-
-
-def _field_error(field: str, message: str, **details) -> ValidationError:
-    return ValidationError(message, details={"fields": [{"field": field, "message": message, **details}]})
-
-
-def clean_title(raw: str) -> str:
-    """Free text in any language, one line, 1–MAX_TITLE characters."""
-    title = " ".join(plain_text(raw).split())
-    if not 1 <= len(title) <= MAX_TITLE:
-        kind = "string_too_short" if not title else "string_too_long"
-        raise _field_error("title", f"The title must be 1–{MAX_TITLE} characters of text.", type=kind,
-                           max_length=MAX_TITLE)
-    return title
-
-
-def clean_description(raw: str | None) -> str:
-    text = plain_text(raw or "")
-    if len(text) > MAX_DESCRIPTION:
-        raise _field_error("description", f"The description is limited to {MAX_DESCRIPTION} characters.")
-    return text
 
 
 def title_tag(title: str) -> str | None:
@@ -145,71 +71,6 @@ def lora_trigger(style: Style) -> str:
 
 # --- creation ----------------------------------------------------------------------------------
 
-@dataclass
-class _PreparedImage:
-    """One validated upload, re-encoded into the request's scratch folder (not stored yet)."""
-
-    original: Path
-    original_ext: str
-    training: Path
-    width: int
-    height: int
-    tags: list[str]
-    fingerprint: safeguards.UploadHashes | None = None
-
-
-def _training_copy(image: Image.Image) -> bytes:
-    """The 512-px copy the worker trains on: short side 512, RGB (transparency on white), JPEG q95."""
-    image = resize_to_fit(image, TRAINING_SIDE)
-    if image.mode == "RGBA":
-        background = Image.new("RGB", image.size, (255, 255, 255))
-        background.paste(image, mask=image.getchannel("A"))
-        image = background
-    buffer = BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=95)
-    return buffer.getvalue()
-
-
-def _prepare_images(files: list, image_tags: list[list[str]], workdir: Path) -> tuple[list[_PreparedImage], bytes]:
-    """Validate every upload by content and write its re-encoded original and training copy to ``workdir``;
-    returns them with the listing thumbnail (from the first image). Raises on the first bad file.
-
-    One decoded image is in memory at a time: 100 uploads of 40 megapixels would not fit otherwise."""
-    prepared: list[_PreparedImage] = []
-    thumbnail = b""
-    for index, (upload, tags) in enumerate(zip(files, image_tags, strict=True)):
-        field = f"images[{index}]"
-        data = read_upload(upload, max_bytes=MAX_IMAGE_BYTES, field=field)
-        checked = check_image(data, field=field, filename=upload.filename, min_side=MIN_IMAGE_SIDE)
-        safeguards.check_reservation(data, index)  # the metadata goes with the re-encode below
-        del data
-        ext = "png" if checked.image.mode == "RGBA" or checked.format == "PNG" else "jpg"
-        original = workdir / f"{index}-original.{ext}"
-        # Re-encoding drops anything hidden in the upload; fast PNG compression keeps big uploads quick.
-        original.write_bytes(checked.encode("PNG", compress_level=3) if ext == "png" else checked.encode("JPEG"))
-        training = workdir / f"{index}-training.jpg"
-        training.write_bytes(_training_copy(checked.image))
-        if index == 0:
-            thumbnail = square_thumbnail(checked.image)
-        prepared.append(_PreparedImage(original, ext, training, checked.width, checked.height, tags,
-                                       safeguards.hash_upload(checked.image)))
-        checked.image.close()
-    return prepared, thumbnail
-
-
-def _check_counts(files: list, form: StyleCreateForm) -> list[list[str]]:
-    if not MIN_IMAGES <= len(files) <= MAX_IMAGES:
-        raise ValidationError(f"Upload between {MIN_IMAGES} and {MAX_IMAGES} images (got {len(files)}).",
-                              details={"fields": [{"field": "images", "message": "wrong number of images",
-                                                   "count": len(files)}]})
-    if form.image_tags is None:
-        return [[] for _ in files]
-    if len(form.image_tags) != len(files):
-        raise _field_error("image_tags", f"image_tags must have one tag array per image ({len(files)}), "
-                                         f"not {len(form.image_tags)}.")
-    return [normalize_tags(tags, field=f"image_tags[{i}]") for i, tags in enumerate(form.image_tags)]
-
-
 def _ensure_no_style(artist_id: int) -> None:
     if db.session.scalar(select(func.count(Style.id)).where(Style.artist_id == artist_id)):
         raise StyleLimitReached()
@@ -241,15 +102,15 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
     tag goes on every image; the images' tags aggregate into the style's tags. A refused request stores
     nothing."""
     artist = user.artist
-    title = clean_title(form.title)
+    title = clean_title(form.title, max_length=MAX_TITLE)
     trigger = clean_trigger(form.trigger) or title_tag(title)  # the style's tag; None: no tag
-    description = clean_description(form.description)
-    image_tags = _check_counts(files, form)
+    description = clean_description(form.description, max_length=MAX_DESCRIPTION)
+    image_tags = check_counts(files, form)
     _ensure_no_style(artist.id)  # fail fast, before the expensive image work
 
     storage = get_storage()
     with tempfile.TemporaryDirectory(prefix="style-upload-") as scratch:
-        prepared, thumbnail = _prepare_images(files, image_tags, Path(scratch))
+        prepared, thumbnail = prepare_images(files, image_tags, Path(scratch))
         for index, item in enumerate(prepared):
             safeguards.check_not_registered(item.fingerprint, index, artist.id)
 
@@ -407,7 +268,7 @@ def update_style(style_id: int, viewer: User, patch: StylePatch) -> Style:
     if not _is_owner(style, viewer):
         raise Forbidden("Only the style's artist can change it.")
     if patch.title is not None:
-        style.title = clean_title(patch.title)
+        style.title = clean_title(patch.title, max_length=MAX_TITLE)
         name = title_tag(style.title)
         if name and name not in {tag.name for tag in style.tags}:
             tag = get_or_create_tags([name])[0]
@@ -415,7 +276,7 @@ def update_style(style_id: int, viewer: User, patch: StylePatch) -> Style:
             db.session.flush()
             _bump_usage(Counter({tag.id: 1}))
     if patch.description is not None:
-        style.description = clean_description(patch.description)
+        style.description = clean_description(patch.description, max_length=MAX_DESCRIPTION)
     if patch.generation_cost_tokens is not None:
         style.generation_cost_tokens = patch.generation_cost_tokens
     if patch.is_paused is not None and patch.is_paused != style.is_paused:
@@ -427,163 +288,3 @@ def update_style(style_id: int, viewer: User, patch: StylePatch) -> Style:
     return style
 
 
-# --- the worker's reports (internal webhooks) --------------------------------------------------
-
-def _lock(style_id: int) -> Style:
-    """Row lock: concurrent reports (and the sweeper) for one style apply one after the other."""
-    style = db.session.scalar(select(Style).where(Style.id == style_id).with_for_update())
-    if style is None:
-        raise NotFound("No such style.")
-    return style
-
-
-def _progress(epoch: int, total: int, percent: int, seconds: int | None, run_id: str | None) -> dict[str, Any]:
-    return {"current_epoch": epoch, "total_epochs": total, "progress_percent": percent,
-            "estimated_seconds": seconds, "last_updated": iso(utcnow()), "run_id": run_id}
-
-
-def record_training_progress(*, style_id: int, current_epoch: int = 0, total_epochs: int = 0,
-                             progress_percent: int = 0, estimated_seconds: int | None = None,
-                             starting: bool = False, run_id: str | None = None) -> tuple[Style, bool]:
-    """Apply one progress report; returns ``(style, changed)``.
-
-    - ``starting`` opens an attempt: ``pending``/``training`` → ``training``, ``training_attempts + 1``
-      (once per ``run_id``); past ``MAX_TRAINING_ATTEMPTS`` the style fails and the artist is notified.
-    - other reports store the progress (and its ``last_updated``, which the sweeper watches);
-      a report of an older run raises TRAINING_SUPERSEDED.
-
-    A finished style is returned unchanged: the webhook answers TRAINING_FINISHED, which tells the
-    worker (e.g. one handling a redelivered message) to do nothing more."""
-    style = _lock(style_id)
-    if style.training_status in FINISHED:
-        return style, False
-    current = dict(style.progress or {})
-    if starting:
-        if run_id is not None and current.get("run_id") == run_id:
-            style.progress = {**current, "last_updated": iso(utcnow())}  # the same start sent again
-            return style, False
-        if style.training_attempts >= MAX_TRAINING_ATTEMPTS:
-            fail_training(style, f"gave up after {style.training_attempts} attempts (the worker kept stopping)")
-            return style, True
-        style.training_attempts += 1
-        style.training_status = "training"
-        style.training_started_at = utcnow()
-        style.progress = _progress(0, total_epochs, 0, estimated_seconds, run_id)
-        db.session.flush()
-        current_app.logger.info("training started", extra={"event": "training_started", "style_id": style.id,
-                                                           "attempt": style.training_attempts})
-        return style, True
-    if run_id is not None and current.get("run_id") not in (None, run_id):
-        raise TrainingSuperseded(details={"style_id": style.id})
-    if style.training_status == "pending":  # a worker that skipped the start report still counts
-        style.training_attempts += 1
-        style.training_status = "training"
-        style.training_started_at = utcnow()
-    style.progress = _progress(current_epoch, total_epochs, progress_percent, estimated_seconds,
-                               run_id or current.get("run_id"))
-    db.session.flush()
-    return style, True
-
-
-def complete_training(*, style_id: int, lora_key: str, steps: int = 0, seconds: float = 0,
-                      run_id: str | None = None) -> tuple[Style, bool]:
-    """The LoRA is stored: ``completed``, the artist is notified once. Repeats change nothing; a
-    completion for a failed style is refused (TRAINING_FINISHED)."""
-    style = _lock(style_id)
-    if style.training_status == "completed":
-        return style, False
-    if style.training_status == "failed":
-        raise TrainingFinished(details={"style_id": style.id, "training_status": style.training_status})
-    if lora_key != lora_key_for(style.id):
-        raise _field_error("lora_key", "lora_key is not this style's LoRA location.")
-    style.training_status = "completed"
-    style.lora_key = lora_key
-    style.progress = None
-    style.failure_reason = None
-    style.training_finished_at = utcnow()
-    db.session.flush()
-    notify(_artist_user_id(style), "style_training_complete", target_type="style", target_id=style.id,
-           dedupe_key=f"training:{style.id}:completed")
-    current_app.logger.info("training completed", extra={"event": "training_completed", "style_id": style.id,
-                                                         "steps": steps, "seconds": round(seconds, 1),
-                                                         "attempts": style.training_attempts})
-    return style, True
-
-
-def report_training_failure(*, style_id: int, reason: str = "", run_id: str | None = None) -> tuple[Style, bool]:
-    """The worker gave up: ``failed``, the artist is notified once. Repeats change nothing; a failure
-    for a completed style, or from an older run, is refused."""
-    style = _lock(style_id)
-    if style.training_status == "failed":
-        return style, False
-    if style.training_status == "completed":
-        raise TrainingFinished(details={"style_id": style.id, "training_status": style.training_status})
-    current_run = (style.progress or {}).get("run_id")
-    if run_id is not None and current_run not in (None, run_id):
-        raise TrainingSuperseded(details={"style_id": style.id})
-    fail_training(style, reason or "training failed")
-    return style, True
-
-
-def fail_training(style: Style, reason: str) -> None:
-    """Move a (locked) unfinished style to ``failed`` and notify its artist once."""
-    style.training_status = "failed"
-    style.failure_reason = reason[:255]
-    style.progress = None
-    style.training_finished_at = utcnow()
-    db.session.flush()
-    notify(_artist_user_id(style), "style_training_failed", target_type="style", target_id=style.id,
-           dedupe_key=f"training:{style.id}:failed")
-    current_app.logger.warning("training failed", extra={"event": "training_failed", "style_id": style.id,
-                                                         "reason": style.failure_reason})
-
-
-def _artist_user_id(style: Style) -> int:
-    return db.session.scalar(select(Artist.user_id).where(Artist.id == style.artist_id))
-
-
-# --- the stale-job sweeper ---------------------------------------------------------------------
-
-def _last_sign_of_life(style: Style) -> datetime:
-    stamp = (style.progress or {}).get("last_updated")
-    if stamp:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return style.training_started_at or style.updated_at
-
-
-def sweep_stale_styles(older_than: int = STALE_AFTER_SECONDS) -> dict[str, list[int]]:
-    """Make sure no style waits forever (run periodically: ``flask --app wsgi styles sweep-stale``).
-
-    - ``training`` with no progress report for ``older_than`` seconds: its worker is gone (killed
-      host, hard time limit, broker lost the message) → ``failed``, artist notified. A late report
-      from that worker then answers TRAINING_FINISHED and it stops.
-    - ``pending`` for ``older_than`` seconds while the training queue holds no waiting message: the
-      job was never delivered (broker down at enqueue) → sent again after the commit (or ``failed``
-      past ``MAX_TRAINING_ATTEMPTS``). While messages wait in the queue, pending styles are simply
-      queued behind them and are left alone.
-
-    Returns the ids acted on: ``{"failed": [...], "requeued": [...]}``. The caller commits (and then
-    sends the queued jobs)."""
-    cutoff = utcnow() - timedelta(seconds=older_than)
-    failed: list[int] = []
-    requeued: list[int] = []
-    training = db.session.scalars(select(Style).where(Style.training_status == "training")
-                                  .order_by(Style.id).with_for_update(skip_locked=True))
-    for style in training:
-        if _last_sign_of_life(style) < cutoff:
-            fail_training(style, f"no progress report for over {older_than} s: the training worker was lost")
-            failed.append(style.id)
-    pending = list(db.session.scalars(select(Style).where(Style.training_status == "pending",
-                                                          Style.updated_at < cutoff)
-                                      .order_by(Style.id).with_for_update(skip_locked=True)))
-    if pending and queue_size(TRAINING_QUEUE) == 0:
-        for style in pending:
-            if style.training_attempts >= MAX_TRAINING_ATTEMPTS:
-                fail_training(style, f"gave up after {style.training_attempts} attempts")
-                failed.append(style.id)
-                continue
-            style.updated_at = utcnow()  # the next sweep waits another full period for this one
-            enqueue_after_commit(TRAIN_STYLE, training_payload(style))
-            requeued.append(style.id)
-        db.session.flush()
-    return {"failed": failed, "requeued": requeued}

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import html
 import re
 
-import nh3
 from pydantic import EmailStr, Field, field_validator
 
 from ..api import Schema
+from ..text import one_line, plain_text
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_]{3,30}$")
 BIO_MAX_CHARS = 500
 ARTIST_NAME_MAX_CHARS = 50
-
-
-def strip_html(text: str) -> str:
-    """Plain text without any markup. nh3 removes tags (and script/style contents) but escapes
-    ``<`` and ``&``; unescaping gives the text back, and repeating until nothing changes removes
-    tags that were hidden behind entities (``&lt;b&gt;``)."""
-    for _ in range(5):
-        cleaned = html.unescape(nh3.clean(text, tags=set()))
-        if cleaned == text:
-            break
-        text = cleaned
-    return text.strip()
 
 
 class ProfileUpdate(Schema):
@@ -49,7 +36,7 @@ class ProfileUpdate(Schema):
     def _bio(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        value = strip_html(value)
+        value = plain_text(value)
         if len(value) > BIO_MAX_CHARS:
             raise ValueError(f"the bio is longer than {BIO_MAX_CHARS} characters")
         return value
@@ -64,7 +51,7 @@ class UpgradeToArtistForm(Schema):
     @field_validator("artist_name")
     @classmethod
     def _artist_name(cls, value: str) -> str:
-        value = " ".join(strip_html(value).split())
+        value = one_line(value)
         if not value:
             raise ValueError("the artist name is empty")
         return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..api import endpoint, ok
 from ..errors import error_response
 from ..queueing.operations import TRAINING_QUEUE, record_service_time
-from ..styles import operations
+from ..styles import training_status
 from ..styles.schemas import TrainingCompleteBody, TrainingFailedBody, TrainingProgressBody, TrainingStateOut
 from .auth import internal_webhook
 from .blueprint import bp
@@ -27,10 +27,10 @@ def _state(style, changed: bool):
 @endpoint(body=TrainingProgressBody, response=TrainingStateOut,
           summary="Training worker: attempt started (starting=true) or epoch/heartbeat progress")
 def training_progress(body: TrainingProgressBody):
-    style, changed = operations.record_training_progress(**body.model_dump())
-    if style.training_status in operations.FINISHED:
+    style, changed = training_status.record_training_progress(**body.model_dump())
+    if style.training_status in training_status.FINISHED:
         # Returned, not raised: the request still commits (e.g. a style failed for too many attempts).
-        return error_response(operations.TrainingFinished(
+        return error_response(training_status.TrainingFinished(
             details={"style_id": style.id, "training_status": style.training_status, "changed": changed}))
     return _state(style, changed)
 
@@ -40,7 +40,7 @@ def training_progress(body: TrainingProgressBody):
 @endpoint(body=TrainingCompleteBody, response=TrainingStateOut,
           summary="Training worker: the LoRA is stored (style completed, artist notified)")
 def training_complete(body: TrainingCompleteBody):
-    style, changed = operations.complete_training(**body.model_dump(exclude={"worker"}))
+    style, changed = training_status.complete_training(**body.model_dump(exclude={"worker"}))
     if changed and body.seconds:  # counted once: a repeated callback changes nothing
         record_service_time(TRAINING_QUEUE, seconds=body.seconds, worker=body.worker)
     return _state(style, changed)
@@ -51,5 +51,5 @@ def training_complete(body: TrainingCompleteBody):
 @endpoint(body=TrainingFailedBody, response=TrainingStateOut,
           summary="Training worker: final failure (style failed, artist notified)")
 def training_failed(body: TrainingFailedBody):
-    style, changed = operations.report_training_failure(**body.model_dump())
+    style, changed = training_status.report_training_failure(**body.model_dump())
     return _state(style, changed)

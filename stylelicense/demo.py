@@ -29,14 +29,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Table, exists, select, text, update
 
-from ..community.models import Comment, Follow, Like
-from ..extensions import db
-from ..generations.models import Generation
-from ..models import utcnow
-from ..notifications.models import Notification
-from ..styles.models import Style
-from ..tags.models import Tag, generation_tags, style_tags
-from ..users.models import Artist, User
+from .community.models import Comment, Follow, Like
+from .extensions import db
+from .generations.models import Generation
+from .models import utcnow
+from .notifications.models import Notification
+from .styles.models import Style
+from .tags.models import Tag, generation_tags, style_tags
+from .users.models import Artist, User
 
 EMAIL_DOMAIN = "demo.example.com"
 SMALL = {"users": 40, "styles": 12, "generations": 240, "likes": 1200}
@@ -173,7 +173,7 @@ def _demo_images(seed: int) -> dict[str, list[str]]:
     """A small pool of placeholder pictures every demo row points at (public, like real outputs)."""
     from PIL import Image, ImageDraw
 
-    from ..storage import get_storage
+    from .storage import get_storage
 
     storage = get_storage()
     rng = random.Random(seed)
