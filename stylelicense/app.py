@@ -39,8 +39,6 @@ def create_app(env: dict[str, str] | None = None, **overrides) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from .auth.google import register_google
     from .extensions import csrf, db, limiter, login_manager, migrate, oauth
-    from .models import import_all_models
-
     import_all_models()
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     db.init_app(app)
@@ -90,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     from .styles.blueprint import bp as styles_bp
     from .tokens.blueprint import bp as tokens_bp
     from .users.blueprint import bp as users_bp
+    from .webhooks import inference, toss, training  # noqa: F401 — their routes register on webhooks_bp
     from .webhooks.blueprint import bp as webhooks_bp
 
     # Internal webhooks authenticate with a bearer token: no session, no CSRF, no rate limit.
@@ -101,3 +100,16 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (health.bp, openapi.bp, auth_bp, users_bp, tokens_bp, styles_bp, generations_bp,
                       community_bp, notifications_bp, search_bp, provenance_bp, artists_bp, webhooks_bp, web.bp):
         app.register_blueprint(blueprint)
+
+
+def import_all_models() -> None:
+    """Import every feature's models so the metadata is complete (migrations, tests)."""
+    from .community import models as _community  # noqa: F401
+    from .generations import models as _generations  # noqa: F401
+    from .notifications import models as _notifications  # noqa: F401
+    from .provenance import models as _provenance  # noqa: F401
+    from .queueing import models as _queueing  # noqa: F401
+    from .styles import models as _styles  # noqa: F401
+    from .tags import models as _tags  # noqa: F401
+    from .tokens import models as _tokens  # noqa: F401
+    from .users import models as _users  # noqa: F401

@@ -17,8 +17,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
+from stylelicense.app import import_all_models
 from stylelicense.extensions import db
-from stylelicense.models import import_all_models
 from tests.conftest import ADMIN_URL
 
 ROOT = Path(__file__).resolve().parent.parent

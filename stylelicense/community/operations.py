@@ -1,4 +1,4 @@
-"""Community rules: follows, likes, comments, and the small cards other features show.
+"""Community rules: follows, likes, comments (the cards other features show too are in ``cards.py``).
 
 Counters (``artists.follower_count``, ``generations.like_count`` / ``comment_count``) move only
 with an ``UPDATE … SET n = n ± 1`` in the same transaction as the row they count, so concurrent
@@ -16,6 +16,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased, selectinload
 
 from ..api import PageQuery, iso, paginate
+from ..cards import (  # noqa: F401 — artist_cards, style_card, visible_tags_by_style: re-exported for search
+    artist_cards,
+    public_url,
+    style_card,
+    user_summary,
+    visible_tags_by_style,
+)
 from ..errors import (
     Conflict,
     DuplicateFollow,
@@ -27,95 +34,13 @@ from ..errors import (
 )
 from ..extensions import db
 from ..generations.models import Generation
+from ..generations.operations import get_visible_generation
 from ..notifications.operations import delete_notifications_for, notify
-from ..storage import get_storage
-from ..styles.models import Style
-from ..styles.showcase import card_thumbnail_url
-from ..tags.models import Tag, style_tags
 from ..text import plain_text
 from ..users.models import Artist, User
 from .models import Comment, Follow, Like
 
 COMMENT_MAX_LENGTH = 1000
-EXCERPT_LENGTH = 80
-
-
-# --- cards shared with search and notifications ------------------------------------------------
-
-def public_url(key: str | None) -> str | None:
-    return get_storage().public_url(key) if key else None
-
-
-def user_summary(user: User | None) -> dict | None:
-    """``{id, username, profile_image_url}`` — what the SPA shows next to an action."""
-    if user is None:
-        return None
-    return {"id": user.id, "username": user.username, "profile_image_url": public_url(user.profile_image_key)}
-
-
-def visible_tags_by_style(style_ids: Iterable[int]) -> dict[int, list[str]]:
-    """Active, unflagged tag names of each style (one query)."""
-    ids = list(set(style_ids))
-    result: dict[int, list[str]] = defaultdict(list)
-    if not ids:
-        return result
-    rows = db.session.execute(
-        select(style_tags.c.style_id, Tag.name).join(Tag, Tag.id == style_tags.c.tag_id)
-        .where(style_tags.c.style_id.in_(ids), Tag.is_active.is_(True), Tag.is_flagged.is_(False))
-        .order_by(Tag.name))
-    for style_id, name in rows:
-        result[style_id].append(name)
-    return result
-
-
-def style_card(style: Style, artist: Artist, tags: list[str]) -> dict:
-    """A style as listings show it (the fields of SPEC §6.1's style, without training progress)."""
-    return {
-        "id": style.id,
-        "title": style.title,
-        "description": style.description,
-        "generation_cost_tokens": style.generation_cost_tokens,
-        "training_status": style.training_status,
-        "thumbnail_url": card_thumbnail_url(style),
-        "tags": tags,
-        # `id` is the artist's user id, as in the styles and generations APIs (`user_id` says so explicitly).
-        "artist": {"id": artist.user_id, "user_id": artist.user_id, "artist_name": artist.artist_name},
-        "generations_count": style.generation_count,
-        "created_at": iso(style.created_at),
-        "is_paused": style.is_paused,
-    }
-
-
-def artist_cards(users: list[User], viewer: User | None = None) -> dict[int, dict]:
-    """Cards for artist users keyed by user id: the user, the artist profile, their completed style
-    (MVP: one per artist) or ``None``, and ``is_following`` for a signed-in ``viewer``. A fixed
-    number of queries whatever the number of artists."""
-    artist_ids = [user.artist.id for user in users if user.artist is not None]
-    followed: set[int] = set()
-    if viewer is not None and viewer.is_authenticated and users:
-        followed = set(db.session.scalars(select(Follow.following_id).where(
-            Follow.follower_id == viewer.id, Follow.following_id.in_([user.id for user in users]))))
-    styles: dict[int, Style] = {}
-    if artist_ids:
-        for style in db.session.scalars(select(Style).where(Style.artist_id.in_(artist_ids),
-                                                            Style.training_status == "completed",
-                                                            Style.is_paused.is_(False))
-                                        .order_by(Style.created_at)):
-            styles.setdefault(style.artist_id, style)
-    tags = visible_tags_by_style(style.id for style in styles.values())
-    cards = {}
-    for user in users:
-        artist = user.artist
-        if artist is None:
-            continue
-        style = styles.get(artist.id)
-        cards[user.id] = {
-            **user_summary(user),
-            "artist": {"id": artist.id, "artist_name": artist.artist_name, "follower_count": artist.follower_count},
-            "style": style_card(style, artist, tags.get(style.id, [])) if style else None,
-            "is_following": user.id in followed,
-        }
-    return cards
 
 
 # --- shared helpers ----------------------------------------------------------------------------
@@ -145,18 +70,6 @@ def _sync_loaded(model, row_id: int, attribute: str, value: int) -> None:
     obj = db.session.identity_map.get(db.session.identity_key(model, row_id))
     if obj is not None:
         set_committed_value(obj, attribute, value)
-
-
-def get_visible_generation(generation_id: int, viewer: User | None) -> Generation:
-    """A completed generation ``viewer`` may see: public, or their own. Anything else (unknown, private
-    of someone else, still running) is NOT_FOUND, so nobody learns that a private image exists."""
-    generation = db.session.get(Generation, generation_id)
-    if generation is None or generation.status != "completed":
-        raise NotFound("No such image.")
-    is_owner = viewer is not None and viewer.is_authenticated and generation.user_id == viewer.id
-    if not generation.is_public and not is_owner:
-        raise NotFound("No such image.")
-    return generation
 
 
 # --- follows -----------------------------------------------------------------------------------
@@ -215,7 +128,7 @@ def list_following(follower: User, page: PageQuery) -> dict:
 # --- likes -------------------------------------------------------------------------------------
 
 def _likeable(generation_id: int, user: User) -> Generation:
-    generation = get_visible_generation(generation_id, user)
+    generation = get_visible_generation(generation_id, user, completed=True)
     if not generation.is_public:  # only the owner gets this far with a private image
         raise ValidationError("Only public images can be liked.",
                               details={"fields": [{"field": "generation_id", "message": "not public"}]})
@@ -294,7 +207,7 @@ def _serialize_comment(comment: Comment, viewer: User | None, replies: list[dict
 def list_comments(generation_id: int, viewer: User | None, page: PageQuery) -> dict:
     """Top-level comments newest first (cursor-paginated), each with all its replies oldest first.
     Deleted comments that still have replies appear as ``is_deleted`` with no body or author."""
-    generation = get_visible_generation(generation_id, viewer)
+    generation = get_visible_generation(generation_id, viewer, completed=True)
     # Authors come with the comments (selectinload): a fixed number of queries per page.
     stmt = (select(Comment).options(selectinload(Comment.author))
             .where(Comment.generation_id == generation.id, Comment.parent_id.is_(None)))
@@ -316,7 +229,7 @@ def add_comment(author: User, generation_id: int, body: str, parent_id: int | No
     its ``parent_id``: a top-level, not deleted comment of the same image; replying to a reply is
     REPLY_DEPTH_EXCEEDED (422). Notifies the image owner and, for a reply, the parent's author —
     once each, never the author themselves."""
-    generation = get_visible_generation(generation_id, author)
+    generation = get_visible_generation(generation_id, author, completed=True)
     text = clean_comment_body(body)
     parent = None
     if parent_id is not None:
@@ -343,7 +256,7 @@ def _own_comment(comment_id: int, user: User, *, lock: bool = False) -> Comment:
     comment = db.session.get(Comment, comment_id, with_for_update=lock or None)
     if comment is None or comment.is_deleted:
         raise NotFound("No such comment.")
-    get_visible_generation(comment.generation_id, user)
+    get_visible_generation(comment.generation_id, user, completed=True)
     if comment.author_id != user.id:
         raise Forbidden("Only the author can change this comment.")
     return comment
@@ -383,15 +296,4 @@ def delete_comment(user: User, comment_id: int) -> dict:
     _sync_loaded(Generation, generation_id, "comment_count", count)
     return {"id": comment_id, "deleted": True, "kept_as_placeholder": bool(has_replies), "comment_count": count}
 
-
-def comment_excerpts(comment_ids: Iterable[int]) -> dict[int, Comment]:
-    """Comments by id (for notification targets); one query."""
-    ids = list(set(comment_ids))
-    if not ids:
-        return {}
-    return {c.id: c for c in db.session.scalars(select(Comment).where(Comment.id.in_(ids)))}
-
-
-def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
-    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 

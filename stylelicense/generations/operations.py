@@ -13,7 +13,6 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 
@@ -25,10 +24,10 @@ from ..jobs.payloads import GENERATE_IMAGE, GenerateImagePayload
 from ..models import utcnow
 from ..notifications.operations import notify
 from ..provenance import operations as provenance
-from ..provenance.terms import CURRENT_TERMS_VERSION, terms_path
 from ..queueing.operations import generation_queue
 from ..storage import get_storage
 from ..styles.models import Style
+from ..styles.operations import lora_trigger
 from ..tags.operations import get_or_create_tags, normalize_tags
 from ..text import clean_description
 from ..tokens import ledger
@@ -81,17 +80,6 @@ def check_purchase_terms(style: Style, body: GenerationCreate) -> None:
 
 # --- creation ----------------------------------------------------------------------------------
 
-def licence_url(version: str = CURRENT_TERMS_VERSION) -> str:
-    """Where the licence terms (of ``version``) of generated images are published: the SPA's terms page."""
-    config = current_app.config
-    return config.get("LICENSE_TERMS_URL") or f"{config['PUBLIC_BASE_URL'].rstrip('/')}{terms_path(version)}"
-
-
-def style_trigger(style: Style) -> str:
-    """The words the LoRA learned the style under (kept when the title is edited later)."""
-    return style.trigger or " ".join(style.title.lower().split())
-
-
 def create_generation(user: User, body: GenerationCreate) -> Generation:
     """Create a ``queued`` generation, charge the style's price and enqueue the job — one transaction.
 
@@ -137,11 +125,12 @@ def build_payload(generation: Generation, style: Style, user: User) -> GenerateI
     stem = f"generations/{generation.id}/{secrets.token_urlsafe(12)}"
     licence = provenance.ensure_licence(generation, style, user)
     return GenerateImagePayload(
-        generation_id=generation.id, style_id=style.id, lora_key=style.lora_key, trigger=style_trigger(style),
+        generation_id=generation.id, style_id=style.id, lora_key=style.lora_key, trigger=lora_trigger(style),
         prompt_tags=list(generation.prompt_tags), width=width, height=height, seed=generation.seed,
         artist_name=artist.artist_name, style_title=style.title,
         signature_key=artist.signature_image_key or None,
-        result_key=f"{stem}.png", thumbnail_key=f"{stem}-thumb.webp", licence_url=licence_url(licence.terms_version),
+        result_key=f"{stem}.png", thumbnail_key=f"{stem}-thumb.webp",
+        licence_url=provenance.licence_url(licence.terms_version),
         extra={"buyer": user.username, "created_at": iso(generation.created_at)},
         licence_serial=licence.serial, terms_version=licence.terms_version,
         certificate_url=provenance.certificate_url(licence.serial),
@@ -155,13 +144,14 @@ def _with_relations(stmt: Select) -> Select:
                         selectinload(Generation.user))
 
 
-def get_visible_generation(generation_id: int, viewer: User | None) -> Generation:
-    """The owner sees their generation in every state; anyone else only a public, completed one.
+def get_visible_generation(generation_id: int, viewer: User | None, *, completed: bool = False) -> Generation:
+    """The one visibility rule for a generation: its owner sees it in every state, anyone else only a
+    public, completed one; with ``completed`` (likes, comments) the owner too needs it completed.
     Everything else is NOT_FOUND (a private generation's existence is not revealed)."""
     generation = db.session.scalar(_with_relations(select(Generation).where(Generation.id == generation_id)))
-    if generation is None:
+    if generation is None or (completed and generation.status != "completed"):
         raise NotFound("This image does not exist.")
-    if viewer is not None and generation.user_id == viewer.id:
+    if getattr(viewer, "is_authenticated", False) and generation.user_id == viewer.id:
         return generation
     if generation.is_public and generation.status == "completed":
         return generation
@@ -219,7 +209,7 @@ def serialize_generation(generation: Generation, viewer: User | None = None) -> 
         "style": {"id": style.id, "title": style.title, "is_paused": style.is_paused},
         "artist": {"id": style.artist.user_id, "artist_name": style.artist.artist_name},
         "owner": {"id": owner.id, "username": owner.username},
-        "licence_url": licence_url(),
+        "licence_url": provenance.licence_url(),
     }
 
 

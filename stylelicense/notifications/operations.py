@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, func, select, update
 
 from ..api import PageQuery, iso, paginate
+from ..cards import comment_excerpts, excerpt, public_url, user_summary
 from ..errors import NotFound
 from ..extensions import db
 from .models import NOTIFICATION_TYPES, Notification
@@ -93,7 +94,6 @@ def mark_all_read(recipient_id: int) -> dict:
 
 def serialize_notifications(notifications: list[Notification], recipient_id: int) -> list[dict]:
     """Notifications with actor and target summaries; a fixed number of queries for any page."""
-    from ..community.operations import comment_excerpts, excerpt, public_url, user_summary
     from ..generations.models import Generation
     from ..styles.models import Style
     from ..users.models import User

@@ -27,7 +27,7 @@ from .hashes import from_signed, to_signed
 from .models import Licence, LicenceHash
 from .schemas import ProvenanceReport
 from .serials import format_serial, new_serial, parse_serial
-from .terms import CURRENT_TERMS_VERSION, terms_summary
+from .terms import CURRENT_TERMS_VERSION, terms_path, terms_summary
 
 MAX_VERIFY_BYTES = 10 * 1024 * 1024
 MAX_VERIFY_PIXELS = 40_000_000
@@ -102,6 +102,12 @@ def _delivered(stmt):
     )
 
 
+def licence_url(version: str = CURRENT_TERMS_VERSION) -> str:
+    """Where the licence terms (of ``version``) of generated images are published: the SPA's terms page."""
+    config = current_app.config
+    return config.get("LICENSE_TERMS_URL") or f"{config['PUBLIC_BASE_URL'].rstrip('/')}{terms_path(version)}"
+
+
 def _visible_to(licence: Licence, viewer) -> bool:
     owner = viewer is not None and getattr(viewer, "is_authenticated", False) and viewer.id == licence.buyer_id
     return bool(licence.generation.is_public or owner)
@@ -135,7 +141,6 @@ def get_generation_licence(generation_id: int, viewer) -> Licence:
 
 
 def _terms(version: str) -> dict:
-    from ..generations.operations import licence_url
 
     summary = terms_summary(version) or {
         "version": version,

@@ -64,8 +64,9 @@ def clean_trigger(raw: str | None) -> str | None:
 
 
 def lora_trigger(style: Style) -> str:
-    """The words the LoRA is trained (and prompted) with: the style's tag, or — for a style with no
-    English tag — a made-up token unique to the style, so the LoRA still has a word to attach to."""
+    """The one trigger rule: the words the LoRA is trained (and prompted) with — the style's tag, or, for
+    a style with no English tag, a made-up token unique to the style, so the LoRA still has a word to
+    attach to. Training and generation both use this."""
     return style.trigger or title_tag(style.title) or f"sls{style.id}"
 
 
