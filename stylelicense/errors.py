@@ -131,6 +131,11 @@ _HTTP_CODES = {
 }
 
 
+def http_error_codes() -> set[str]:
+    """The codes HTTP errors are answered with."""
+    return set(_HTTP_CODES.values())
+
+
 def error_response(error: APIError):
     from flask import jsonify
 

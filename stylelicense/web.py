@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, request, send_from_directory
+from pydantic import Field
 
-from .api import ok
+from . import limits
+from .api import Schema, endpoint, ok
 from .storage import LocalStorage, get_storage
 
 bp = Blueprint("web", __name__)
@@ -16,9 +18,29 @@ _PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>Style 
 The API is at <a href="/api/docs">/api/docs</a>.</p></body></html>"""
 
 
+class PackageOut(Schema):
+    id: str
+    tokens: int
+    price: int
+    currency: str
+
+
+class ConfigOut(Schema):
+    google_login: bool
+    dev_login: bool
+    toss_client_key: str | None
+    sandbox_checkout: bool
+    environment: str
+    limits: dict[str, int] = Field(description="Every limit the server enforces (sizes in bytes, lengths in "
+                                               "characters); the SPA validates with these, never its own copies")
+    packages: list[PackageOut] = Field(description="Token packages, cheapest first")
+    error_codes: list[str] = Field(description="Every code an error envelope can carry (SPEC §6)")
+
+
 @bp.get("/api/config")
+@endpoint(response=ConfigOut, summary="What the SPA needs to know: login options, limits, packages, error codes")
 def public_config():
-    """What the SPA needs to know about this deployment (no secrets)."""
+    """What the SPA needs to know about this deployment (no secrets), with the server's limits."""
     config = current_app.config
     return ok({
         "google_login": bool(config["GOOGLE_CLIENT_ID"]),
@@ -26,6 +48,9 @@ def public_config():
         "toss_client_key": config["TOSS_CLIENT_KEY"],
         "sandbox_checkout": config["SANDBOX_CHECKOUT"],
         "environment": config["ENV_NAME"],
+        "limits": limits.limits(),
+        "packages": limits.packages(),
+        "error_codes": limits.error_codes(),
     })
 
 

@@ -9,7 +9,8 @@ from pydantic import EmailStr, Field, field_validator
 from ..api import Schema
 from ..text import one_line, plain_text
 
-USERNAME_PATTERN = re.compile(r"^[a-z0-9_]{3,30}$")
+USERNAME_MIN, USERNAME_MAX = 3, 30
+USERNAME_PATTERN = re.compile(rf"^[a-z0-9_]{{{USERNAME_MIN},{USERNAME_MAX}}}$")
 BIO_MAX_CHARS = 500
 ARTIST_NAME_MAX_CHARS = 50
 

@@ -1,0 +1,51 @@
+"""One source of limits and codes: GET /api/config publishes the server's limits, packages and error
+codes (and is in the OpenAPI document); the SPA has an en and a ko message for every code."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from stylelicense import limits
+from stylelicense.styles.schemas import MAX_IMAGES, MIN_IMAGES
+from stylelicense.tags.operations import MAX_TAGS
+from tests.conftest import ROOT
+
+LOCALES = ROOT / "frontend" / "src" / "i18n" / "locales"
+
+
+def test_config_publishes_the_limits_the_server_enforces(client):
+    data = client.get("/api/config").get_json()["data"]
+    assert data["limits"] == limits.limits()
+    assert (data["limits"]["min_images"], data["limits"]["max_images"]) == (MIN_IMAGES, MAX_IMAGES)
+    assert data["limits"]["max_tags_per_image"] == MAX_TAGS == 20
+    assert [p["id"] for p in data["packages"]] == ["basic_100", "standard_500", "premium_1000"]
+    codes = set(data["error_codes"])
+    assert {"VALIDATION_ERROR", "INSUFFICIENT_TOKENS", "PAYMENTS_UNAVAILABLE", "RATE_LIMITED"} <= codes
+    assert "GENERATION_FINISHED" not in data["error_codes"]  # webhook-only
+
+
+def test_config_is_in_the_openapi_document(client):
+    document = client.get("/api/openapi.json").get_json()
+    operation = document["paths"]["/api/config"]["get"]
+    assert operation["summary"]
+    assert "limits" in json.dumps(document["components"]["schemas"]["ConfigOut"])
+
+
+def test_every_error_code_has_an_english_and_a_korean_message(app):
+    with app.app_context():
+        codes = set(limits.error_codes())
+    for locale in ("en", "ko"):
+        messages = json.loads((LOCALES / f"{locale}.json").read_text())["errors"]
+        missing = sorted(code for code in codes if not messages.get(code))
+        assert missing == [], f"{locale}.json lacks messages for {missing}"
+
+
+def test_every_code_raised_by_name_is_published_or_webhook_only(app):
+    """A ``code="..."`` written anywhere in the API is in the published list (or answers workers only)."""
+    written = set()
+    for path in (ROOT / "stylelicense").rglob("*.py"):
+        written |= set(re.findall(r'\bcode="([A-Z_]+)"', path.read_text()))
+    with app.app_context():
+        known = set(limits.error_codes()) | set(limits.WEBHOOK_CODES)
+    assert sorted(written - known) == []
