@@ -49,3 +49,19 @@ def test_every_code_raised_by_name_is_published_or_webhook_only(app):
     with app.app_context():
         known = set(limits.error_codes()) | set(limits.WEBHOOK_CODES)
     assert sorted(written - known) == []
+
+
+def test_the_spa_fallback_limits_equal_the_servers():
+    """validation/limits.js keeps fallbacks for when /api/config cannot be read: they must not drift."""
+    source = (ROOT / "frontend" / "src" / "validation" / "limits.js").read_text()
+    block = source[source.index("export const LIMITS = {"):source.index("}", source.index("export const LIMITS = {"))]
+    spa = {key: eval(value.replace("MB", str(1024 * 1024)))  # noqa: S307 — numbers and `N * MB` only
+           for key, value in re.findall(r"^\s*(\w+): ([\d\s*MB]+),", block, re.M)}
+    names = dict(re.findall(r"^\s*(\w+): '(\w+)',", source[source.index("SERVER_NAMES"):], re.M))
+    server = limits.limits()
+    assert set(names) <= set(server)
+    assert {names[name]: server[name] for name in names} == {names[name]: spa[names[name]] for name in names}
+    megabytes = {"maxSignatureMb": "max_signature_bytes", "maxProfileImageMb": "max_profile_image_bytes",
+                 "maxImageMb": "max_image_bytes", "maxVerifyMb": "max_verify_bytes"}
+    mb = 1024 * 1024
+    assert {key: spa[key] for key in megabytes} == {key: server[name] // mb for key, name in megabytes.items()}

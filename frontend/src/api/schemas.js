@@ -21,6 +21,12 @@ export const configSchema = z.looseObject({
   dev_login: z.boolean().default(false),
   toss_client_key: nullableString,
   sandbox_checkout: z.boolean().default(false),
+  // The server's limits and codes (stylelicense/limits.py); validation/limits.js applies them.
+  limits: z.record(z.string(), z.number()).nullish(),
+  packages: z
+    .array(z.looseObject({ id: z.string(), tokens: z.number(), price: z.number() }))
+    .nullish(),
+  error_codes: z.array(z.string()).nullish(),
 })
 
 export const artistSummarySchema = z.looseObject({

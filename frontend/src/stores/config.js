@@ -33,5 +33,11 @@ export const useConfigStore = defineStore('config', () => {
     return pending.then(() => config.value)
   }
 
-  return { config, loaded, load }
+  /** Take a config already fetched (main.js reads it before the app starts). */
+  function prime(data) {
+    config.value = { ...FALLBACK, ...data }
+    loaded.value = true
+  }
+
+  return { config, loaded, load, prime }
 })

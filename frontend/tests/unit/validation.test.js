@@ -221,3 +221,22 @@ describe('format sniffing', () => {
     expect(formatFromBytes(new Uint8Array([0xff]))).toBeNull()
   })
 })
+
+describe('server limits', () => {
+  it('takes the limits GET /api/config publishes (sizes in bytes become MB for messages)', async () => {
+    const { LIMITS, applyServerLimits } = await import('@/validation/limits')
+    const before = { ...LIMITS }
+    try {
+      applyServerLimits({
+        max_tags_per_image: 7,
+        max_signature_bytes: 3 * 1024 * 1024,
+        max_title: 'x',
+      })
+      expect(LIMITS.maxTagsPerImage).toBe(7)
+      expect(LIMITS.maxSignatureMb).toBe(3)
+      expect(LIMITS.maxTitle).toBe(before.maxTitle) // not a number: ignored
+    } finally {
+      Object.assign(LIMITS, before)
+    }
+  })
+})
