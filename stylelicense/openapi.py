@@ -28,7 +28,10 @@ def _schema_ref(model, components: dict[str, Any]) -> dict[str, str]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in schema.pop("$defs", {}).items():
         components[name] = definition
-    components[model.__name__] = schema
+    # A recursive model (a comment with replies) comes back as a bare $ref to its own $defs entry: keep
+    # the definition, not a component that points at itself.
+    if schema.get("$ref") != f"#/components/schemas/{model.__name__}":
+        components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 

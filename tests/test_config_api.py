@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 from stylelicense import limits
 from stylelicense.styles.schemas import MAX_IMAGES, MIN_IMAGES
@@ -65,3 +66,58 @@ def test_the_spa_fallback_limits_equal_the_servers():
                  "maxImageMb": "max_image_bytes", "maxVerifyMb": "max_verify_bytes"}
     mb = 1024 * 1024
     assert {key: spa[key] for key in megabytes} == {key: server[name] // mb for key, name in megabytes.items()}
+
+
+# SPA response schema (frontend/src/api/schemas.js) → the OpenAPI component of the answer it parses.
+SPA_SCHEMAS = {
+    "artistCardSchema": "ArtistCardOut", "artistSummarySchema": "StyleArtistOut", "balanceSchema": "BalanceOut",
+    "certificateSchema": "CertificateOut", "commentDeletedSchema": "CommentDeletedOut", "commentSchema": "CommentOut",
+    "configSchema": "ConfigOut", "confirmSchema": "PurchaseOut", "csrfSchema": "CsrfOut",
+    "followingSchema": "FollowingOut", "generationProgressSchema": "ProgressOut", "generationSchema": "GenerationOut",
+    "licenceTermsSchema": "TermsOut", "likeResultSchema": "LikeOut", "meSchema": "MeOut",
+    "notificationListSchema": "NotificationListOut", "notificationSchema": "NotificationOut",
+    "packageSchema": "PackageOut", "publicUserSchema": "PublicProfileOut", "purchaseSchema": "CheckoutOut",
+    "replySchema": "CommentOut", "styleSchema": "StyleOut", "trainingProgressSchema": "TrainingProgressOut",
+    "transactionSchema": "TransactionOut", "userRefSchema": "UserSummaryOut", "verifyLicenceSchema": "VerifyLicenceOut",
+    "verifyResultSchema": "VerifyOut",
+}
+# Optional fields the SPA reads when present but the server does not send: aliases of older drafts and
+# search extras (the search contract is settled separately). The test fails when one of these appears on
+# the server (then it is no longer an extra: remove it here) and on any new field the server lacks.
+SPA_EXTRAS = {
+    "artistCardSchema": {"artist_name", "follower_count", "user_id", "matched_by"},
+    "artistSummarySchema": {"username", "profile_image_url", "follower_count", "is_following"},
+    "followingSchema": {"artist_name", "follower_count", "user_id", "matched_by", "styles"},
+    "generationSchema": {"user", "liked_by_me"},
+    "publicUserSchema": {"is_following"},
+    "styleSchema": {"matched_by"},
+}
+
+
+def _properties(components: dict, name: str) -> dict:
+    component = components[name]
+    if "$ref" in component:
+        return _properties(components, component["$ref"].rsplit("/", 1)[-1])
+    return component.get("properties", {})
+
+
+def test_the_spa_response_schemas_agree_with_the_openapi_document(client):
+    """Every field a Zod response schema of the SPA declares is in the server's schema of that answer
+    (required ones always; optional ones unless listed as a known extra)."""
+    result = subprocess.run(["node", "scripts/schema-fields.mjs"], cwd=ROOT / "frontend", capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    spa = json.loads(result.stdout)
+    components = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert set(SPA_SCHEMAS) <= set(spa), sorted(set(SPA_SCHEMAS) - set(spa))
+    problems = {}
+    for name, component in SPA_SCHEMAS.items():
+        server = set(_properties(components, component))
+        fields = spa[name]
+        missing_required = sorted(f for f, required in fields.items() if required and f not in server)
+        unknown = sorted(f for f, required in fields.items()
+                         if not required and f not in server and f not in SPA_EXTRAS.get(name, set()))
+        stale = sorted(SPA_EXTRAS.get(name, set()) & server)
+        if missing_required or unknown or stale:
+            problems[name] = {"required, not sent": missing_required, "not sent": unknown, "now sent": stale}
+    assert problems == {}

@@ -16,16 +16,15 @@ from stylelicense.styles.models import Style
 from stylelicense.tokens import ledger
 from stylelicense.tokens.models import Purchase, Transaction
 from stylelicense.users.models import Artist, User
+from tests import factories
 
 PRICE = 7
 
 
-# --- factories (flush, never commit; the tests commit where other connections must see the rows) --------
+# --- rows (tests/factories.py: flush, never commit; the tests commit where other connections must see them) --
 
 def make_user(username: str, *, tokens: int = 0, welcome: bool = False) -> User:
-    user = User(google_sub=f"test:{username}", email=f"{username}@example.com", username=username)
-    db.session.add(user)
-    db.session.flush()
+    user = factories.create_user(username)
     if welcome:
         ledger.credit_welcome_bonus(user)
     if tokens:
@@ -34,24 +33,12 @@ def make_user(username: str, *, tokens: int = 0, welcome: bool = False) -> User:
 
 
 def make_style(artist_username: str = "painter", price: int = PRICE) -> Style:
-    owner = make_user(artist_username)
-    owner.role = "artist"
-    artist = Artist(user_id=owner.id, artist_name=artist_username.title(), contact_email=owner.email,
-                    signature_image_key="signatures/x.png")
-    db.session.add(artist)
-    db.session.flush()
-    style = Style(artist_id=artist.id, title="Ink Washes", generation_cost_tokens=price, training_status="completed")
-    db.session.add(style)
-    db.session.flush()
-    return style
+    return factories.create_style(factories.create_artist(artist_username), title="Ink Washes",
+                                  generation_cost_tokens=price)
 
 
 def make_generation(user: User, style: Style) -> Generation:
-    generation = Generation(user_id=user.id, style_id=style.id, prompt_tags=["cat"], seed=42,
-                            cost_tokens=style.generation_cost_tokens)
-    db.session.add(generation)
-    db.session.flush()
-    return generation
+    return factories.create_generation(user, style, status="queued", is_public=False, prompt_tags=["cat"])
 
 
 def balance(user_id: int) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, func, select, text
 from stylelicense.extensions import db
 from stylelicense.tokens import ledger
 from stylelicense.tokens.models import Purchase, Transaction
+from tests.conftest import wait_for
 from tests.fakes.toss_server import FakeToss
 
 
@@ -127,9 +128,7 @@ def test_no_database_lock_is_held_while_toss_is_called(toss_app, toss, alice, da
     result: dict = {}
     worker = threading.Thread(target=lambda: result.setdefault("response", confirm(alice, order, payment_key)))
     worker.start()
-    deadline = time.monotonic() + 10
-    while toss.calls["confirm"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: toss.calls["confirm"], timeout=10, interval=0.02, message="the confirm call to reach Toss")
     assert toss.calls["confirm"] == 1
     engine = create_engine(database_url)
     try:

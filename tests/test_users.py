@@ -6,28 +6,25 @@ from io import BytesIO
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from stylelicense.community.models import Follow, Like
+from stylelicense.community.models import Like
 from stylelicense.extensions import db
 from stylelicense.generations.models import Generation
 from stylelicense.storage import get_storage
 from stylelicense.styles.models import Artwork, Style
 from stylelicense.tokens.models import Transaction
 from stylelicense.users.models import Artist, User
+from tests import factories
+from tests.factories import count_rows, seeded
 
-# --- helpers: rows other features would create, written in short-lived app contexts -------------
+# --- helpers: rows other features would create (tests/factories.py), committed in short-lived app contexts --
 
 def add(app, *rows) -> list[int]:
-    with app.app_context():
-        db.session.add_all(rows)
-        db.session.commit()
+    with seeded(app) as session:
+        session.add_all(rows)
+        session.flush()
         return [row.id for row in rows]
-
-
-def count(app, model, *where) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def value(app, column, *where):
@@ -36,29 +33,25 @@ def value(app, column, *where):
 
 
 def make_style(app, artist_id: int, *, status: str = "completed", title: str = "Ink wash") -> int:
-    [style_id] = add(app, Style(artist_id=artist_id, title=title, generation_cost_tokens=5, training_status=status,
-                                thumbnail_key=f"styles/{title}/thumb.jpg"))
-    return style_id
+    with seeded(app) as session:
+        return factories.create_style(session.get(Artist, artist_id), title=title, status=status,
+                                      generation_cost_tokens=5, thumbnail_key=f"styles/{title}/thumb.jpg").id
 
 
 def make_generation(app, user_id: int, style_id: int, *, public: bool = True, status: str = "completed") -> int:
-    [generation_id] = add(app, Generation(user_id=user_id, style_id=style_id, seed=1, cost_tokens=5,
-                                          status=status, is_public=public, result_key=f"gen/{user_id}/x.png"))
-    return generation_id
+    with seeded(app) as session:
+        return factories.create_generation(session.get(User, user_id), session.get(Style, style_id),
+                                           is_public=public, status=status, seed=1, cost_tokens=5).id
 
 
 def like(app, user_id: int, generation_id: int) -> None:
-    add(app, Like(user_id=user_id, generation_id=generation_id))
-    with app.app_context():
-        db.session.get(Generation, generation_id).like_count += 1
-        db.session.commit()
+    with seeded(app) as session:
+        factories.create_like(session.get(User, user_id), session.get(Generation, generation_id))
 
 
 def follow(app, follower_id: int, artist_user_id: int) -> None:
-    add(app, Follow(follower_id=follower_id, following_id=artist_user_id))
-    with app.app_context():
-        db.session.scalar(select(Artist).where(Artist.user_id == artist_user_id)).follower_count += 1
-        db.session.commit()
+    with seeded(app) as session:
+        factories.create_follow(session.get(User, follower_id), session.get(User, artist_user_id))
 
 
 def stored(app, key: str, *, public: bool) -> bool:
@@ -253,7 +246,7 @@ def test_upgrading_twice_is_a_conflict(app, client, make_artist, png_bytes):
         "signature_image": (image_file(png_bytes), "s.png")}, content_type="multipart/form-data")
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "CONFLICT"
-    assert count(app, Artist) == 1
+    assert count_rows(app, Artist) == 1
     assert client.get("/api/auth/me").get_json()["data"]["artist"]["artist_name"] == "Twice"
 
 
@@ -285,16 +278,16 @@ def test_plain_user_is_deleted_with_their_data(app, client, make_client, login, 
     assert response.status_code == 200
     assert response.get_json()["data"] == {"result": "deleted"}
     assert client.get("/api/auth/me").status_code == 401  # signed out
-    assert count(app, User, User.id == me["id"]) == 0
-    assert count(app, Transaction, Transaction.user_id == me["id"]) == 0
-    assert count(app, Generation, Generation.id == mine) == 0
-    assert count(app, Like, Like.user_id == me["id"]) == 0
+    assert count_rows(app, User, User.id == me["id"]) == 0
+    assert count_rows(app, Transaction, Transaction.user_id == me["id"]) == 0
+    assert count_rows(app, Generation, Generation.id == mine) == 0
+    assert count_rows(app, Like, Like.user_id == me["id"]) == 0
     assert not stored(app, picture, public=True)
     # Counters on other people's things follow.
     assert value(app, Generation.like_count, Generation.id == others_image) == 0
     assert value(app, Artist.follower_count, Artist.user_id == artist["id"]) == 0
     # Everyone else is untouched.
-    assert count(app, User) == 2 and count(app, Style) == 1
+    assert count_rows(app, User) == 2 and count_rows(app, Style) == 1
     # Signing in again is a new account (with a new welcome bonus).
     client._csrf = None  # leaving cleared the session, and the CSRF token with it
     again = login(client, "leaver")
@@ -315,9 +308,9 @@ def test_artist_whose_style_was_used_is_deactivated_not_deleted(app, client, mak
         user = db.session.get(User, artist["id"])
         assert user is not None and user.is_active is False and user.deactivated_at is not None
     # Styles and generation history stay for copyright tracing.
-    assert count(app, Style, Style.id == style_id) == 1
-    assert count(app, Generation, Generation.id == generation_id) == 1
-    assert count(app, Artist, Artist.user_id == artist["id"]) == 1
+    assert count_rows(app, Style, Style.id == style_id) == 1
+    assert count_rows(app, Generation, Generation.id == generation_id) == 1
+    assert count_rows(app, Artist, Artist.user_id == artist["id"]) == 1
     # Profile hidden, login blocked.
     assert make_client().get(f"/api/users/{artist['id']}").status_code == 404
     client._csrf = None  # leaving cleared the session, and the CSRF token with it
@@ -336,8 +329,8 @@ def test_artist_whose_style_was_never_used_is_deleted_with_styles_and_artworks(a
 
     response = client.delete("/api/users/me")
     assert response.get_json()["data"] == {"result": "deleted"}
-    assert count(app, User, User.id == artist["id"]) == 0
-    assert count(app, Artist) == 0 and count(app, Style) == 0 and count(app, Artwork) == 0
+    assert count_rows(app, User, User.id == artist["id"]) == 0
+    assert count_rows(app, Artist) == 0 and count_rows(app, Style) == 0 and count_rows(app, Artwork) == 0
     assert not stored(app, signature, public=False)
 
 

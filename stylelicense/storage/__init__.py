@@ -97,8 +97,10 @@ class LocalStorage:
         key = _safe_key(key)
         return f"{self.public_base_url}/private/{quote(key)}?expires={expires}&signature={self.sign(key, expires)}"
 
-    def verify(self, key: str, expires: int, signature: str) -> bool:
-        return expires >= time.time() and hmac.compare_digest(self.sign(key, expires), signature)
+    def verify(self, key: str, expires: int, signature: str, *, now: float | None = None) -> bool:
+        """A private URL's signature is valid and not expired (``now``: the clock, for tests)."""
+        now = time.time() if now is None else now
+        return expires >= now and hmac.compare_digest(self.sign(key, expires), signature)
 
     def check(self) -> None:
         try:

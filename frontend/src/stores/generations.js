@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import * as generationsApi from '@/api/generations'
+import { createPoller } from '@/composables/usePolling'
 
 // Every second while one of my jobs runs (the worker reports each step); nothing when none does.
 export const GENERATION_POLL_MS = 1000
@@ -16,7 +17,10 @@ export const useGenerationsStore = defineStore('generations', () => {
   const loaded = ref(false)
   const error = ref(null)
   const visibility = ref('all')
-  let timer = null
+  const poller = createPoller(() => refreshRunning(), {
+    intervalMs: GENERATION_POLL_MS,
+    shouldContinue: () => hasRunning.value,
+  })
   // Notified when a generation leaves the running states (e.g. to refresh the balance).
   const finishedListeners = new Set()
 
@@ -88,22 +92,16 @@ export const useGenerationsStore = defineStore('generations', () => {
 
   /** Polls every 5 s while something runs, and stops as soon as nothing does. */
   function syncPolling() {
-    if (hasRunning.value && !timer) {
-      timer = setInterval(() => {
-        refreshRunning()
-      }, GENERATION_POLL_MS)
-    } else if (!hasRunning.value && timer) {
-      stopPolling()
-    }
+    if (hasRunning.value && !poller.active) poller.start()
+    else if (!hasRunning.value && poller.active) stopPolling()
   }
 
   function stopPolling() {
-    if (timer) clearInterval(timer)
-    timer = null
+    poller.stop()
   }
 
   function isPolling() {
-    return timer !== null
+    return poller.active
   }
 
   async function create(payload) {

@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import * as notificationsApi from '@/api/notifications'
+import { createPoller } from '@/composables/usePolling'
 
 export const NOTIFICATION_POLL_MS = 30000
 
@@ -11,7 +12,7 @@ export const useNotificationsStore = defineStore('notifications', () => {
   const hasMore = ref(false)
   const loading = ref(false)
   const error = ref(null)
-  let timer = null
+  const poller = createPoller(() => refreshCount(), { intervalMs: NOTIFICATION_POLL_MS })
 
   function applyPage(page, append) {
     items.value = append ? [...items.value, ...page.results] : page.results
@@ -69,20 +70,17 @@ export const useNotificationsStore = defineStore('notifications', () => {
 
   /** Polls the unread count every 30 s; idempotent. */
   function startPolling() {
-    if (timer) return
+    if (poller.active) return
     refreshCount().catch(() => {})
-    timer = setInterval(() => {
-      refreshCount().catch(() => {})
-    }, NOTIFICATION_POLL_MS)
+    poller.start()
   }
 
   function stopPolling() {
-    if (timer) clearInterval(timer)
-    timer = null
+    poller.stop()
   }
 
   function isPolling() {
-    return timer !== null
+    return poller.active
   }
 
   function reset() {
