@@ -19,8 +19,9 @@ from sqlalchemy.orm import selectinload
 from ..api import iso
 from ..errors import Conflict, Forbidden, NotFound, StyleNotReady, ValidationError
 from ..extensions import db
-from ..jobs.client import enqueue_after_commit, queue_size
+from ..jobs.client import enqueue_after_commit
 from ..jobs.payloads import GENERATE_IMAGE, GenerateImagePayload
+from ..jobs.state import FINISHED, from_older_run, lock_for_report, queue_is_empty, repeated_start
 from ..models import utcnow
 from ..notifications.operations import notify
 from ..provenance import operations as provenance
@@ -37,7 +38,8 @@ from .schemas import MAX_DESCRIPTION, MAX_PROMPT_TAGS, GenerationCreate, Generat
 
 ACTIVE = ("queued", "processing", "retrying")
 GENERATION_QUEUE = "image_generation"
-FINISHED = ("completed", "failed", "cancelled")
+# A generation can also end cancelled (by its owner, while still queued).
+FINISHED = (*FINISHED, "cancelled")
 # 1 attempt + 3 retries, plus room for two redeliveries after a worker crash; a message that kills
 # its worker every time is failed (and refunded) instead of looping forever (NOTES §3).
 MAX_ATTEMPTS = 6
@@ -256,11 +258,7 @@ def cancel_generation(generation_id: int, viewer: User) -> Generation:
 
 def _lock(generation_id: int) -> Generation:
     """Row lock: concurrent reports for one generation are applied one after the other."""
-    generation = db.session.scalar(select(Generation).where(Generation.id == generation_id).with_for_update()
-                                   .execution_options(populate_existing=True))
-    if generation is None:
-        raise NotFound("No such generation.")
-    return generation
+    return lock_for_report(Generation, generation_id, "generation")
 
 
 def record_progress(*, generation_id: int, current_step: int, total_steps: int, progress_percent: int = 0,
@@ -290,7 +288,7 @@ def record_progress(*, generation_id: int, current_step: int, total_steps: int, 
         db.session.flush()
         return generation, True
     if current_step == 0:
-        if run_id is not None and progress.get("run_id") == run_id:
+        if repeated_start(progress, run_id):
             return generation, False  # the same start report sent again
         if generation.attempts >= MAX_ATTEMPTS:
             fail_generation(generation, "TOO_MANY_ATTEMPTS",
@@ -303,7 +301,7 @@ def record_progress(*, generation_id: int, current_step: int, total_steps: int, 
                                "attempt": attempt}
         db.session.flush()
         return generation, True
-    if run_id is not None and progress.get("run_id") not in (None, run_id):
+    if from_older_run(progress, run_id):
         return generation, False  # a report of an older run (e.g. a duplicate delivery)
     if generation.status == "processing" and current_step < int(progress.get("current_step") or 0):
         return generation, False  # out of order
@@ -391,7 +389,7 @@ def sweep_stale(older_than: timedelta) -> list[Generation]:
     stale = list(db.session.scalars(
         select(Generation).where(Generation.status.in_(ACTIVE), Generation.updated_at < cutoff)
         .order_by(Generation.id).with_for_update(skip_locked=True)))
-    if any(g.status == "queued" for g in stale) and queue_size(GENERATION_QUEUE) != 0:
+    if any(g.status == "queued" for g in stale) and not queue_is_empty(GENERATION_QUEUE):
         stale = [g for g in stale if g.status != "queued"]
     minutes = int(older_than.total_seconds() // 60)
     for generation in stale:

@@ -34,7 +34,6 @@ from .models import Artwork, Style
 from .schemas import MAX_DESCRIPTION, MAX_TITLE, StyleCreateForm, StylePatch
 from .uploads import check_counts, prepare_images
 
-FINISHED = ("completed", "failed")
 LORA_FILE = "pytorch_lora_weights.safetensors"
 _PROGRESS_FIELDS = ("current_epoch", "total_epochs", "progress_percent", "estimated_seconds", "last_updated")
 _NOT_TAG_CHARS = re.compile(r"[^a-z0-9 \-]+")

@@ -17,16 +17,17 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..api import iso
-from ..errors import Conflict, NotFound
+from ..errors import Conflict
 from ..extensions import db
-from ..jobs.client import enqueue_after_commit, queue_size
+from ..jobs.client import enqueue_after_commit
 from ..jobs.payloads import TRAIN_STYLE
+from ..jobs.state import FINISHED, from_older_run, lock_for_report, queue_is_empty, repeated_start
 from ..models import utcnow
 from ..notifications.operations import notify
 from ..text import field_error
 from ..users.models import Artist
 from .models import Style
-from .operations import FINISHED, lora_key_for, training_payload
+from .operations import lora_key_for, training_payload
 
 TRAINING_QUEUE = "model_training"
 # 1 attempt + 3 retries, plus room for two redeliveries after a worker crash; a message that kills its
@@ -50,10 +51,7 @@ class TrainingSuperseded(Conflict):
 
 def _lock(style_id: int) -> Style:
     """Row lock: concurrent reports (and the sweeper) for one style apply one after the other."""
-    style = db.session.scalar(select(Style).where(Style.id == style_id).with_for_update())
-    if style is None:
-        raise NotFound("No such style.")
-    return style
+    return lock_for_report(Style, style_id, "style")
 
 
 def _progress(epoch: int, total: int, percent: int, seconds: int | None, run_id: str | None) -> dict[str, Any]:
@@ -78,7 +76,7 @@ def record_training_progress(*, style_id: int, current_epoch: int = 0, total_epo
         return style, False
     current = dict(style.progress or {})
     if starting:
-        if run_id is not None and current.get("run_id") == run_id:
+        if repeated_start(current, run_id):
             style.progress = {**current, "last_updated": iso(utcnow())}  # the same start sent again
             return style, False
         if style.training_attempts >= MAX_TRAINING_ATTEMPTS:
@@ -92,7 +90,7 @@ def record_training_progress(*, style_id: int, current_epoch: int = 0, total_epo
         current_app.logger.info("training started", extra={"event": "training_started", "style_id": style.id,
                                                            "attempt": style.training_attempts})
         return style, True
-    if run_id is not None and current.get("run_id") not in (None, run_id):
+    if from_older_run(current, run_id):
         raise TrainingSuperseded(details={"style_id": style.id})
     if style.training_status == "pending":  # a worker that skipped the start report still counts
         style.training_attempts += 1
@@ -137,8 +135,7 @@ def report_training_failure(*, style_id: int, reason: str = "", run_id: str | No
         return style, False
     if style.training_status == "completed":
         raise TrainingFinished(details={"style_id": style.id, "training_status": style.training_status})
-    current_run = (style.progress or {}).get("run_id")
-    if run_id is not None and current_run not in (None, run_id):
+    if from_older_run(style.progress, run_id):
         raise TrainingSuperseded(details={"style_id": style.id})
     fail_training(style, reason or "training failed")
     return style, True
@@ -195,7 +192,7 @@ def sweep_stale_styles(older_than: int = STALE_AFTER_SECONDS) -> dict[str, list[
     pending = list(db.session.scalars(select(Style).where(Style.training_status == "pending",
                                                           Style.updated_at < cutoff)
                                       .order_by(Style.id).with_for_update(skip_locked=True)))
-    if pending and queue_size(TRAINING_QUEUE) == 0:
+    if pending and queue_is_empty(TRAINING_QUEUE):
         for style in pending:
             if style.training_attempts >= MAX_TRAINING_ATTEMPTS:
                 fail_training(style, f"gave up after {style.training_attempts} attempts")
