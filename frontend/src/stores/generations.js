@@ -90,7 +90,7 @@ export const useGenerationsStore = defineStore('generations', () => {
     syncPolling()
   }
 
-  /** Polls every 5 s while something runs, and stops as soon as nothing does. */
+  /** Polls every GENERATION_POLL_MS while something runs, and stops as soon as nothing does. */
   function syncPolling() {
     if (hasRunning.value && !poller.active) poller.start()
     else if (!hasRunning.value && poller.active) stopPolling()
