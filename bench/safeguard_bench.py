@@ -132,7 +132,7 @@ def main() -> None:
     try:
         from stylelicense.app import create_app  # after the structural refactor
     except ImportError:
-        from stylelicense import create_app
+        from stylelicense.app import create_app
     from stylelicense.extensions import db
     from stylelicense.models import import_all_models
     from stylelicense.styles import safeguards
