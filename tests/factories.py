@@ -164,3 +164,22 @@ def count_queries(app):
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def bought_generation(app, client, login):
+    """A generation bought through the API by ``buyer`` (10 tokens charged) in Painter Pat's style, with
+    the client that bought it and the output keys a worker would report."""
+    from types import SimpleNamespace
+
+    with app.app_context():
+        artist = create_artist("painter", "Painter Pat")
+        style = create_style(artist, title="Ink Wash", lora_key="styles/1/lora.safetensors", generation_cost_tokens=10)
+        db.session.commit()
+        style_id, artist_id = style.id, artist.artist.id
+    login(client, "buyer")
+    response = client.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["cat"]})
+    assert response.status_code == 201
+    generation_id = response.get_json()["data"]["id"]
+    return SimpleNamespace(id=generation_id, client=client, artist_id=artist_id,
+                           result_key=f"generations/{generation_id}/abc.png",
+                           thumbnail_key=f"generations/{generation_id}/abc-thumb.webp")

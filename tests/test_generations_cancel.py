@@ -4,8 +4,6 @@ the cancelled job does nothing (its start report answers GENERATION_FINISHED; a 
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from sqlalchemy import select
 
@@ -22,19 +20,7 @@ from tests.test_inference_webhooks import _complete, _start, _store_outputs
 @pytest.fixture
 def gen(app, client, login):
     """A queued generation bought through the API (10 tokens charged) and its owner's client."""
-    with app.app_context():
-        artist = factories.create_artist("painter", "Painter Pat")
-        style = factories.create_style(artist, title="Ink Wash", lora_key="styles/1/lora.safetensors",
-                                       generation_cost_tokens=10)
-        db.session.commit()
-        style_id, artist_id = style.id, artist.artist.id
-    login(client, "buyer")
-    response = client.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["cat"]})
-    assert response.status_code == 201
-    generation_id = response.get_json()["data"]["id"]
-    return SimpleNamespace(id=generation_id, client=client, artist_id=artist_id,
-                           result_key=f"generations/{generation_id}/abc.png",
-                           thumbnail_key=f"generations/{generation_id}/abc-thumb.webp")
+    return factories.bought_generation(app, client, login)
 
 
 def _movements(app, generation_id):

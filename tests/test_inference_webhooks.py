@@ -29,19 +29,7 @@ HEADERS = {"Authorization": f"Bearer {INTERNAL_TOKEN}", "X-Request-Source": "inf
 @pytest.fixture
 def gen(app, client, login):
     """A generation bought through the API (10 tokens charged), its owner's client and output keys."""
-    with app.app_context():
-        artist = factories.create_artist("painter", "Painter Pat")
-        style = factories.create_style(artist, title="Ink Wash", lora_key="styles/1/lora.safetensors",
-                                       generation_cost_tokens=10)
-        db.session.commit()
-        style_id, artist_id = style.id, artist.artist.id
-    login(client, "buyer")
-    response = client.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["cat"]})
-    assert response.status_code == 201
-    generation_id = response.get_json()["data"]["id"]
-    return SimpleNamespace(id=generation_id, client=client, artist_id=artist_id,
-                           result_key=f"generations/{generation_id}/abc.png",
-                           thumbnail_key=f"generations/{generation_id}/abc-thumb.webp")
+    return factories.bought_generation(app, client, login)
 
 
 def _hook(client, method, path, body, headers=HEADERS):

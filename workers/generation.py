@@ -40,20 +40,9 @@ import os
 import time
 import uuid
 
-from . import app
+from . import app, lifecycle
 from .api_client import WebhookClient
-from .lifecycle import (
-    Faults,
-    Finished,
-    ProgressReporter,
-    TransientError,
-    get_storage,
-    load_faults,
-    report,
-    retry_delays,
-    retry_or_fail,
-)
-from .lifecycle import classify as classify_shared
+from .lifecycle import Faults, Finished, ProgressReporter, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +63,7 @@ def classify(error: BaseException) -> tuple[bool, str]:
         return False, "INVALID_PROMPT"
     if isinstance(error, InferenceInputError):
         return False, "INVALID_INPUT"
-    return classify_shared(error, default="GENERATION_FAILED")
+    return lifecycle.classify(error, default="GENERATION_FAILED")
 
 
 def get_engine():
@@ -155,7 +144,7 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     announce(reporter, steps)
     if faults.fatal:
         raise InferenceInputError("injected non-retryable error (STYLELICENSE_FAULTS=fatal)")
-    storage = get_storage()
+    storage = lifecycle.get_storage()
     engine = get_engine()
     image = engine.generate(
         lora_key=job.lora_key, lora_loader=lambda: storage.get(job.lora_key),
@@ -206,11 +195,11 @@ def generate_image(self, payload: dict) -> str:
 
     job = GenerateImagePayload(**payload)
     attempt = self.request.retries + 1
-    delays = retry_delays(RETRY_DELAYS_ENV)
+    delays = lifecycle.retry_delays(RETRY_DELAYS_ENV)
     client = WebhookClient(SOURCE)
     run_id = uuid.uuid4().hex
     try:
-        status = run_attempt(job, attempt=attempt, client=client, faults=load_faults(), run_id=run_id)
+        status = run_attempt(job, attempt=attempt, client=client, faults=lifecycle.load_faults(), run_id=run_id)
         log.info("generation %s: %s (attempt %s)", job.generation_id, status, attempt)
         return status
     except Finished as finished:
@@ -218,9 +207,10 @@ def generate_image(self, payload: dict) -> str:
         return str(finished)
     except Exception as error:
         failure = {"generation_id": job.generation_id, "reason": repr(error)[:500]}
-        return retry_or_fail(
+        return lifecycle.retry_or_fail(
             self, error, code=classify(error), delays=delays, what=f"generation {job.generation_id}", logger=log,
-            on_retry=lambda code: report(client, "PATCH", "inference/progress", {
+            on_retry=lambda code: lifecycle.report(client, "PATCH", "inference/progress", {
                 **failure, "current_step": 0, "total_steps": 0, "attempt": attempt, "run_id": run_id,
                 "retrying": True, "error_code": code}),
-            on_failure=lambda code: report(client, "POST", "inference/failed", {**failure, "error_code": code}))
+            on_failure=lambda code: lifecycle.report(client, "POST", "inference/failed",
+                                                     {**failure, "error_code": code}))

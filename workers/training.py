@@ -44,20 +44,9 @@ import tempfile
 import uuid
 from typing import Any
 
-from . import app
+from . import app, lifecycle
 from .api_client import WebhookClient
-from .lifecycle import (
-    Faults,
-    Finished,
-    ProgressReporter,
-    TransientError,
-    get_storage,
-    load_faults,
-    report,
-    retry_delays,
-    retry_or_fail,
-)
-from .lifecycle import classify as classify_shared
+from .lifecycle import Faults, Finished, ProgressReporter, TransientError, retry_delays
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +75,7 @@ def classify(error: BaseException) -> tuple[bool, str]:
         return True, "DIVERGED"
     if isinstance(error, SoftTimeLimitExceeded):  # a retry would hit the same limit
         return False, "TIME_LIMIT"
-    return classify_shared(error, default="TRAINING_FAILED")
+    return lifecycle.classify(error, default="TRAINING_FAILED")
 
 
 def _stop_reason(body: dict) -> str:
@@ -142,7 +131,7 @@ def run_training(job, *, attempt: int, client: WebhookClient, run_id: str, fault
     try:
         if faults.fatal:
             raise BadInput("injected non-retryable error (TRAINING_FAULTS=fatal)")
-        storage = get_storage()
+        storage = lifecycle.get_storage()
         images = _load_images(storage, job.images)
 
         from .pipelines.training import TrainingCancelled, TrainingConfig, train_lora
@@ -188,7 +177,7 @@ def train_style(self, payload: dict) -> str:
     delays = retry_delays(RETRY_DELAYS_ENV)
     client = WebhookClient(SOURCE)
     run_id = uuid.uuid4().hex
-    faults = load_faults("TRAINING_FAULTS")
+    faults = lifecycle.load_faults("TRAINING_FAULTS")
     try:
         result = run_training(job, attempt=attempt, client=client, run_id=run_id, faults=faults)
         return result["status"]
@@ -197,7 +186,7 @@ def train_style(self, payload: dict) -> str:
         return "skipped"
     except Exception as error:
         message = str(error)
-        return retry_or_fail(
+        return lifecycle.retry_or_fail(
             self, error, code=classify(error), delays=delays, what=f"style {job.style_id} training", logger=log,
-            on_failure=lambda code: report(client, "POST", "training/failed", {
+            on_failure=lambda code: lifecycle.report(client, "POST", "training/failed", {
                 "style_id": job.style_id, "reason": f"{code}: {message}"[:500], "run_id": run_id}))

@@ -34,7 +34,8 @@ def create(styles, generations, likes, users, seed, no_images):
     Without options: a small set for `make run`. For measurements, e.g.
     `--styles 10000 --generations 100000 --likes 1000000`. Does nothing if demo data exists.
     """
-    from ..demo import Sizes, analyze, create_demo_data, demo_exists
+    from ..bulk import analyze
+    from ..demo import Sizes, create_demo_data, demo_exists
 
     if demo_exists():
         click.echo("demo data already present; nothing to do")

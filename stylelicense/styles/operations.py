@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
-from ..api import iso
+from ..cards import style_card
 from ..errors import Forbidden, NotFound, StyleLimitReached
 from ..extensions import db
 from ..jobs.client import enqueue_after_commit
@@ -234,25 +234,15 @@ def my_styles_stmt(user: User) -> Select:
 
 
 def serialize_style(style: Style, viewer: Any = None) -> dict[str, Any]:
-    """SPEC §6.1 style shape; ``progress`` only while training; SPEC §13 ``samples`` and, for the
-    owner, ``training_report``."""
+    """SPEC §6.1 style shape (the listing card, :func:`cards.style_card`, plus): ``progress`` only while
+    training, the queue place, SPEC §13 ``samples`` and, for the owner, ``training_report``."""
     progress = None
     if style.training_status == "training" and style.progress:
         progress = {name: style.progress.get(name) for name in _PROGRESS_FIELDS}
     return {
-        "id": style.id,
-        "title": style.title,
-        "description": style.description,
-        "generation_cost_tokens": style.generation_cost_tokens,
-        "training_status": style.training_status,
+        **style_card(style, style.artist, [tag.name for tag in style.tags if tag.is_active]),
         "progress": progress,
         "queue": style_queue(style),
-        "thumbnail_url": showcase.card_thumbnail_url(style),
-        "tags": [tag.name for tag in style.tags if tag.is_active],
-        "artist": {"id": style.artist.user_id, "artist_name": style.artist.artist_name},
-        "generations_count": style.generation_count,
-        "created_at": iso(style.created_at),
-        "is_paused": style.is_paused,
         "samples": showcase.serialize_samples(style),
         "training_report": showcase.serialize_training_report(style) if _is_owner(style, viewer) else None,
     }
