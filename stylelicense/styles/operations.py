@@ -241,6 +241,7 @@ def serialize_style(style: Style, viewer: Any = None) -> dict[str, Any]:
         progress = {name: style.progress.get(name) for name in _PROGRESS_FIELDS}
     return {
         **style_card(style, style.artist, [tag.name for tag in style.tags if tag.is_active]),
+        "artist": {"id": style.artist.user_id, "artist_name": style.artist.artist_name},  # SPEC §6.1 exactly
         "progress": progress,
         "queue": style_queue(style),
         "samples": showcase.serialize_samples(style),
