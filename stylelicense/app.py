@@ -30,6 +30,10 @@ def create_app(env: dict[str, str] | None = None, **overrides) -> Flask:
 
     init_security(app)
 
+    from .cache import init_cache
+
+    init_cache(app)
+
     from .cli import register_cli
 
     register_cli(app)

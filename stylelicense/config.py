@@ -5,6 +5,7 @@ Everything is optional for a local run; production refuses to start without the 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -82,6 +83,20 @@ def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = N
     broker_url = env.get("CELERY_BROKER_URL") or "filesystem://"
     dev_login = False if production else _flag(env.get("STYLELICENSE_DEV_LOGIN"), mode == "development")
     toss_secret = env.get("TOSS_SECRET_KEY") or None
+    # Connections per API process: one per gunicorn thread plus a little headroom (docs/DEPLOYMENT.md).
+    engine_options: dict = {"pool_pre_ping": _flag(env.get("DB_POOL_PRE_PING"), True)}
+    if not database_url.startswith("sqlite"):
+        engine_options.update(pool_size=int(env.get("DB_POOL_SIZE") or 5),
+                              max_overflow=int(env.get("DB_MAX_OVERFLOW") or 10),
+                              pool_timeout=int(env.get("DB_POOL_TIMEOUT") or 30), pool_recycle=1800)
+    replica_url = env.get("DATABASE_REPLICA_URL") or None
+    # Redis (CACHE_URL, REDIS_URL, or the rate limiter's Redis) shares the public cache between all
+    # API processes. Without it: in-process for a local run, off in production (several workers would
+    # each keep their own copy and miss each other's invalidations), off in tests unless asked for.
+    limiter_uri = env.get("RATELIMIT_STORAGE_URI") or ""
+    cache_url = env.get("CACHE_URL") or env.get("REDIS_URL") or (
+        limiter_uri if limiter_uri.startswith(("redis://", "rediss://")) else None)
+    cache_seconds = 0 if mode == "testing" or (production and not cache_url) else 10
     allow_list = [ip.strip() for ip in env.get("INTERNAL_IP_ALLOWLIST", "").split(",") if ip.strip()]
 
     return {
@@ -91,7 +106,8 @@ def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = N
         "INTERNAL_API_TOKEN": internal_token,
         "INTERNAL_IP_ALLOWLIST": allow_list,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        **({"SQLALCHEMY_BINDS": {"replica": {"url": replica_url, **engine_options}}} if replica_url else {}),
         "CELERY_BROKER_URL": broker_url,
         "CELERY_FILESYSTEM_FOLDER": env.get("CELERY_FILESYSTEM_FOLDER") or str(instance / "broker"),
         "STORAGE_URL": storage_url,
@@ -112,6 +128,14 @@ def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = N
         # Without Toss keys, development gets a clearly labelled local sandbox checkout.
         "SANDBOX_CHECKOUT": toss_secret is None and not production,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # The public read cache (stylelicense/cache.py).
+        "CACHE_URL": cache_url,
+        "CACHE_KEY_PREFIX": env.get("CACHE_KEY_PREFIX")
+        or "sl:" + hashlib.blake2b(database_url.encode(), digest_size=4).hexdigest() + ":",
+        "PUBLIC_CACHE_SECONDS": int(env.get("PUBLIC_CACHE_SECONDS") or cache_seconds),
+        # Read replica for the cached public reads (off unless set): see stylelicense/replica.py.
+        "DATABASE_REPLICA_URL": replica_url,
+        "REPLICA_GRACE_SECONDS": int(env.get("REPLICA_GRACE_SECONDS") or 5),
         "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SENTRY_DSN": env.get("SENTRY_DSN") or None,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_client import OAuth
-from flask import current_app, request
+from flask import current_app, request, session
 from flask_limiter import Limiter
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .replica import RoutingSession
 
 # Named constraints so Alembic can generate stable names on every database.
 NAMING_CONVENTION = {
@@ -26,16 +28,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def _session_user_id() -> str | None:
+    """The signed-in user's id as Flask-Login keeps it in the session: read without loading the user
+    (a database query per request just to pick a rate-limit bucket)."""
+    value = session.get("_user_id")
+    return value if isinstance(value, str) and value.isdigit() else None
+
+
 def rate_limit_key() -> str:
     """Authenticated calls are limited per user, anonymous ones per client IP."""
-    if current_user and current_user.is_authenticated:
-        return f"user:{current_user.id}"
+    user_id = _session_user_id()
+    if user_id is not None:
+        return f"user:{user_id}"
     return f"ip:{request.remote_addr}"
 
 
 def default_rate_limit() -> str:
     """SPEC §6: 100/min per authenticated user, 50/min per anonymous IP (evaluated per request)."""
-    return "100 per minute" if current_user and current_user.is_authenticated else "50 per minute"
+    return "100 per minute" if _session_user_id() is not None else "50 per minute"
 
 
 class PerAppLimiter(Limiter):
@@ -52,7 +62,7 @@ class PerAppLimiter(Limiter):
             app.config["RATELIMIT_ENABLED"] = wanted
 
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
 
 def init_security(app: Flask) -> None:
@@ -20,6 +20,10 @@ def init_security(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if production:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
+            # API answers are per user unless a route says otherwise (stylelicense/cache.py): no proxy
+            # or browser may keep one and hand it to someone else.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     if app.config.get("SENTRY_DSN"):

@@ -66,8 +66,8 @@ def test_demo_create_is_consistent_and_usable(app, client, login):
     inbox = client.get("/api/notifications").get_json()["data"]
     assert inbox["results"] and any(n["type"] == "like" and n["target"] for n in inbox["results"])
     popular = client.get("/api/search", query_string={"q": "portrait", "type": "styles"}).get_json()["data"]
-    assert popular["results"] and all(hit["matched_by"] in ("tag", "name") for hit in popular["results"])
-    thumb = popular["results"][0]["style"]["thumbnail_url"]
+    assert popular["styles"] and all(hit["matched_by"] in ("tag", "name") for hit in popular["styles"])
+    thumb = popular["styles"][0]["thumbnail_url"]
     assert client.get(thumb).status_code == 200  # the placeholder pictures are really in storage
 
     again = runner.invoke(args=["demo", "create", *SIZES])

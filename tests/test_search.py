@@ -15,9 +15,8 @@ def _search(client, q, **params):
     return response.get_json()["data"]
 
 
-def _hits(data):
-    return [(hit["type"], (hit["style"] or {}).get("title") if hit["type"] == "style" else
-             hit["artist"]["artist"]["artist_name"], hit["matched_by"]) for hit in data["results"]]
+def _styles(data):
+    return [(hit["title"], hit["matched_by"]) for hit in data["styles"]]
 
 
 @pytest.fixture
@@ -44,56 +43,78 @@ def catalog(app):
 
 
 def test_ranking_exact_then_prefix_then_substring_then_popularity(client, catalog):
-    hits = _hits(_search(client, "ink", type="styles"))
-    assert hits == [
-        ("style", "Ink", "name"),  # exact title
-        ("style", "Inkwell Sketches", "name"),  # prefix of the title (popular)
-        ("style", "Pinky Clouds", "tag"),  # prefix of the tag "ink wash": a prefix, but by tag
-        ("style", "Blue Ink", "name"),  # substring of the title
+    data = _search(client, "ink", type="styles")
+    assert _styles(data) == [
+        ("Ink", "name"),  # exact title
+        ("Inkwell Sketches", "name"),  # prefix of the title (popular)
+        ("Pinky Clouds", "tag"),  # prefix of the tag "ink wash": a prefix, but by tag
+        ("Blue Ink", "name"),  # substring of the title
     ]
+    assert data["artists"] == []  # not asked for: an empty list
 
 
 def test_matched_tag_and_case_insensitivity(client, catalog):
     data = _search(client, "  OCEAN ", type="styles")
-    assert [(h["style"]["id"], h["matched_by"], h["matched_tag"]) for h in data["results"]] == [
+    assert [(h["id"], h["matched_by"], h["matched_tag"]) for h in data["styles"]] == [
         (catalog["blue_ink"], "tag", "ocean")]
-    hit = data["results"][0]["style"]
+    hit = data["styles"][0]
     assert hit["artist"]["artist_name"] == "Blue Studio" and hit["artist"]["user_id"]
     assert "ocean" in hit["tags"] and hit["training_status"] == "completed"
 
 
 def test_only_completed_styles_of_active_artists(client, catalog):
-    titles = [hit["style"]["title"] for hit in _search(client, "ink", type="styles")["results"]]
+    titles = [hit["title"] for hit in _search(client, "ink", type="styles")["styles"]]
     assert "Ink In Progress" not in titles and "Ink Departed" not in titles
-    artists = [hit["artist"]["username"] for hit in _search(client, "lea", type="artists")["results"]]
+    artists = [hit["username"] for hit in _search(client, "lea", type="artists")["artists"]]
     assert "leaver" not in artists
 
 
-def test_artists_by_artist_name_or_username(client, login, catalog):
+def test_artists_by_artist_name_or_username(client, catalog):
     data = _search(client, "pink", type="artists")
-    assert [(h["artist"]["username"], h["matched_by"]) for h in data["results"]] == [("pinkartist", "name")]
-    card = data["results"][0]["artist"]
-    assert card["artist"]["artist_name"] == "Pinky" and card["style"]["title"] == "Pinky Clouds"
-    assert card["is_following"] is False
-    by_name = _search(client, "wells", type="artists")["results"]
-    assert [h["artist"]["username"] for h in by_name] == ["wellartist"]
-    assert _search(client, "inkfan", type="artists")["results"] == []  # not an artist
+    assert data["styles"] == []
+    assert [(h["username"], h["artist_name"], h["matched_by"]) for h in data["artists"]] == [
+        ("pinkartist", "Pinky", "name")]
+    assert set(data["artists"][0]) >= {"id", "username", "artist_name", "follower_count", "profile_image_url",
+                                       "matched_by"}
+    by_name = _search(client, "wells", type="artists")["artists"]
+    assert [h["username"] for h in by_name] == ["wellartist"]
+    assert _search(client, "inkfan", type="artists")["artists"] == []  # not an artist
 
 
-def test_all_mixes_styles_and_artists_and_shows_following(app, client, login, catalog):
+def test_all_answers_both_lists_the_same_for_everyone(app, client, login, catalog):
+    anonymous = _search(client, "ink")
+    assert [h["title"] for h in anonymous["styles"]][:1] == ["Ink"]  # exact title first
+    assert [h["username"] for h in anonymous["artists"]] == ["inkmaster", "pinkartist"]  # prefix, then substring
     with seeded(app):
         from stylelicense.users.models import User
 
         fan = create_user("fan")
         create_follow(fan, db.session.scalar(db.select(User).where(User.username == "inkmaster")))
     login(client, "fan")
-    data = _search(client, "ink")
-    kinds = {hit["type"] for hit in data["results"]}
-    assert kinds == {"style", "artist"}
-    master = [h for h in data["results"] if h["type"] == "artist" and h["artist"]["username"] == "inkmaster"]
-    assert master and master[0]["artist"]["is_following"] is True
-    # Exact title "Ink" first; among equal scores styles come before artists.
-    assert data["results"][0]["type"] == "style" and data["results"][0]["style"]["title"] == "Ink"
+    signed_in = _search(client, "ink")
+    # Nothing viewer-specific in a search answer (it is served from the public cache).
+    assert signed_in["styles"] == anonymous["styles"]
+    assert [h["username"] for h in signed_in["artists"]] == ["inkmaster", "pinkartist"]
+    assert all("is_following" not in hit for hit in signed_in["artists"])
+
+
+def test_short_queries_match_prefixes_only(client, catalog):
+    assert _styles(_search(client, "in", type="styles")) == [
+        ("Inkwell Sketches", "name"), ("Ink", "name"), ("Pinky Clouds", "tag")]  # "ink wash" starts with "in"
+    assert "Blue Ink" not in [t for t, _ in _styles(_search(client, "in", type="styles"))]
+    assert _search(client, "nk", type="styles")["styles"] == []  # no substring below 3 characters
+
+
+def test_limit_caps_each_list(app, client):
+    with seeded(app):
+        for i in range(7):
+            create_style(create_artist(f"moon{i}", f"Moon {i}"), title=f"Moonlight {i}", generation_count=i)
+    data = _search(client, "moon", limit=3)
+    assert len(data["styles"]) == 3 and len(data["artists"]) == 3
+    # The most used styles first (equal rank: prefix of the title).
+    assert [h["title"] for h in data["styles"]] == ["Moonlight 6", "Moonlight 5", "Moonlight 4"]
+    everything = _search(client, "moon", limit=50)
+    assert len(everything["styles"]) == len(everything["artists"]) == 7
 
 
 @pytest.mark.parametrize("command", [["flag"], ["deactivate"]])
@@ -101,17 +122,17 @@ def test_flagged_or_inactive_tags_are_not_matched(app, client, catalog, command)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["tags", *command, "ocean"])
     assert result.exit_code == 0, result.output
-    assert _search(client, "ocean", type="styles")["results"] == []
-    blue = [h["style"] for h in _search(client, "blue ink", type="styles")["results"]]
+    assert _search(client, "ocean", type="styles")["styles"] == []
+    blue = _search(client, "blue ink", type="styles")["styles"]
     assert blue and "ocean" not in blue[0]["tags"]  # not shown on the card either
     undo = {"flag": "unflag", "deactivate": "activate"}[command[0]]
     assert runner.invoke(args=["tags", undo, "OCEAN"]).exit_code == 0
-    assert len(_search(client, "ocean", type="styles")["results"]) == 1
+    assert len(_search(client, "ocean", type="styles")["styles"]) == 1
 
 
 def test_a_flagged_title_tag_hides_the_title_match(app, client, catalog):
     assert app.test_cli_runner().invoke(args=["tags", "flag", "pinky", "clouds"]).exit_code == 0
-    assert _search(client, "pinky clouds", type="styles")["results"] == []
+    assert _search(client, "pinky clouds", type="styles")["styles"] == []
 
 
 def test_tags_cli_list_and_unknown(app, catalog):
@@ -127,34 +148,17 @@ def test_tags_cli_list_and_unknown(app, catalog):
 
 
 def test_like_wildcards_are_literal(client, catalog):
-    assert _search(client, "%")["results"] == []
-    assert _search(client, "_")["results"] == []
-    assert _search(client, "i_k")["results"] == []
-
-
-def test_paging_through_results_is_complete_and_stable(app, client):
-    with seeded(app):
-        for i in range(7):
-            create_style(create_artist(f"moon{i}", f"Moon {i}"), title=f"Moonlight {i}", generation_count=i % 3)
-    seen, cursor = [], None
-    while True:
-        data = _search(client, "moon", limit=3, **({"cursor": cursor} if cursor else {}))
-        seen += [(hit["type"], hit["style"]["id"] if hit["type"] == "style" else hit["artist"]["id"])
-                 for hit in data["results"]]
-        if not data["has_more"]:
-            break
-        cursor = data["next_cursor"]
-    everything = _search(client, "moon", limit=100)["results"]
-    assert len(seen) == len(set(seen)) == len(everything) == 14
+    for q in ("%", "_", "i_k", "in%", "/"):
+        assert _search(client, q) == {"styles": [], "artists": []}
 
 
 @pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "   "}, {"q": "x" * 101}, {"q": "ink", "type": "tags"},
-                                    {"q": "ink", "limit": 101}, {"q": "ink", "cursor": "%%%"},
-                                    {"q": "ink", "sort": "new"}])
+                                    {"q": "ink", "limit": 51}, {"q": "ink", "limit": 0},
+                                    {"q": "ink", "cursor": "abc"}, {"q": "ink", "sort": "new"}])
 def test_invalid_queries_are_422(client, params):
     response = client.get("/api/search", query_string=params)
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "VALIDATION_ERROR"
 
 
 def test_query_of_100_characters_is_accepted(client, catalog):
-    assert _search(client, "i" * 100)["results"] == []
+    assert _search(client, "i" * 100) == {"styles": [], "artists": []}

@@ -44,8 +44,7 @@ def _listed(client) -> list[int]:
 
 
 def _searched(client) -> list[int]:
-    results = client.get("/api/search?q=ink").get_json()["data"]["results"]
-    return [r["style"]["id"] for r in results if r["type"] == "style"]
+    return [style["id"] for style in client.get("/api/search?q=ink").get_json()["data"]["styles"]]
 
 
 def test_owner_pauses_and_resumes_and_the_style_leaves_lists_search_and_feed_links(client, make_client, login, world):

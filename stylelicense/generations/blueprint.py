@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app
 from flask_login import current_user
 
+from .. import cache
 from ..api import PageQuery, created, endpoint, ok, paginate
 from ..extensions import limiter, rate_limit_key
 from . import operations
@@ -55,10 +58,16 @@ def my_generations(query: MyGenerationsQuery):
 @bp.get("/feed")
 @endpoint(query=PageQuery, response=GenerationOut, paginated=True, summary="Public images, newest first")
 def feed(query: PageQuery):
-    viewer = _viewer()
-    page = paginate(operations.feed_stmt(), [Generation.created_at, Generation.id],
-                    lambda g: operations.serialize_generation(g, viewer), query)
-    return ok(_with_likes(page, viewer))
+    # The page is the same for everyone (public cache); only the viewer's hearts are added per request.
+    data = cache.cached_data("feed", lambda: operations.feed_page(query))
+    viewer_id = cache.viewer_id()
+    if viewer_id is None:
+        return cache.respond(data, personal=False)
+    page = json.loads(data)
+    liked = operations.liked_by(viewer_id, [item["id"] for item in page["results"]])
+    for item in page["results"]:
+        item["is_liked"] = item["id"] in liked
+    return cache.respond(json.dumps(page, separators=(",", ":"), ensure_ascii=False).encode(), personal=True)
 
 
 @bp.get("/<int:generation_id>")

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from flask_login import current_user
 
-from ..api import endpoint, ok
+from .. import cache
+from ..api import endpoint
 from . import operations
-from .schemas import SearchHitOut, SearchQuery
+from .schemas import SearchOut, SearchQuery
 
 bp = Blueprint("search", __name__, url_prefix="/api/search")
 
 
 @bp.get("")
-@endpoint(query=SearchQuery, response=SearchHitOut, paginated=True,
+@endpoint(query=SearchQuery, response=SearchOut,
           summary="Search styles (by tag or title) and artists (by artist name or username), best match first")
 def search(query: SearchQuery):
-    return ok(operations.search(query.q, query.type, query, current_user._get_current_object()))
+    data = cache.cached_data("search", lambda: operations.search(query.q, query.type, query.limit))
+    return cache.respond(data, personal=cache.viewer_id() is not None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask_login import current_user
 
+from .. import cache
 from ..api import PageQuery, created, endpoint, ok, paginate
 from . import operations
 from .models import Style
@@ -25,8 +26,11 @@ def create_style(form: StyleCreateForm):
 @endpoint(query=StyleListQuery, response=StyleOut, paginated=True,
           summary="Trained styles: recent (newest first) or popular (most generations), optionally by tag")
 def list_styles(query: StyleListQuery):
-    stmt, order_by = operations.list_styles_stmt(query.sort, query.tag)
-    return ok(paginate(stmt, order_by, operations.serialize_style, query))
+    def build():
+        stmt, order_by = operations.list_styles_stmt(query.sort, query.tag)
+        return paginate(stmt, order_by, operations.serialize_style, query)
+
+    return cache.respond(cache.cached_data("styles", build), personal=cache.viewer_id() is not None)
 
 
 @bp.get("/me")
@@ -40,7 +44,13 @@ def my_styles(query: PageQuery):
 @bp.get("/<int:style_id>")
 @endpoint(response=StyleOut, summary="One style (progress while training; untrained styles: owner only)")
 def get_style(style_id: int):
-    return ok(operations.serialize_style(operations.get_visible_style(style_id, current_user), current_user))
+    viewer_id = cache.viewer_id()
+    if viewer_id is not None and operations.artist_user_id(style_id) == viewer_id:
+        # The owner sees their style in every state (and more of it): never from the public cache.
+        return ok(operations.serialize_style(operations.get_visible_style(style_id, current_user), current_user))
+    # What anyone may see (NOT_FOUND for an untrained style is never cached: only answers are).
+    data = cache.cached_data("style", lambda: operations.serialize_style(operations.get_visible_style(style_id)))
+    return cache.respond(data, personal=viewer_id is not None)
 
 
 @bp.patch("/<int:style_id>")

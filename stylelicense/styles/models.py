@@ -30,6 +30,8 @@ class Style(TimestampMixin, db.Model):
         CheckConstraint("generation_count >= 0", name="generation_count_non_negative"),
         Index("ix_styles_created_at", "created_at"),  # the `recent` listing
         Index("ix_styles_generation_count_created_at", "generation_count", "created_at"),  # `popular`
+        # Trigram index for search's ILIKE (PostgreSQL; a plain index elsewhere), migration perf_0001.
+        Index("ix_styles_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..cards import style_card
 from ..errors import Forbidden, NotFound, StyleLimitReached
@@ -191,12 +191,19 @@ def training_payload(style: Style, artworks: list[Artwork] | None = None) -> Tra
 # --- reading -----------------------------------------------------------------------------------
 
 def _with_relations(stmt: Select) -> Select:
-    return stmt.options(selectinload(Style.tags), selectinload(Style.artist).selectinload(Artist.user))
+    # Tags (a collection) in a second statement; artist and user joined into the first.
+    return stmt.options(selectinload(Style.tags), joinedload(Style.artist).joinedload(Artist.user))
 
 
 def _is_owner(style: Style, viewer: Any) -> bool:
     artist = getattr(viewer, "artist", None) if getattr(viewer, "is_authenticated", False) else None
     return artist is not None and artist.id == style.artist_id
+
+
+def artist_user_id(style_id: int) -> int | None:
+    """The user id of the style's artist (None for an unknown style); one indexed query."""
+    return db.session.scalar(select(Artist.user_id).join(Style, Style.artist_id == Artist.id)
+                             .where(Style.id == style_id))
 
 
 def get_visible_style(style_id: int, viewer: Any = None) -> Style:

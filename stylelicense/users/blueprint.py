@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, after_this_request, current_app, request
 from flask_login import current_user
 
+from .. import cache
 from ..api import endpoint, ok
 from ..auth.operations import end_session, serialize_me
 from ..auth.schemas import MeOut
@@ -35,7 +36,8 @@ def _file(name: str):
 @bp.get("/<int:user_id>")
 @endpoint(response=PublicProfileOut, summary="A public profile with stats (deactivated accounts are hidden)")
 def get_profile(user_id: int):
-    return ok(operations.get_public_profile(user_id))
+    data = cache.cached_data("profile", lambda: operations.get_public_profile(user_id))
+    return cache.respond(data, personal=cache.viewer_id() is not None)
 
 
 @bp.patch("/me")

@@ -47,12 +47,11 @@ def get_public_profile(user_id: int) -> dict:
     user = db.session.get(User, user_id)
     if user is None or not user.is_active:
         raise NotFound("No such user.")
-    public_generations = db.session.scalar(
-        select(func.count()).select_from(Generation).where(
-            Generation.user_id == user.id, Generation.is_public.is_(True), Generation.status == "completed"))
-    likes_received = db.session.scalar(
-        select(func.count()).select_from(Like).join(Generation, Generation.id == Like.generation_id).where(
-            Generation.user_id == user.id, Generation.is_public.is_(True)))
+    # Counters read, not counted: likes received are the sum of the images' like_count (kept in step
+    # with the likes), one aggregate over the user's generations (index on user_id, created_at).
+    public_generations, likes_received = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Generation.like_count), 0)).where(
+            Generation.user_id == user.id, Generation.is_public.is_(True), Generation.status == "completed")).one()
     storage = get_storage()
     artist = None
     if user.artist is not None:
