@@ -36,7 +36,7 @@ def main() -> None:
 
     from sqlalchemy import event, select
 
-    from stylelicense import create_app
+    from stylelicense.app import create_app
     from stylelicense.extensions import db
 
     folder = Path(tempfile.mkdtemp(prefix="sl-profile-"))

@@ -51,7 +51,7 @@ def main() -> None:
 
     from sqlalchemy import text
 
-    from stylelicense import create_app
+    from stylelicense.app import create_app
     from stylelicense.extensions import db
     from stylelicense.search import operations
 

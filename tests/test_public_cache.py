@@ -15,7 +15,7 @@ from tests.conftest import ApiClient, base_env
 
 @pytest.fixture
 def cached_app(app, database_url, tmp_path):
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     application = create_app(env=base_env(tmp_path, database_url, PUBLIC_CACHE_SECONDS="60"))
     application.test_client_class = ApiClient
@@ -132,7 +132,7 @@ def test_per_user_answers_are_never_stored(cached_app, world):
 
 def test_redis_backend_is_shared_between_processes(app, database_url, tmp_path, world):
     """Two apps (two API processes) on one Redis: an edit through one is seen at once through the other."""
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     prefix = f"sl-test-{secrets.token_hex(4)}:"
     apps = [create_app(env=base_env(tmp_path / str(i), database_url, PUBLIC_CACHE_SECONDS="60",
@@ -157,7 +157,7 @@ def test_read_replica_serves_public_misses_but_not_right_after_a_change(app, dat
     it; signed-in data and writes never do; right after a public change the primary answers."""
     from sqlalchemy import event
 
-    from stylelicense import create_app
+    from stylelicense.app import create_app
     from stylelicense.extensions import db
 
     replica_app = create_app(env=base_env(tmp_path, database_url, PUBLIC_CACHE_SECONDS="60",

@@ -27,7 +27,7 @@ from collections import defaultdict
 from sqlalchemy import case, exists, func, literal, literal_column, or_, select, union, union_all
 
 from ..api import iso
-from ..community.operations import public_url, visible_tags_by_style
+from ..cards import public_url, visible_tags_by_style
 from ..extensions import db
 from ..styles.models import Style
 from ..tags.models import Tag, style_tags
