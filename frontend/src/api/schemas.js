@@ -308,6 +308,31 @@ export const artistCardSchema = z.looseObject({
 })
 export const searchArtistSchema = artistCardSchema
 
+// GET /api/search (SPEC §6.1): each list holds hits of its own shape with `matched_by`.
+export const searchStyleHitSchema = styleSchema
+  .pick({
+    id: true,
+    title: true,
+    description: true,
+    generation_cost_tokens: true,
+    training_status: true,
+    thumbnail_url: true,
+    tags: true,
+    artist: true,
+    generations_count: true,
+    created_at: true,
+  })
+  .extend({ matched_by: z.enum(['tag', 'name']), matched_tag: z.string().nullish() })
+export const searchArtistHitSchema = z.looseObject({
+  id,
+  user_id: id.nullish(),
+  username: z.string(),
+  artist_name: z.string(),
+  follower_count: count,
+  profile_image_url: nullableString,
+  matched_by: z.enum(['tag', 'name']),
+})
+
 export const followingSchema = artistCardSchema.extend({
   styles: z.array(styleSchema).nullish(),
   followed_at: nullableString,

@@ -1,17 +1,11 @@
 import { api } from './client'
 
-import { searchArtistSchema, styleSchema } from './schemas'
+import { searchArtistHitSchema, searchStyleHitSchema } from './schemas'
 import { z } from 'zod'
 
-const styleHitSchema = styleSchema.extend({
-  matched_by: z.enum(['tag', 'name']),
-  matched_tag: z.string().nullish(),
-})
-const artistHitSchema = searchArtistSchema.extend({ matched_by: z.enum(['tag', 'name']) })
-
 export const searchResultSchema = z.looseObject({
-  styles: z.array(styleHitSchema),
-  artists: z.array(artistHitSchema),
+  styles: z.array(searchStyleHitSchema),
+  artists: z.array(searchArtistHitSchema),
 })
 
 /**
