@@ -16,6 +16,7 @@ from stylelicense.styles.operations import lora_key_for
 from stylelicense.styles.training_status import MAX_TRAINING_ATTEMPTS
 from tests import factories
 from tests.conftest import INTERNAL_TOKEN
+from tests.test_style_samples import sample_bodies
 from tests.test_styles_helpers import queued_training_jobs
 
 HEADERS = {"Authorization": f"Bearer {INTERNAL_TOKEN}", "X-Request-Source": "training-server"}
@@ -97,7 +98,8 @@ def test_progress_then_complete_notifies_once(app, client, make_client, login, s
                                                                         "estimated_seconds": 90}
     assert shown["progress"]["last_updated"]
 
-    done = {"style_id": style_id, "lora_key": lora_key_for(style_id), "steps": 60, "seconds": 12.5, "run_id": "run-1"}
+    done = {"style_id": style_id, "lora_key": lora_key_for(style_id), "steps": 60, "seconds": 12.5, "run_id": "run-1",
+            "samples": sample_bodies(style_id)}
     response = hook(client, "POST", "complete", done)
     assert response.status_code == 200 and response.get_json()["data"]["changed"] is True
     again = hook(client, "POST", "complete", done)

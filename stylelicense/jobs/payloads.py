@@ -20,6 +20,12 @@ class TrainStylePayload:
     images: list[dict]  # [{"key": training copy key (private), "tags": [...]}]
     lora_key: str  # where to store the LoRA (private)
     max_steps: int | None = None
+    # For the preview samples, signed like any output (optional: older messages lack them).
+    artist_name: str | None = None
+    style_title: str | None = None
+    signature_key: str | None = None
+    licence_url: str | None = None
+    terms_version: str | None = None
 
 
 @dataclass(frozen=True)

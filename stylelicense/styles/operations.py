@@ -180,12 +180,20 @@ def _delete_quietly(storage, stored: list[tuple[str, bool]]) -> None:
 
 def training_payload(style: Style, artworks: list[Artwork] | None = None) -> TrainStylePayload:
     """The training job: the private 512-px copies with their own tags (the trigger prefixes every
-    caption), where to put the LoRA, and the step override tests use (``TRAINING_MAX_STEPS``)."""
+    caption), where to put the LoRA, the step override tests use (``TRAINING_MAX_STEPS``), and what the
+    preview samples are signed with (artist, title, signature, licence terms)."""
     artworks = artworks if artworks is not None else [a for a in style.artworks if a.is_valid]
     trigger = lora_trigger(style)
     images = [{"key": a.training_key, "tags": [t.name for t in a.tags if t.name != trigger]} for a in artworks]
+    from ..provenance.operations import licence_url  # provenance imports styles: import when used
+    from ..provenance.terms import CURRENT_TERMS_VERSION
+
+    artist = style.artist
     return TrainStylePayload(style_id=style.id, trigger=trigger, images=images, lora_key=lora_key_for(style.id),
-                             max_steps=current_app.config.get("TRAINING_MAX_STEPS"))
+                             max_steps=current_app.config.get("TRAINING_MAX_STEPS"),
+                             artist_name=artist.artist_name, style_title=style.title,
+                             signature_key=artist.signature_image_key or None, licence_url=licence_url(),
+                             terms_version=CURRENT_TERMS_VERSION)
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..api import PageQuery, Schema
+from ..provenance.schemas import ProvenanceReport
 from ..queueing.schemas import QueueOut
 
 MIN_IMAGES = 10
@@ -132,6 +133,28 @@ class TrainingProgressBody(Schema):
     run_id: str | None = Field(None, max_length=64)
 
 
+class SampleIn(Schema):
+    """One preview the worker stored (public, signed): with the style, its thumbnail, and without it."""
+
+    key: str = Field(min_length=1, max_length=255)
+    thumbnail_key: str = Field(min_length=1, max_length=255)
+    without_key: str = Field(min_length=1, max_length=255)
+    prompt: str = Field(min_length=1, max_length=500)
+    seed: int = Field(ge=0, le=2**32 - 1)
+    width: int = Field(ge=64, le=2048)
+    height: int = Field(ge=64, le=2048)
+    provenance: ProvenanceReport | None = None
+    without_provenance: ProvenanceReport | None = None
+
+
+class TrainingReportIn(Schema):
+    loss: list[tuple[int, float]] = Field(default_factory=list, max_length=1000)
+    steps: int = Field(0, ge=0)
+    seconds: float = Field(0, ge=0)
+    images: int = Field(0, ge=0)
+    resolution: int = Field(0, ge=0)
+
+
 class TrainingCompleteBody(Schema):
     style_id: int = Field(gt=0)
     lora_key: str = Field(min_length=1, max_length=255)
@@ -139,6 +162,9 @@ class TrainingCompleteBody(Schema):
     seconds: float = Field(0, ge=0)
     run_id: str | None = Field(None, max_length=64)
     worker: str | None = Field(None, max_length=120)
+    samples: list[SampleIn] = Field(default_factory=list, max_length=16,
+                                    description="At least 4 previews: a style is completed only with them")
+    report: TrainingReportIn | None = None
 
 
 class TrainingFailedBody(Schema):

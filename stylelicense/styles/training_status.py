@@ -28,6 +28,7 @@ from ..text import field_error
 from ..users.models import Artist
 from .models import Style
 from .operations import lora_key_for, training_payload
+from .showcase import record_showcase
 
 TRAINING_QUEUE = "model_training"
 # 1 attempt + 3 retries, plus room for two redeliveries after a worker crash; a message that kills its
@@ -103,9 +104,11 @@ def record_training_progress(*, style_id: int, current_epoch: int = 0, total_epo
 
 
 def complete_training(*, style_id: int, lora_key: str, steps: int = 0, seconds: float = 0,
-                      run_id: str | None = None) -> tuple[Style, bool]:
-    """The LoRA is stored: ``completed``, the artist is notified once. Repeats change nothing; a
-    completion for a failed style is refused (TRAINING_FINISHED)."""
+                      run_id: str | None = None, samples: list[dict] | None = None,
+                      report: dict | None = None) -> tuple[Style, bool]:
+    """The LoRA and the preview samples are stored: ``completed``, the artist is notified once.
+    Without at least four samples the completion is refused (422; the worker retries or fails the
+    job). Repeats change nothing; a completion for a failed style is refused (TRAINING_FINISHED)."""
     style = _lock(style_id)
     if style.training_status == "completed":
         return style, False
@@ -113,6 +116,7 @@ def complete_training(*, style_id: int, lora_key: str, steps: int = 0, seconds: 
         raise TrainingFinished(details={"style_id": style.id, "training_status": style.training_status})
     if lora_key != lora_key_for(style.id):
         raise field_error("lora_key", "lora_key is not this style's LoRA location.")
+    record_showcase(style, samples or [], report)
     style.training_status = "completed"
     style.lora_key = lora_key
     style.progress = None

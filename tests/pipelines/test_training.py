@@ -36,6 +36,10 @@ def test_training_saves_a_unet_lora(trained_lora, tiny_pipeline) -> None:
     assert result.steps_per_second > 0
     assert result.seconds > 0
     assert torch.isfinite(torch.tensor(result.final_loss))
+    # The owner's loss curve: sampled steps in order, ending at the last step, finite values.
+    steps = [step for step, _ in result.loss_curve]
+    assert steps == sorted(steps) and steps[-1] == TRAIN_STEPS and 1 <= len(steps) <= TRAIN_STEPS
+    assert all(torch.isfinite(torch.tensor(value)) for _, value in result.loss_curve)
 
     state = load_file(result.lora_path)
     assert state and all(k.startswith("unet.") and "lora" in k for k in state)

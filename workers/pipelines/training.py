@@ -12,7 +12,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from .inference import build_prompt
 
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 _ADAPTER_NAME = "default"
+LOSS_CURVE_POINTS = 200
 _LOSS_WINDOW = 50
 
 
@@ -75,6 +76,8 @@ class TrainingResult:
     seconds: float
     steps_per_second: float
     final_loss: float
+    # ``(step, mean loss since the previous point)``, at most LOSS_CURVE_POINTS of them (the owner's report).
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -350,6 +353,10 @@ def _train(
     indices = _index_stream(len(images), rng)
     views = latent_mean.shape[1]
     recent_losses: deque[torch.Tensor] = deque(maxlen=_LOSS_WINDOW)
+    # The curve averages buckets of steps on the device: no host sync per step.
+    curve_every = max(1, math.ceil(total_steps / LOSS_CURVE_POINTS))
+    curve: list[tuple[int, torch.Tensor]] = []
+    bucket: list[torch.Tensor] = []
     loop_start = time.monotonic()
     last_emit = loop_start
     last_emitted_step = 0
@@ -425,7 +432,11 @@ def _train(
                 optimizer.step()
             lr_scheduler.step()
             recent_losses.append(loss.detach())
+            bucket.append(loss.detach())
             step += 1
+            if len(bucket) == curve_every or step == total_steps:
+                curve.append((step, torch.stack(bucket).mean()))
+                bucket = []
             if time.monotonic() - last_emit >= progress_interval_s:
                 emit(step, epoch)
         emit(step, epoch)  # epoch end; the last one is also the 100 % report
@@ -442,6 +453,7 @@ def _train(
         seconds=seconds,
         steps_per_second=step / train_seconds if train_seconds > 0 else float("inf"),
         final_loss=final_loss,
+        loss_curve=[(at, float(value)) for at, value in curve],
     )
 
 
