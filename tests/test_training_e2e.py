@@ -114,6 +114,21 @@ def test_upload_train_complete_and_the_lora_changes_the_output(live_app, browser
     style = _row(live_app, style_id)
     assert style.lora_key == lora_key_for(style_id) and style.training_attempts == 1
     assert _notifications(live_app, style_id) == ["style_training_complete"]
+
+    # previews with and without the style, stored publicly and marked like any output; the report
+    assert len(final["samples"]) >= 4 and len({s["seed"] for s in final["samples"]}) == len(final["samples"])
+    from workers.pipelines.signing import read_metadata
+
+    root = Path(live_app.config["STORAGE_URL"][len("file://"):]) / "public"
+    for sample in style.samples:
+        assert sample["prompt"].startswith("watercolor dreams, ")
+        for key in (sample["key"], sample["without_key"]):
+            metadata = read_metadata((root / key).read_bytes())
+            assert metadata["format"] == "PNG" and metadata["size"] == (sample["width"], sample["height"])
+            assert "not for sale" in str(metadata["xmp"]) + str(metadata["text"]), metadata
+    report = final["training_report"]  # the owner's view
+    assert report["steps"] == 6 and report["images"] == 10 and report["resolution"] == 128
+    assert report["loss"] and report["loss"][-1][0] == 6
     with capsys.disabled():
         took = (style.training_finished_at - style.training_started_at).total_seconds()
         print(f"\n[training e2e] 10 images, tiny model, 6 steps: POST→completed {wall:.1f} s "
