@@ -113,3 +113,22 @@ export function signaturePng(width = 360, height = 120) {
 export function pngFile(name, buffer) {
   return { name, mimeType: 'image/png', buffer }
 }
+
+/** The same PNG with an XMP packet (an iTXt `XML:com.adobe.xmp` chunk right after IHDR), e.g. an
+ * IPTC/PLUS data-mining reservation. */
+export function withXmp(png, xmp) {
+  const ihdrEnd = 8 + 12 + 13
+  const data = Buffer.concat([
+    Buffer.from('XML:com.adobe.xmp\0', 'latin1'),
+    Buffer.from([0, 0]), // not compressed, compression method
+    Buffer.from('\0\0', 'latin1'), // no language tag, no translated keyword
+    Buffer.from(xmp, 'utf8'),
+  ])
+  return Buffer.concat([png.subarray(0, ihdrEnd), chunk('iTXt', data), png.subarray(ihdrEnd)])
+}
+
+/** An XMP packet whose IPTC/PLUS `plus:DataMining` says: no AI/ML training. */
+export const NO_AI_TRAINING_XMP =
+  '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
+  '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" ' +
+  'plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING"/></rdf:RDF></x:xmpmeta>'
