@@ -24,10 +24,11 @@ SAMPLE_BUYER = "Style License (preview sample, not for sale)"
 
 def sample_settings(base_model: str) -> tuple[int, int, int]:
     """``(count, side, steps)``: ``SAMPLE_COUNT``/``SAMPLE_SIDE``/``SAMPLE_STEPS``, or defaults that keep
-    the tiny test model cheap (128 px, 4 steps) and give a real model readable previews (512 px, 25)."""
+    the tiny test model cheap (256 px, the smallest side the invisible mark fits; 4 steps) and give a
+    real model readable previews (512 px, 25 steps)."""
     tiny = base_model == "tiny"
     count = int(os.environ.get("SAMPLE_COUNT") or 4)
-    side = int(os.environ.get("SAMPLE_SIDE") or (128 if tiny else 512))
+    side = int(os.environ.get("SAMPLE_SIDE") or (256 if tiny else 512))
     steps = int(os.environ.get("SAMPLE_STEPS") or (4 if tiny else 25))
     return count, side, steps
 
