@@ -74,6 +74,7 @@ SPA_SCHEMAS = {
     "artistCardSchema": "FollowingOut", "artistSummarySchema": "StyleArtistOut", "balanceSchema": "BalanceOut",
     "certificateSchema": "CertificateOut", "commentDeletedSchema": "CommentDeletedOut", "commentSchema": "CommentOut",
     "configSchema": "ConfigOut", "confirmSchema": "PurchaseOut", "csrfSchema": "CsrfOut",
+    "dashboardSchema": "DashboardOut",
     "followingSchema": "FollowingOut", "generationProgressSchema": "ProgressOut", "generationSchema": "GenerationOut",
     "licenceTermsSchema": "TermsOut", "likeResultSchema": "LikeOut", "meSchema": "MeOut",
     "notificationListSchema": "NotificationListOut", "notificationSchema": "NotificationOut",
