@@ -127,7 +127,8 @@ def test_upload_train_complete_and_the_lora_changes_the_output(live_app, browser
             assert metadata["format"] == "PNG" and metadata["size"] == (sample["width"], sample["height"])
             assert "not for sale" in str(metadata["xmp"]) + str(metadata["text"]), metadata
     report = final["training_report"]  # the owner's view
-    assert report["steps"] == 6 and report["images"] == 10 and report["resolution"] == 512  # no TRAINING_RESOLUTION here
+    # the run trained at the full size: this test sets no TRAINING_RESOLUTION
+    assert report["steps"] == 6 and report["images"] == 10 and report["resolution"] == 512
     assert report["loss"] and report["loss"][-1][0] == 6
     with capsys.disabled():
         took = (style.training_finished_at - style.training_started_at).total_seconds()
