@@ -336,3 +336,17 @@ def test_payload_survives_json_round_trip(app, client, login, world, broker_jobs
     _post(client, world.style_id)
     [job] = broker_jobs()
     assert json.loads(json.dumps(job["kwargs"])) == job["kwargs"]
+
+
+def test_feed_of_one_style_is_the_style_pages_gallery(app, client, login, world):
+    login(client, "owner")
+    ids = _make(app, "owner", n=2, is_public=True)  # in the world's trained style
+    _make(app, "owner", is_public=False)
+    with app.app_context():
+        other = factories.create_style(factories.create_artist("elsewhere", "Else"), title="Other")
+        elsewhere = factories.create_generation(factories.create_user("fan"), other, is_public=True).id
+        db.session.commit()
+    page = client.get("/api/generations/feed", query_string={"style_id": world.style_id}).get_json()["data"]
+    assert [item["id"] for item in page["results"]] == sorted(ids, reverse=True)
+    everything = client.get("/api/generations/feed").get_json()["data"]["results"]
+    assert elsewhere in [item["id"] for item in everything]

@@ -88,3 +88,16 @@ def test_a_worker_that_still_gets_the_cancelled_job_does_nothing(app, gen):
         assert db.session.get(Artist, gen.artist_id).earned_token_balance == 0
         assert not get_storage().exists(gen.result_key, public=True)
         assert db.session.get(Generation, gen.id).status == "cancelled"
+
+
+def test_the_display_copy_stored_next_to_the_result_is_served_for_pages(app, gen):
+    """The worker stores `<result>-display.webp` beside the signed PNG: the API gives it as display_url,
+    and keeps result_url for the download."""
+    from stylelicense.jobs import display_key_for
+
+    _store_outputs(app, gen)
+    with app.app_context():
+        get_storage().put(display_key_for(gen.result_key), b"webp", public=True)
+    assert _complete(gen.client, gen).status_code == 200
+    data = gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]
+    assert data["display_url"].endswith("abc-display.webp") and data["result_url"].endswith("abc.png")

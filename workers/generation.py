@@ -172,6 +172,10 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     signed = time.perf_counter()
     storage.put(job.result_key, signed_png, public=True, content_type="image/png")
     storage.put(job.thumbnail_key, thumbnail, public=True, content_type="image/webp")
+    from .provenance.output_stage import display_copy
+
+    # The copy pages show; the signed PNG above stays the download.
+    storage.put(job.display_key, display_copy(signed_png), public=True, content_type="image/webp")
     body = client.call("POST", "inference/complete", {
         "generation_id": job.generation_id, "result_key": job.result_key, "thumbnail_key": job.thumbnail_key,
         "attempt": attempt, **({"provenance": provenance} if provenance else {})})

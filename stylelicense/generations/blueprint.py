@@ -8,11 +8,11 @@ from flask import Blueprint, current_app
 from flask_login import current_user
 
 from .. import cache
-from ..api import PageQuery, created, endpoint, ok, paginate
+from ..api import created, endpoint, ok, paginate
 from ..extensions import limiter, rate_limit_key
 from . import operations
 from .models import Generation
-from .schemas import GenerationCreate, GenerationOut, GenerationPatch, MyGenerationsQuery
+from .schemas import FeedQuery, GenerationCreate, GenerationOut, GenerationPatch, MyGenerationsQuery
 
 bp = Blueprint("generations", __name__, url_prefix="/api/generations")
 
@@ -56,8 +56,9 @@ def my_generations(query: MyGenerationsQuery):
 
 
 @bp.get("/feed")
-@endpoint(query=PageQuery, response=GenerationOut, paginated=True, summary="Public images, newest first")
-def feed(query: PageQuery):
+@endpoint(query=FeedQuery, response=GenerationOut, paginated=True,
+          summary="Public images, newest first (of one style with style_id)")
+def feed(query: FeedQuery):
     # The page is the same for everyone (public cache); only the viewer's hearts are added per request.
     data = cache.cached_data("feed", lambda: operations.feed_page(query))
     viewer_id = cache.viewer_id()

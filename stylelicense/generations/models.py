@@ -49,6 +49,8 @@ class Generation(TimestampMixin, db.Model):
     error_message: Mapped[str | None] = mapped_column(String(255))
     result_key: Mapped[str | None] = mapped_column(String(255))
     thumbnail_key: Mapped[str | None] = mapped_column(String(255))
+    # web-sized WebP copy of the signed PNG, for pages (SPEC §13 Display copy); None for older images
+    display_key: Mapped[str | None] = mapped_column(String(255))
     is_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     like_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     comment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -21,7 +21,7 @@ from ..community.models import Like
 from ..errors import Conflict, Forbidden, NotFound, StyleNotReady, ValidationError
 from ..extensions import db
 from ..jobs.client import enqueue_after_commit
-from ..jobs.payloads import GENERATE_IMAGE, GenerateImagePayload
+from ..jobs.payloads import GENERATE_IMAGE, GenerateImagePayload, display_key_for
 from ..jobs.state import FINISHED, from_older_run, lock_for_report, queue_is_empty, repeated_start
 from ..models import utcnow
 from ..notifications.operations import notify
@@ -169,16 +169,18 @@ def my_generations_stmt(user: User, visibility: str = "all") -> Select:
     return stmt
 
 
-def feed_stmt() -> Select:
-    """Public, completed generations of active users (the community feed)."""
-    return _with_relations(select(Generation).join(User, User.id == Generation.user_id).where(
+def feed_stmt(style_id: int | None = None) -> Select:
+    """Public, completed generations of active users (the community feed), optionally of one style."""
+    stmt = _with_relations(select(Generation).join(User, User.id == Generation.user_id).where(
         Generation.is_public.is_(True), Generation.status == "completed", User.is_active.is_(True)))
+    return stmt if style_id is None else stmt.where(Generation.style_id == style_id)
 
 
 def feed_page(page: PageQuery) -> dict[str, Any]:
     """One page of the public feed as an anonymous visitor sees it (``is_liked`` false): the same for
     everyone, so the public cache can keep it; the route adds the viewer's hearts."""
-    result = paginate(feed_stmt(), [Generation.created_at, Generation.id], serialize_generation, page)
+    stmt = feed_stmt(getattr(page, "style_id", None))  # the style page's gallery asks for one style
+    result = paginate(stmt, [Generation.created_at, Generation.id], serialize_generation, page)
     for item in result["results"]:
         item["is_liked"] = False
     return result
@@ -218,6 +220,8 @@ def serialize_generation(generation: Generation, viewer: User | None = None) -> 
         "is_public": generation.is_public,
         "result_url": storage.public_url(generation.result_key) if done and generation.result_key else None,
         "thumbnail_url": storage.public_url(generation.thumbnail_key) if done and generation.thumbnail_key else None,
+        # for pages; result_url (the signed PNG) is the download
+        "display_url": storage.public_url(generation.display_key) if done and generation.display_key else None,
         "like_count": generation.like_count,
         "comment_count": generation.comment_count,
         "cost_tokens": generation.cost_tokens,
@@ -350,7 +354,7 @@ def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: s
     if generation.status in FINISHED:
         if generation.status in ("failed", "cancelled"):
             storage = get_storage()
-            for key in (result_key, thumbnail_key):
+            for key in (result_key, thumbnail_key, display_key_for(result_key)):
                 storage.delete(key, public=True)
         return generation, False
     storage = get_storage()
@@ -359,6 +363,8 @@ def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: s
     generation.status = "completed"
     generation.result_key = result_key
     generation.thumbnail_key = thumbnail_key
+    display_key = display_key_for(result_key)
+    generation.display_key = display_key if storage.exists(display_key, public=True) else None
     generation.completed_at = utcnow()
     generation.progress = None
     generation.error_code = None

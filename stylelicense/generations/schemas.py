@@ -35,6 +35,10 @@ class GenerationPatch(Schema):
     description: str | None = Field(None, max_length=5000)
 
 
+class FeedQuery(PageQuery):
+    style_id: int | None = Field(None, description="Only images made in this style (the style page's gallery)")
+
+
 class MyGenerationsQuery(PageQuery):
     visibility: Literal["all", "public", "private"] = "all"
 
@@ -78,6 +82,8 @@ class GenerationOut(Schema):
     is_public: bool
     result_url: str | None
     thumbnail_url: str | None
+    display_url: str | None = Field(
+        None, description="Web-sized WebP copy for pages (the signed PNG at result_url is the download)")
     like_count: int
     comment_count: int
     cost_tokens: int

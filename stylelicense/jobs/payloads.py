@@ -28,6 +28,11 @@ class TrainStylePayload:
     terms_version: str | None = None
 
 
+def display_key_for(result_key: str) -> str:
+    """Where the web-sized display copy (WebP) of a signed result is stored: next to the PNG."""
+    return f"{result_key.rsplit('.', 1)[0]}-display.webp"
+
+
 @dataclass(frozen=True)
 class GenerateImagePayload:
     generation_id: int
@@ -49,3 +54,7 @@ class GenerateImagePayload:
     licence_serial: int | None = None
     terms_version: str | None = None
     certificate_url: str | None = None
+
+    @property
+    def display_key(self) -> str:
+        return display_key_for(self.result_key)

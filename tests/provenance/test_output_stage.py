@@ -172,3 +172,14 @@ def test_blind_views_follow_the_generation_sizes():
     portrait = [v.size for _, v in verification.blind_views(Image.new("RGB", (256, 512)))]
     assert portrait == [(256, 512), (512, 1024)]
     assert [v.size for _, v in verification.blind_views(Image.new("RGB", (1024, 1024)))] == [(1024, 1024), (512, 512)]
+
+
+def test_display_copy_is_a_small_webp_that_keeps_the_mark_and_the_rights(output):
+    """SPEC §13 Display copy: pages get a WebP a fraction of the PNG's size, still signed and marked."""
+    data, _ = output
+    copy = output_stage.display_copy(data)
+    image = Image.open(io.BytesIO(copy))
+    assert image.format == "WEBP" and image.size == (512, 512)
+    assert len(copy) < len(data) / 4
+    assert wm.decode_serial(image.convert("RGB"), KEY) == SERIAL
+    assert read_metadata(copy)["xmp"]["licence_serial"] == format_serial(SERIAL)

@@ -110,6 +110,25 @@ def _record(serial: int, data: bytes, pixels: Image.Image) -> ProvenanceRecord:
     )
 
 
+DISPLAY_MAX_SIDE = 1024
+DISPLAY_QUALITY = 80
+
+
+def display_copy(signed_png: bytes, *, max_side: int = DISPLAY_MAX_SIDE, quality: int = DISPLAY_QUALITY) -> bytes:
+    """The web-sized copy pages show (WebP, a fraction of the PNG's bytes), made from the signed PNG
+    so it carries the visible signature and the invisible mark, and the same XMP rights metadata.
+    The signed PNG stays the download (its C2PA manifest and hashes are the licensed original)."""
+    with Image.open(io.BytesIO(signed_png)) as source:
+        xmp = source.info.get("XML:com.adobe.xmp")
+        image = source.convert("RGB")
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    options = {"xmp": xmp.encode() if isinstance(xmp, str) else xmp} if xmp else {}
+    image.save(buffer, "WEBP", quality=quality, method=4, **options)
+    return buffer.getvalue()
+
+
 def finish_output(
     image: Image.Image,
     *,

@@ -21,11 +21,14 @@ export function createGeneration({
 
 export const getGeneration = (id) => api.get(`/generations/${id}`, { schema: generationSchema })
 
-export const getFeed = (cursor) =>
-  api.get('/generations/feed', {
-    params: cursor ? { cursor } : undefined,
-    schema: listOf(generationSchema),
-  })
+/** Public images, newest first; `styleId` narrows them to one style (its page's gallery). */
+export const getFeed = (cursor, { styleId, limit } = {}) => {
+  const params = {}
+  if (cursor) params.cursor = cursor
+  if (styleId != null) params.style_id = styleId
+  if (limit) params.limit = limit
+  return api.get('/generations/feed', { params, schema: listOf(generationSchema) })
+}
 
 /** visibility: 'all' | 'public' | 'private' */
 export const getMyGenerations = (cursor, visibility = 'all') => {

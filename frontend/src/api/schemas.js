@@ -167,6 +167,7 @@ export const generationSchema = z.looseObject({
   is_public: z.boolean().nullish().default(false),
   result_url: nullableString,
   thumbnail_url: nullableString,
+  display_url: nullableString,
   like_count: z.number().int().nullish().default(0),
   comment_count: z.number().int().nullish().default(0),
   cost_tokens: z.number().int().nullish(),

@@ -2,19 +2,29 @@ import { createRouter, createWebHistory } from 'vue-router'
 import { useAuthStore } from '@/stores/auth'
 
 export const routes = [
-  { path: '/', name: 'feed', component: () => import('@/views/feed/FeedView.vue') },
+  {
+    path: '/',
+    name: 'feed',
+    meta: { title: 'feed.title' },
+    component: () => import('@/views/feed/FeedView.vue'),
+  },
   {
     path: '/feed/:id',
     name: 'feed-detail',
     component: () => import('@/views/feed/FeedDetailView.vue'),
     props: true,
   },
-  { path: '/search', name: 'search', component: () => import('@/views/search/SearchView.vue') },
+  {
+    path: '/search',
+    name: 'search',
+    meta: { title: 'search.title' },
+    component: () => import('@/views/search/SearchView.vue'),
+  },
   {
     path: '/styles/new',
     name: 'style-create',
     component: () => import('@/views/styles/StyleCreateView.vue'),
-    meta: { requiresAuth: true, requiresArtist: true },
+    meta: { requiresAuth: true, requiresArtist: true, title: 'styleForm.createTitle' },
   },
   {
     path: '/styles/:id/edit',
@@ -33,7 +43,7 @@ export const routes = [
     path: '/me',
     name: 'my-page',
     component: () => import('@/views/account/MyPageView.vue'),
-    meta: { requiresAuth: true },
+    meta: { requiresAuth: true, title: 'nav.myPage' },
   },
   {
     path: '/me/edit',
@@ -45,7 +55,7 @@ export const routes = [
     path: '/me/artist',
     name: 'become-artist',
     component: () => import('@/views/account/BecomeArtistView.vue'),
-    meta: { requiresAuth: true },
+    meta: { requiresAuth: true, title: 'artist.title' },
   },
   {
     path: '/users/:id',
@@ -63,7 +73,7 @@ export const routes = [
     path: '/payment',
     name: 'payment',
     component: () => import('@/views/payment/PaymentView.vue'),
-    meta: { requiresAuth: true },
+    meta: { requiresAuth: true, title: 'payment.title' },
   },
   {
     path: '/payment/sandbox',
@@ -86,13 +96,14 @@ export const routes = [
     path: '/notifications',
     name: 'notifications',
     component: () => import('@/views/notifications/NotificationsView.vue'),
-    meta: { requiresAuth: true },
+    meta: { requiresAuth: true, title: 'notifications.title' },
   },
   {
     // The public certificate. The API's certificate_url spells it /licences/…: both open it.
     path: '/licenses/:serial',
     alias: '/licences/:serial',
     name: 'licence-certificate',
+    meta: { title: 'licence.title' },
     component: () => import('@/views/provenance/LicenceCertificateView.vue'),
     props: true,
   },
@@ -107,17 +118,29 @@ export const routes = [
     path: '/licence-terms/:version?',
     alias: '/license-terms/:version?',
     name: 'licence-terms',
+    meta: { title: 'terms.title' },
     component: () => import('@/views/provenance/LicenceTermsView.vue'),
     props: true,
   },
   // Files made before the terms page existed point to /licence.
   { path: '/licence', redirect: { name: 'licence-terms' } },
   { path: '/license', redirect: { name: 'licence-terms' } },
-  { path: '/verify', name: 'verify', component: () => import('@/views/provenance/VerifyView.vue') },
-  { path: '/login', name: 'login', component: () => import('@/views/auth/LoginView.vue') },
+  {
+    path: '/verify',
+    name: 'verify',
+    meta: { title: 'verify.title' },
+    component: () => import('@/views/provenance/VerifyView.vue'),
+  },
+  {
+    path: '/login',
+    name: 'login',
+    meta: { title: 'login.title' },
+    component: () => import('@/views/auth/LoginView.vue'),
+  },
   {
     path: '/:pathMatch(.*)*',
     name: 'not-found',
+    meta: { title: 'notFound.title' },
     component: () => import('@/views/NotFoundView.vue'),
   },
 ]
