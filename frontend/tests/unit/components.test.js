@@ -231,7 +231,7 @@ describe('progress bars', () => {
     expect(bar.attributes('role')).toBe('progressbar')
     expect(bar.attributes('aria-valuenow')).toBe('30')
     expect(wrapper.get('[data-testid="training-detail"]').text()).toMatch(
-      /Epoch 3 of 10.*30%.*2 min 5 s/s,
+      /Step 3 of 10.*30%.*2 min 5 s/s,
     )
   })
 
