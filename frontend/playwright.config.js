@@ -59,7 +59,7 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'e2e', testMatch: ['flows.spec.js', 'trust.spec.js'] },
+    { name: 'e2e', testMatch: ['flows.spec.js', 'trust.spec.js', 'newcomer.spec.js'] },
     { name: 'screenshots', testMatch: 'screenshots.spec.js' },
     { name: 'perf', testMatch: 'perf.spec.js' },
   ],

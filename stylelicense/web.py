@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, request, send_from_directory
@@ -85,9 +86,21 @@ def _send(storage: LocalStorage, key: str, *, public: bool):
         abort(404)
     if not path.is_file():
         abort(404)
-    response = send_from_directory(path.parent, path.name, max_age=3600 if public else 0)
+    # ?download=<name>: save it under a name that says what it is (Content-Disposition: attachment).
+    name = _download_name(request.args.get("download"), path.suffix)
+    response = send_from_directory(path.parent, path.name, max_age=3600 if public else 0,
+                                   as_attachment=name is not None, download_name=name)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _download_name(raw: str | None, suffix: str) -> str | None:
+    """A safe file name from the query (letters of any script, digits, ``-`` and ``_``), with the
+    stored file's own extension; None when none was asked for."""
+    if not raw:
+        return None
+    stem = re.sub(r"[^\w-]+", "-", raw.rsplit(".", 1)[0], flags=re.UNICODE).strip("-_")[:100]
+    return f"{stem or 'image'}{suffix}"
 
 
 @bp.get("/", defaults={"path": ""})

@@ -101,3 +101,16 @@ def test_the_display_copy_stored_next_to_the_result_is_served_for_pages(app, gen
     assert _complete(gen.client, gen).status_code == 200
     data = gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]
     assert data["display_url"].endswith("abc-display.webp") and data["result_url"].endswith("abc.png")
+
+
+def test_the_download_has_a_meaningful_file_name(app, gen):
+    _store_outputs(app, gen)
+    assert _complete(gen.client, gen).status_code == 200
+    url = gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]["result_url"]
+    path = url.split("://", 1)[-1].split("/", 1)[-1] if "://" in url else url.lstrip("/")
+    response = gen.client.get(f"/{path}", query_string={"download": "style-license-수채화의 꿈-7.png"})
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "filename*=UTF-8''style-license-" in disposition
+    assert "%EC%88%98%EC%B1%84%ED%99%94%EC%9D%98-%EA%BF%88-7.png" in disposition  # 수채화의-꿈-7.png
+    assert gen.client.get(f"/{path}").headers["Content-Disposition"].startswith("inline")  # pages show it

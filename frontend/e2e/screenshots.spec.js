@@ -302,6 +302,18 @@ test('screenshots of every page, desktop and phone', async ({ browser }) => {
     await shot(page, 'feed-detail-comments', { locale: 'ko', fullPage: false })
   }
 
-  for (const who of [guest, theo, jun, sora]) for (const page of who.both) await closeUser(page)
+  // A newcomer (signed out): the landing page above the public images, and the licence terms.
+  const visitor = await person(browser, null, { signedIn: false })
+  for (const locale of ['en', 'ko']) {
+    if (locale === 'ko') for (const page of visitor.both) await switchLanguage(page, 'ko')
+    await goBoth(visitor, '/', 'landing')
+    for (const page of visitor.both) await shot(page, 'landing', { locale })
+    await goBoth(visitor, '/licence-terms/sl-1.0', 'licence-terms-page')
+    for (const page of visitor.both) await shot(page, 'licence-terms', { locale, fullPage: false })
+  }
+
+  for (const who of [guest, theo, jun, sora, visitor]) {
+    for (const page of who.both) await closeUser(page)
+  }
   await closeUser(mira)
 })
