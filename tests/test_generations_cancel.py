@@ -93,7 +93,7 @@ def test_a_worker_that_still_gets_the_cancelled_job_does_nothing(app, gen):
 def test_the_display_copy_stored_next_to_the_result_is_served_for_pages(app, gen):
     """The worker stores `<result>-display.webp` beside the signed PNG: the API gives it as display_url,
     and keeps result_url for the download."""
-    from stylelicense.jobs import display_key_for
+    from stylelicense.jobs.payloads import display_key_for
 
     _store_outputs(app, gen)
     with app.app_context():
