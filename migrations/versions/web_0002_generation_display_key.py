@@ -1,7 +1,7 @@
 """generations.display_key: the web-sized display copy (SPEC §13 Display copy)
 
 Revision ID: web_0002
-Revises: trust_0001
+Revises: perf_0001
 Create Date: 2026-12-02 00:10:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "web_0002"
-down_revision = "trust_0001"
+down_revision = "perf_0001"
 branch_labels = None
 depends_on = None
 
