@@ -82,8 +82,10 @@ def bench_data(url: str, path: Path) -> dict:
         data = {
             "emails": column("SELECT email FROM users WHERE email LIKE '%%@demo.example.com' AND is_active "
                              "ORDER BY random() LIMIT 1000"),
-            "style_ids": column("SELECT id FROM styles WHERE training_status = 'completed' ORDER BY random() "
-                                "LIMIT 1000"),
+            # Styles anyone may see (completed, not paused, artist active): a 404 would count as an error.
+            "style_ids": column("SELECT s.id FROM styles s JOIN artists a ON a.id = s.artist_id "
+                                "JOIN users u ON u.id = a.user_id WHERE s.training_status = 'completed' "
+                                "AND NOT s.is_paused AND u.is_active ORDER BY random() LIMIT 1000"),
             "artist_user_ids": column("SELECT a.user_id FROM artists a JOIN users u ON u.id = a.user_id "
                                       "WHERE u.is_active ORDER BY random() LIMIT 1000"),
             "generation_ids": column("SELECT id FROM generations WHERE is_public AND status = 'completed' "

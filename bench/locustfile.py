@@ -113,7 +113,8 @@ class SignedIn(_Browsing):
     def like_unlike(self) -> None:
         generation = random.choice(DATA["generation_ids"])
         headers = {"X-CSRFToken": self.csrf}
-        # Demo data already has likes: a 409 (already liked) is an answer, not an error.
+        # Demo data already has likes (and two locust users may share an account): a 409 (already
+        # liked) is an answer, not an error.
         with self.client.post(f"/api/generations/{generation}/like", name="like", headers=headers,
                               catch_response=True) as response:
             if response.status_code not in (201, 409):
