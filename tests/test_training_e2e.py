@@ -57,7 +57,7 @@ def browser(live_app, rabbitmq_url, make_artist):
     return client
 
 
-def _follow(client, style_id: int, worker=None, timeout: float = 420.0) -> tuple[dict, list[tuple[str, dict | None]]]:
+def _follow(client, style_id: int, worker=None, timeout: float = 720.0) -> tuple[dict, list[tuple[str, dict | None]]]:
     """Poll GET /api/styles/:id as the SPA does; returns the final style and every distinct state seen."""
     seen: list[tuple[str, dict | None]] = []
 

@@ -3,7 +3,8 @@
 import { expect } from '@playwright/test'
 import { paintingPng, pngFile, signaturePng } from './png.js'
 
-export const TRAINING_TIMEOUT = 240_000
+// Training includes rendering the style's preview samples (8 small images) after the LoRA.
+export const TRAINING_TIMEOUT = 420_000
 export const GENERATION_TIMEOUT = 120_000
 
 export const byTestId = (page, id) => page.getByTestId(id)
