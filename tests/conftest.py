@@ -262,14 +262,18 @@ class WorkerProcess:
         self.env, self.queues, self.log_path = env, queues, log_path
         self.celery = celery or [sys.executable, "-m", "celery"]
         self.process: subprocess.Popen | None = None
+        # The generation worker runs as deployed: a threads pool feeding one batching GPU thread.
+        threads = queues == "image_generation"
+        self.pool = ["--pool", "threads", "-c", env.get("GENERATION_CONCURRENCY", "8")] if threads else \
+            ["--pool", "prefork", "-c", "1"]
 
     def start(self) -> WorkerProcess:
         self.log = open(self.log_path, "ab")
         # As documented: from the repository root, nothing set but the settings (no PYTHONPATH).
         env = {key: value for key, value in {**os.environ, **self.env}.items() if key != "PYTHONPATH"}
         self.process = subprocess.Popen(
-            [*self.celery, "-A", "workers", "worker", "-Q", self.queues, "-c", "1",
-             "--pool", "prefork", "--without-gossip", "--without-mingle", "-l", "info",
+            [*self.celery, "-A", "workers", "worker", "-Q", self.queues, *self.pool,
+             "--without-gossip", "--without-mingle", "-l", "info",
              "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )

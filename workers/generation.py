@@ -4,15 +4,22 @@ Flow of one attempt:
 1. announce the attempt (``PATCH /api/webhooks/inference/progress`` with step 0). The API answers 409
    GENERATION_FINISHED for a completed/failed generation — a redelivered or duplicated message then
    returns here without doing any work;
-2. generate with the process's warm :class:`InferenceEngine` (created on the first task, never in
-   the parent before fork; the style's LoRA comes from private storage into the engine's LRU),
-   reporting steps at most once a second (plus the first and the last);
+2. render on the process's GPU thread (``workers/serving.py``): the request joins whatever other jobs
+   wait in this worker (``-P threads -c N``) and is rendered in one batch with them by the warm
+   :class:`~workers.pipelines.batching.BatchEngine` (created on the first task, never in the parent
+   before fork; the style's LoRA comes from private storage into the engine's LRU and stays active
+   while the style does not change); steps are reported at most once a second (plus the first and the
+   last) from the task's own thread;
 3. the output stage, in memory: the artist's signature is stamped (their signature image from
    private storage, or their name as text), then — when the job carries a licence serial — the
    invisible watermark, the licence metadata and the C2PA manifest (``workers/provenance``), else
    :func:`sign_output` (signature + metadata); only then the signed PNG and its thumbnail are uploaded
    to the public location — the unsigned image is never stored or sent;
-4. ``POST /api/webhooks/inference/complete`` (with the delivered file's hashes for the licence).
+4. ``POST /api/webhooks/inference/complete`` (with the delivered file's hashes for the licence, and the
+   measured service times the API's queue ETAs come from).
+
+The task thread runs the output stage while the GPU thread renders the next batch. Each message is
+acknowledged late, alone, after its own image is delivered: a worker killed mid-batch loses nothing.
 
 Failures: GPU out-of-memory, timeouts and connection errors are retried (countdowns 0 s, 30 s, 120 s;
 ``GENERATION_RETRY_DELAYS`` overrides them, e.g. ``"0,1,1"`` in tests), each retry first reported as
@@ -49,8 +56,6 @@ log = logging.getLogger(__name__)
 SOURCE = "inference-server"
 RETRY_DELAYS_ENV = "GENERATION_RETRY_DELAYS"
 
-# Per worker process, built by the first task (never at import, never in the parent before fork).
-_ENGINE = None
 
 
 def classify(error: BaseException) -> tuple[bool, str]:
@@ -64,17 +69,6 @@ def classify(error: BaseException) -> tuple[bool, str]:
     if isinstance(error, InferenceInputError):
         return False, "INVALID_INPUT"
     return lifecycle.classify(error, default="GENERATION_FAILED")
-
-
-def get_engine():
-    """This process's warm engine (pipeline loaded on the first generation)."""
-    global _ENGINE
-    if _ENGINE is None:
-        from .pipelines.inference import InferenceEngine
-
-        _ENGINE = InferenceEngine(os.environ.get("STYLELICENSE_BASE_MODEL") or "tiny",
-                                  lora_cache_size=int(os.environ.get("GENERATION_LORA_CACHE") or 8))
-    return _ENGINE
 
 
 def _finished_status(body: dict) -> str | None:
@@ -136,6 +130,7 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     """One attempt: announce, generate, sign, upload, report complete. Returns the final status."""
     from .pipelines.inference import InferenceInputError, build_prompt
     from .pipelines.signing import ImageLicense, sign_output
+    from .serving import render_image, worker_name
 
     steps = int(os.environ.get("GENERATION_STEPS") or 30)
     reporter = step_reporter(client, job.generation_id, attempt=attempt, run_id=run_id, faults=faults,
@@ -145,13 +140,15 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     if faults.fatal:
         raise InferenceInputError("injected non-retryable error (STYLELICENSE_FAULTS=fatal)")
     storage = lifecycle.get_storage()
-    engine = get_engine()
-    image = engine.generate(
+    # Rendered on the process's GPU thread together with whatever other jobs are waiting (workers/serving.py);
+    # the step reports are sent from this thread.
+    rendered = render_image(
         lora_key=job.lora_key, lora_loader=lambda: storage.get(job.lora_key),
         prompt=build_prompt(job.trigger, job.prompt_tags), width=job.width, height=job.height, seed=job.seed,
         steps=steps, guidance_scale=float(os.environ.get("GENERATION_GUIDANCE") or 7.5),
-        on_step=functools.partial(report_step, reporter),
+        on_step=functools.partial(report_step, reporter), timeout=_SOFT_LIMIT,
     )
+    image = rendered.image
     generated = time.perf_counter()
     licence = ImageLicense(
         artist_name=job.artist_name, style_title=job.style_title, style_id=str(job.style_id),
@@ -176,20 +173,27 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
 
     # The copy pages show; the signed PNG above stays the download.
     storage.put(job.display_key, display_copy(signed_png), public=True, content_type="image/webp")
+    service = {"seconds": round(time.perf_counter() - clock, 3), "batch_size": rendered.batch_size,
+               "batch_seconds": round(rendered.batch_seconds, 3), "worker": worker_name()}
     body = client.call("POST", "inference/complete", {
         "generation_id": job.generation_id, "result_key": job.result_key, "thumbnail_key": job.thumbnail_key,
-        "attempt": attempt, **({"provenance": provenance} if provenance else {})})
+        "attempt": attempt, "service": service, **({"provenance": provenance} if provenance else {})})
     if body.get("_status") == 409 and body.get("error", {}).get("code") == "RESULT_MISSING":
         raise TransientError("the API could not see the uploaded result")
     if body.get("_status") != 200:
         raise RuntimeError(f"the API refused the result: {body}")
     done = time.perf_counter()
-    log.info("generation %s timings: start+generate %.2fs, sign %.2fs, upload+complete %.2fs (%dx%d, %d steps)",
-             job.generation_id, generated - clock, signed - generated, done - signed, job.width, job.height, steps)
+    log.info("generation %s timings: start+generate %.2fs (batch of %d), sign %.2fs, upload+complete %.2fs "
+             "(%dx%d, %d steps)", job.generation_id, generated - clock, rendered.batch_size, signed - generated,
+             done - signed, job.width, job.height, steps)
     return body["data"]["status"]
 
 
 _SOFT_LIMIT = int(os.environ.get("GENERATION_SOFT_TIME_LIMIT") or 600)
+
+from .serving import connect_signals  # noqa: E402 — the GPU thread can warm up when the worker is ready
+
+connect_signals()
 
 
 @app.task(name="workers.tasks.generate_image", bind=True, soft_time_limit=_SOFT_LIMIT, time_limit=_SOFT_LIMIT + 60)
