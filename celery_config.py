@@ -27,6 +27,8 @@ accept_content = ["json"]
 
 task_acks_late = True
 task_reject_on_worker_lost = True
+# Prefetch = concurrency. The image_generation worker runs `-P threads -c 16`: 16 messages in hand, each
+# task waiting for the process's batching GPU thread (workers/serving.py) and acked late on its own.
 worker_prefetch_multiplier = 1
 worker_cancel_long_running_tasks_on_connection_loss = True
 broker_connection_retry_on_startup = True

@@ -31,8 +31,9 @@ trap cleanup EXIT INT TERM
 
 .venv/bin/python -m flask --app wsgi run --host 127.0.0.1 --port "$PORT" --no-reload >instance/logs/api.log 2>&1 &
 pids+=($!)
-# One worker for both queues locally; production runs one per GPU per queue.
-.venv/bin/python -m celery -A workers worker -Q model_training,image_generation -c 1 -l info \
+# One worker for both queues locally; production runs one per GPU per queue. Threads pool: generation
+# tasks hand their requests to one rendering thread that batches them (workers/serving.py).
+.venv/bin/python -m celery -A workers worker -Q model_training,image_generation -P threads -c 8 -l info \
   >instance/logs/worker.log 2>&1 &
 pids+=($!)
 .venv/bin/python -m celery -A workers flower --port="$FLOWER_PORT" --address=127.0.0.1 >instance/logs/flower.log 2>&1 &
