@@ -139,12 +139,14 @@ def serve_app(env: dict[str, str], *, quiet: bool = False):
     return app, f"http://127.0.0.1:{server.server_port}", server.shutdown
 
 
-def start_worker(env: dict[str, str], queue: str, log_path: Path, name: str):
-    """A real `celery -A workers worker` process for one queue (its own session, for killpg)."""
+def start_worker(env: dict[str, str], queue: str, log_path: Path, name: str, pool: list[str] | None = None):
+    """A real `celery -A workers worker` process for one queue (its own session, for killpg); ``pool``
+    replaces the default ``-c 1 --pool prefork``."""
     import subprocess
 
     log = open(log_path, "ab")  # noqa: SIM115 — lives as long as the worker
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queue, "-c", "1", "--pool", "prefork",
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queue,
+         *(pool or ["-c", "1", "--pool", "prefork"]),
          "--without-gossip", "--without-mingle", "-l", "info", "-n", f"{name}@%h"],
         cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -34,6 +34,7 @@ def test_sd15_architecture_trains_and_generates_through_the_worker_code(sd15_fol
     assert (sd15_folder / "model_index.json").is_file() and (sd15_folder / "unet").is_dir()
     monkeypatch.setenv("STYLELICENSE_BASE_MODEL", str(sd15_folder))
     monkeypatch.setenv("GENERATION_BATCH_SIZE", "2")
+    monkeypatch.setenv("GENERATION_MIX_STYLES", "1")  # the styled and the plain image in one batch
 
     import os
 
@@ -47,7 +48,7 @@ def test_sd15_architecture_trains_and_generates_through_the_worker_code(sd15_fol
     assert down.shape[0] == LORA_RANK
 
     engine = BatchEngine.from_env()
-    assert engine.base_model == str(sd15_folder) and engine.max_batch == 2
+    assert engine.base_model == str(sd15_folder) and engine.max_batch == 2 and engine.mix_styles
     data = result.lora_path.read_bytes()
     steps: list[tuple[int, int]] = []
     requests = [

@@ -146,7 +146,9 @@ class BatchEngine:
 
     @classmethod
     def from_env(cls, base_model: str | None = None) -> BatchEngine:
-        """Settings: ``GENERATION_BATCH_SIZE`` (8), ``GENERATION_MIX_STYLES`` (1),
+        """Settings: ``GENERATION_BATCH_SIZE`` (8), ``GENERATION_MIX_STYLES`` (0: one fused batch per
+        style; 1: one batch with per-sample adapters — in eager mode on a GPU its kernel launches grow with
+        every distinct style, NOTES §9, so it is off until measured to pay),
         ``GENERATION_COMPILE`` (0; CUDA only), ``GENERATION_DTYPE`` (fp16|bf16, CUDA),
         ``GENERATION_LORA_CACHE`` (32 LoRAs kept in host memory)."""
         dtype = None
@@ -156,7 +158,7 @@ class BatchEngine:
             base_model or os.environ.get("STYLELICENSE_BASE_MODEL") or "tiny",
             dtype=dtype if default_device() == "cuda" else None,
             max_batch=int(os.environ.get("GENERATION_BATCH_SIZE") or 8),
-            mix_styles=_env_flag("GENERATION_MIX_STYLES", True),
+            mix_styles=_env_flag("GENERATION_MIX_STYLES", False),
             compile_unet=_env_flag("GENERATION_COMPILE", False),
             lora_cache_size=int(os.environ.get("GENERATION_LORA_CACHE") or 32),
         )
