@@ -87,6 +87,8 @@ class RequestBatcher:
             self.batch_sizes.append(len(live))
             try:
                 outcomes = self.render_batch([r for r, _ in live])
+                if len(outcomes) != len(live):
+                    raise RuntimeError(f"{len(outcomes)} outcomes for {len(live)} requests")
             except BaseException as error:  # a bug in the engine: every waiting task gets the error
                 log.exception("rendering a batch of %d failed", len(live))
                 for _, future in live:
