@@ -75,7 +75,7 @@ def test_burst_is_batched_with_progress_for_each_and_one_bad_request_fails_alone
 
     good = [_create(shop, seed=seed) for seed in (1, 2, 3, 4)]
     bad = _create(shop, style_id=shop.broken_style_id, seed=5)  # its LoRA is missing from storage
-    worker = start_worker("image_generation", **BATCH_ENV)
+    worker = start_worker("image_generation", **BATCH_ENV, GENERATION_WARMUP="1")
 
     final, seen = _follow_all(shop, [g["id"] for g in good] + [bad["id"]], worker)
     results = {g["id"]: final[g["id"]] for g in good}
@@ -87,6 +87,8 @@ def test_burst_is_batched_with_progress_for_each_and_one_bad_request_fails_alone
     assert failed["status"] == "failed" and failed["error_code"] == "MODEL_MISSING" and failed["attempts"] == 1
 
     assert max(_batch_sizes(worker.output())) >= 2, worker.output()  # some images shared a denoising loop
+    # the GPU thread started with the worker and rendered the three product sizes before any job
+    assert re.search(r"warm-up of the product sizes: \{'512x512': [0-9.]+, '1024x1024'", worker.output())
     for generation_id in results:
         facts = _ledger(live_app, generation_id)
         assert facts.movements == ["charge", "credit"] and facts.notifications == ["generation_complete"]

@@ -56,7 +56,13 @@ def get_batcher():
 
             engine = BatchEngine.from_env()
             warm = os.environ.get("GENERATION_WARMUP")
-            warm_up = engine.warm_up if (warm == "1" or (warm is None and engine.device == "cuda")) else None
+
+            def warm_up() -> None:
+                log.info("warm-up of the product sizes: %s",
+                         {size: round(s, 2) for size, s in engine.warm_up().items()})
+
+            if not (warm == "1" or (warm is None and engine.device == "cuda")):
+                warm_up = None
             _BATCHER = RequestBatcher(engine.render, max_batch=engine.max_batch, warm_up=warm_up,
                                       window_s=float(os.environ.get("GENERATION_BATCH_WINDOW_MS") or 50) / 1000)
             _BATCHER.engine = engine
@@ -105,3 +111,22 @@ def render_image(*, lora_key: str | None, lora_loader: Callable[[], bytes] | Non
     if outcome.error is not None:
         raise outcome.error
     return Rendered(outcome.image, outcome.batch_size, outcome.batch_seconds)
+
+
+def _start_at_worker_ready(sender=None, **_: object) -> None:
+    """``GENERATION_WARMUP=1``: start the GPU thread (and its warm-up of the product sizes) as soon as a
+    threads-pool worker is up, not at its first job. Never in a prefork parent (CUDA before fork)."""
+    if os.environ.get("GENERATION_WARMUP") != "1":
+        return
+    pool = getattr(getattr(sender, "controller", None), "pool_cls", None)
+    if "thread" not in getattr(pool, "__module__", "") and "solo" not in getattr(pool, "__module__", ""):
+        log.warning("GENERATION_WARMUP needs the threads (or solo) pool; warming up at the first job instead")
+        return
+    get_batcher().start()
+
+
+def connect_signals() -> None:
+    """Hook the warm-up to Celery's worker_ready (called once when the task module is imported)."""
+    from celery.signals import worker_ready
+
+    worker_ready.connect(_start_at_worker_ready, weak=False)
