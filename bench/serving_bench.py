@@ -180,7 +180,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=16, help="worker threads (-c)")
     parser.add_argument("--window-ms", type=float, default=50)
-    parser.add_argument("--mix-styles", default="0", help="GENERATION_MIX_STYLES for the worker (0: one batch per style)")
+    parser.add_argument("--mix-styles", default="0",
+                        help="GENERATION_MIX_STYLES for the worker (0: one batch per style)")
     parser.add_argument("--compile", action="store_true", help="GENERATION_COMPILE=1 (CUDA only)")
     parser.add_argument("--database-url")
     parser.add_argument("--broker", help="default: the embedded filesystem broker")
