@@ -156,12 +156,13 @@ def run_training(job, *, attempt: int, client: WebhookClient, run_id: str, fault
     storage.put(job.lora_key, lora, public=False, content_type="application/octet-stream")
     # Previews of the new style, signed like any output: no samples, no completed style (a failure
     # here fails or retries the job like any other step).
+    from .serving import worker_name  # counted by the API for queue ETAs (live training workers)
     from .style_samples import render_and_store_samples, training_report
 
     samples = render_and_store_samples(job, lora=lora, storage=storage, run_id=run_id)
     body = client.call("POST", "training/complete", {
         "style_id": job.style_id, "lora_key": job.lora_key, "steps": result.steps,
-        "seconds": round(result.seconds, 2), "run_id": run_id, "samples": samples,
+        "seconds": round(result.seconds, 2), "run_id": run_id, "samples": samples, "worker": worker_name(),
         "report": training_report(result, images=len(images), resolution=config.resolution)}, retries=8)
     if body.get("_status") == 409:
         raise Finished(body.get("error", {}).get("code", "finished"))
