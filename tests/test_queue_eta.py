@@ -10,6 +10,7 @@ from stylelicense.queueing.models import ServiceTime
 from stylelicense.styles.operations import lora_key_for
 from tests import factories
 from tests.conftest import INTERNAL_TOKEN
+from tests.test_style_samples import sample_bodies
 
 INFERENCE = {"Authorization": f"Bearer {INTERNAL_TOKEN}", "X-Request-Source": "inference-server"}
 TRAINING = {"Authorization": f"Bearer {INTERNAL_TOKEN}", "X-Request-Source": "training-server"}
@@ -123,7 +124,8 @@ def test_training_queue_position_and_eta(app, client, login):
 
     # A training worker reports 120 s for a finished training.
     done = _hook(client, "POST", "training/complete", {"style_id": running_id, "lora_key": lora_key_for(running_id),
-                                                       "seconds": 120.0, "steps": 10, "worker": "t1"}, TRAINING)
+                                                       "seconds": 120.0, "steps": 10, "worker": "t1",
+                                                       "samples": sample_bodies(running_id)}, TRAINING)
     assert done["training_status"] == "completed"
     # nothing running now: the first waits only for itself, the second for one training ahead too
     assert queue_of("painter1", ids[0]) == {"position": 1, "eta_seconds": 120}
