@@ -204,7 +204,7 @@ test('screenshots of every page, desktop and phone', async ({ browser }) => {
       for (const page of jun.both) await shot(page, 'my-page-running', { fullPage: false })
       await jun.desktop.goto(`/feed/${generationIds[0]}`)
     } else {
-      await watchGeneration(jun.desktop, latest)
+      await watchGeneration(jun.desktop, latest, { timeout: 480_000 }) // a busy CPU
     }
   }
   for (const id of generationIds) {
