@@ -53,12 +53,9 @@ def _init_extensions(app: Flask) -> None:
     oauth.init_app(app)
     register_google(app)
 
-    from .users.models import User
+    from .auth.operations import load_session_user
 
-    @login_manager.user_loader
-    def _load_user(user_id: str):
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+    login_manager.user_loader(load_session_user)
 
     @login_manager.unauthorized_handler
     def _unauthorized():

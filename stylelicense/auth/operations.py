@@ -7,8 +7,8 @@ import re
 import secrets
 
 from flask import session
-from flask_login import login_user, logout_user
-from sqlalchemy import func, select
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, select, update
 
 from ..errors import Conflict, Forbidden
 from ..extensions import db
@@ -61,15 +61,48 @@ def get_or_create_user(*, sub: str, email: str, username_hint: str, exact_userna
     return user
 
 
+# The session key holding the user's session_version at login.
+SESSION_VERSION_KEY = "_sv"
+
+
 def start_session(user: User) -> None:
-    """Session fixation: drop whatever the browser had before, then log in."""
+    """Session fixation: drop whatever the browser had before, then log in. The session records the
+    user's current session version, so a later bump (revoke_sessions) invalidates it."""
     session.clear()
     login_user(user, remember=False)
+    session[SESSION_VERSION_KEY] = user.session_version
     session.permanent = True
 
 
+def load_session_user(user_id: str) -> User | None:
+    """Flask-Login's user loader: the session's user, only while it is active and the session's
+    version is the user's current one (a copied cookie stops working once the version moves)."""
+    if not user_id.isdigit() or len(user_id) > 18:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active:
+        return None
+    if session.get(SESSION_VERSION_KEY) != user.session_version:
+        return None
+    return user
+
+
+def revoke_sessions(user: User) -> None:
+    """End every session of ``user`` at once (all browsers, copied cookies included)."""
+    db.session.execute(update(User).where(User.id == user.id)
+                       .values(session_version=User.session_version + 1),
+                       execution_options={"synchronize_session": False})
+    db.session.expire(user, ["session_version"])
+
+
 def end_session() -> None:
-    """Log out and forget everything the session held (CSRF token included)."""
+    """Log out everywhere: revoke the user's sessions, then forget everything this one held (CSRF
+    token included)."""
+    if current_user.is_authenticated:
+        user = current_user._get_current_object()
+        # A deleted account's row is gone already: nothing to bump (its sessions cannot load it).
+        if db.session.get(User, user.id) is not None:
+            revoke_sessions(user)
     logout_user()
     session.clear()
 

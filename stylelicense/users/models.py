@@ -39,6 +39,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     # Flask-Login reads `is_active`: a deactivated account cannot log in.
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Copied into the session at login and compared on every request: bumping it (logout, account
+    # deletion, deactivation) ends every session of the user at once, copied cookies included.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     artist: Mapped[Artist | None] = relationship(back_populates="user", uselist=False, lazy="joined")
 

@@ -170,10 +170,14 @@ def style_was_used(artist: Artist) -> bool:
 
 
 def deactivate_user(user: User) -> None:
-    """Block login and hide the profile; styles, generations and the ledger stay (copyright tracing)."""
+    """Block login, end every session and hide the profile; styles, generations and the ledger stay
+    (copyright tracing)."""
+    from ..auth.operations import revoke_sessions
+
     user.is_active = False
     user.deactivated_at = utcnow()
     db.session.flush()
+    revoke_sessions(user)
 
 
 def delete_account(user: User) -> tuple[str, list[StoredObject]]:
