@@ -28,6 +28,7 @@ from ..notifications.operations import notify
 from ..provenance import operations as provenance
 from ..queueing.operations import generation_queue
 from ..storage import get_storage
+from ..styles.availability import ensure_style_available, style_is_available
 from ..styles.models import Style
 from ..styles.operations import lora_trigger
 from ..tags.operations import get_or_create_tags, normalize_tags
@@ -86,13 +87,15 @@ def check_purchase_terms(style: Style, body: GenerationCreate) -> None:
 def create_generation(user: User, body: GenerationCreate) -> Generation:
     """Create a ``queued`` generation, charge the style's price and enqueue the job — one transaction.
 
-    Raises NOT_FOUND (no such style), STYLE_NOT_READY (409, not trained yet), STYLE_PAUSED or
-    PRICE_CHANGED (409, :func:`check_purchase_terms`), VALIDATION_ERROR
-    (tags/description) or INSUFFICIENT_TOKENS (402; the request rolls back, so no row remains).
+    Raises NOT_FOUND (no such style), STYLE_UNAVAILABLE (409, the artist's account is deactivated),
+    STYLE_NOT_READY (409, not trained yet), STYLE_PAUSED or PRICE_CHANGED (409,
+    :func:`check_purchase_terms`), VALIDATION_ERROR (tags/description) or INSUFFICIENT_TOKENS (402;
+    the request rolls back, so no row remains).
     """
     style = db.session.get(Style, body.style_id)
     if style is None:
         raise NotFound("This style does not exist.")
+    ensure_style_available(style)
     if style.training_status != "completed" or not style.lora_key:
         raise StyleNotReady(details={"training_status": style.training_status})
     check_purchase_terms(style, body)
@@ -156,7 +159,7 @@ def get_visible_generation(generation_id: int, viewer: User | None, *, completed
         raise NotFound("This image does not exist.")
     if getattr(viewer, "is_authenticated", False) and generation.user_id == viewer.id:
         return generation
-    if generation.is_public and generation.status == "completed":
+    if generation.is_public and generation.status == "completed" and generation.user.is_active:
         return generation
     raise NotFound("This image does not exist.")
 
@@ -312,6 +315,10 @@ def record_progress(*, generation_id: int, current_step: int, total_steps: int, 
     if current_step == 0:
         if repeated_start(progress, run_id):
             return generation, False  # the same start report sent again
+        if not style_is_available(generation.style):
+            # Queued before the artist left: the worker is told to stop, the buyer is refunded.
+            fail_generation(generation, "STYLE_UNAVAILABLE", "the style's artist is no longer active")
+            return generation, True
         if generation.attempts >= MAX_ATTEMPTS:
             fail_generation(generation, "TOO_MANY_ATTEMPTS",
                             f"gave up after {generation.attempts} attempts (the worker kept stopping)")
@@ -358,6 +365,13 @@ def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: s
                 storage.delete(key, public=True)
         return generation, False
     storage = get_storage()
+    if not style_is_available(generation.style):
+        # The artist left while the image was rendered: no credit for them, the buyer is refunded
+        # and the file is not kept (it would carry a licence nobody can be paid for).
+        fail_generation(generation, "STYLE_UNAVAILABLE", "the style's artist is no longer active")
+        for key in (result_key, thumbnail_key):
+            storage.delete(key, public=True)
+        return generation, True
     if not (storage.exists(result_key, public=True) and storage.exists(thumbnail_key, public=True)):
         raise Conflict("The result is not in storage.", code="RESULT_MISSING")
     generation.status = "completed"
@@ -396,6 +410,18 @@ def report_failure(*, generation_id: int, error_code: str, reason: str = "") -> 
     """The worker gave up (retries exhausted or a non-retryable error)."""
     generation = _lock(generation_id)
     return generation, fail_generation(generation, error_code, reason)
+
+
+def fail_unavailable_jobs(artist_id: int) -> list[Generation]:
+    """Fail and refund every unfinished generation in the styles of ``artist_id`` (their account was
+    deactivated): nobody pays for a style that can no longer be delivered under licence."""
+    pending = list(db.session.scalars(
+        select(Generation).join(Style, Style.id == Generation.style_id)
+        .where(Style.artist_id == artist_id, Generation.status.in_(ACTIVE))
+        .order_by(Generation.id).with_for_update(of=Generation)))
+    for generation in pending:
+        fail_generation(generation, "STYLE_UNAVAILABLE", "the style's artist is no longer active")
+    return pending
 
 
 def sweep_stale(older_than: timedelta) -> list[Generation]:

@@ -173,11 +173,15 @@ def deactivate_user(user: User) -> None:
     """Block login, end every session and hide the profile; styles, generations and the ledger stay
     (copyright tracing)."""
     from ..auth.operations import revoke_sessions
+    from ..generations.operations import fail_unavailable_jobs
 
     user.is_active = False
     user.deactivated_at = utcnow()
     db.session.flush()
     revoke_sessions(user)
+    if user.artist is not None:
+        # Jobs bought before the artist left are refunded now (the worker's next report stops them).
+        fail_unavailable_jobs(user.artist.id)
 
 
 def delete_account(user: User) -> tuple[str, list[StoredObject]]:
