@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import APIError, ArtistOnly, BadRequest, Conflict, Unauthorized, ValidationError
 from .extensions import db
@@ -73,15 +74,57 @@ def parse(schema: type[BaseModel], data: Any) -> BaseModel:
         raise ValidationError(str(error)) from None
 
 
+def _too_large() -> APIError:
+    return APIError("The request body is too large.", code="PAYLOAD_TOO_LARGE", status=413)
+
+
+def limit_body(max_bytes: int) -> None:
+    """Cap this request's body before anything reads it. Werkzeug enforces the cap while reading,
+    so it also holds for a chunked body (no Content-Length): reading past it raises 413."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise _too_large()
+    request.max_content_length = max_bytes
+
+
+def _read_capped(max_bytes: int) -> bytes:
+    """The raw body, refused (413) as soon as it passes ``max_bytes``: a chunked body has no
+    Content-Length to check up front, and Werkzeug's own cap truncates instead of refusing."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = request.stream.read(min(64 * 1024, max_bytes + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > max_bytes:
+            raise _too_large()
+        chunks.append(chunk)
+
+
 def _json_body() -> Any:
-    if request.content_length and request.content_length > current_app.config["MAX_JSON_BYTES"]:
-        raise APIError("The request body is too large.", code="PAYLOAD_TOO_LARGE", status=413)
+    max_bytes = current_app.config["MAX_JSON_BYTES"]
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise _too_large()
     if not request.is_json:
         raise BadRequest("Send a JSON body with Content-Type: application/json.")
-    data = request.get_json(silent=True)
+    try:
+        data = json.loads(_read_capped(max_bytes))
+    except RequestEntityTooLarge:
+        raise _too_large() from None
+    except RecursionError:  # absurdly deep nesting
+        raise BadRequest("The request body is nested too deeply.") from None
+    except ValueError:  # not JSON, or not UTF-8
+        data = None
     if data is None:
         raise BadRequest("The request body is not valid JSON.")
     return data
+
+
+def _form() -> dict[str, Any]:
+    try:
+        return request.form.to_dict()
+    except RequestEntityTooLarge:
+        raise _too_large() from None
 
 
 def _query_args() -> dict[str, Any]:
@@ -103,13 +146,15 @@ def endpoint(
     summary: str = "",
     status: int = 200,
     paginated: bool = False,
+    max_bytes: int | None = None,
 ):
     """Decorate a route: validation, auth (``None`` | ``"login"`` | ``"artist"``), OpenAPI, commit.
 
     The view receives ``body=``, ``query=`` and/or ``form=`` keyword arguments with parsed models.
     With both ``body`` and ``form``, a JSON or a multipart request is accepted (the other is None).
     ``files`` documents multipart file fields for OpenAPI (``{"images": "array"}``); the view reads
-    them from ``request.files`` and validates their content itself.
+    them from ``request.files`` and validates their content itself. ``max_bytes`` caps a multipart
+    body (413 before it is parsed; JSON bodies are capped by MAX_JSON_BYTES).
     """
 
     def decorator(view: Callable):
@@ -125,12 +170,17 @@ def endpoint(
                 # Both given: the client sends JSON, or multipart when it attaches a file; the view
                 # gets the parsed one and None for the other.
                 multipart = request.mimetype == "multipart/form-data"
-                kwargs["form"] = parse(form, request.form.to_dict()) if multipart else None
+                if multipart and max_bytes:
+                    limit_body(max_bytes)
+                kwargs["form"] = parse(form, _form()) if multipart else None
                 kwargs["body"] = None if multipart else parse(body, _json_body())
             elif body is not None:
                 kwargs["body"] = parse(body, _json_body())
-            elif form is not None:
-                kwargs["form"] = parse(form, request.form.to_dict())
+            elif form is not None or files:
+                if max_bytes:
+                    limit_body(max_bytes)
+                if form is not None:
+                    kwargs["form"] = parse(form, _form())
             try:
                 result = view(*args, **kwargs)
                 db.session.commit()

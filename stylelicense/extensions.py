@@ -51,7 +51,10 @@ def default_rate_limit() -> str:
 class PerAppLimiter(Limiter):
     """Flask-Limiter keeps one process-wide on/off switch: the last app initialised sets it, and
     route decorators consult it for every app. Several apps can share a process (tests, tools), so
-    the limiter itself stays on and each app's own ``RATELIMIT_ENABLED`` is applied per request."""
+    the limiter itself stays on and each app's own ``RATELIMIT_ENABLED`` is applied per request.
+
+    The CSRF check is registered right after the limiter's own hook, so every request — a forged
+    one included — is counted against its budget before anything else looks at it."""
 
     def init_app(self, app) -> None:
         wanted = app.config.get("RATELIMIT_ENABLED", True)
@@ -60,12 +63,40 @@ class PerAppLimiter(Limiter):
             super().init_app(app)
         finally:
             app.config["RATELIMIT_ENABLED"] = wanted
+        protect = app.extensions.get("csrf")
+        # (Tests re-bind the limiter to an app that already served requests: register once.)
+        if isinstance(protect, HeaderCSRFProtect) and protect.check_after_rate_limits not in \
+                app.before_request_funcs.get(None, []):
+            app.before_request(protect.check_after_rate_limits)
+
+
+class HeaderCSRFProtect(CSRFProtect):
+    """CSRF from the ``X-CSRFToken`` header only (what the SPA sends), checked after the rate limit.
+
+    Flask-WTF's default hook runs before the limiter and looks for the token in the form first,
+    which parses a multipart body of up to MAX_CONTENT_LENGTH for a request that may be refused."""
+
+    def init_app(self, app) -> None:
+        super().init_app(app)
+        # Flask-WTF's own hook stays registered but idle; PerAppLimiter adds check_after_rate_limits.
+        app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+
+    def check_after_rate_limits(self) -> None:
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            self.protect(apply_exemptions=True)
+
+    def _get_csrf_token(self):
+        for header_name in current_app.config["WTF_CSRF_HEADERS"]:
+            token = request.headers.get(header_name)
+            if token:
+                return token
+        return None
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
-csrf = CSRFProtect()
+csrf = HeaderCSRFProtect()
 oauth = OAuth()
 limiter = PerAppLimiter(
     key_func=rate_limit_key,

@@ -234,6 +234,15 @@ class LiveServer:
         self.server.shutdown()
 
 
+@pytest.fixture
+def live_server(app):
+    """The shared test app over real HTTP (werkzeug's threaded server): for what a test client
+    cannot show, e.g. chunked request bodies. Yields the base URL."""
+    server = LiveServer(app).start()
+    yield server.url
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def e2e_env(database_url, rabbitmq_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")

@@ -40,6 +40,7 @@ def _verify_limit() -> str:
 @limiter.limit(_verify_limit, key_func=rate_limit_key)
 @endpoint(
     files={"image": "binary"},
+    max_bytes=operations.MAX_VERIFY_BYTES + 64 * 1024,
     response=VerifyOut,
     summary="Is this image one of ours? verified | derived | unknown (less detail when anonymous)",
 )

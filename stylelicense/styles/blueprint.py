@@ -9,13 +9,14 @@ from .. import cache
 from ..api import PageQuery, created, endpoint, ok, paginate
 from . import operations
 from .models import Style
-from .schemas import StyleCreateForm, StyleListQuery, StyleOut, StylePatch
+from .schemas import MAX_IMAGE_BYTES, MAX_IMAGES, StyleCreateForm, StyleListQuery, StyleOut, StylePatch
 
 bp = Blueprint("styles", __name__, url_prefix="/api/styles")
 
 
 @bp.post("")
 @endpoint(form=StyleCreateForm, files={"images": "array"}, response=StyleOut, auth="artist", status=201,
+          max_bytes=MAX_IMAGES * MAX_IMAGE_BYTES + 1024 * 1024,
           summary="Create my style from 10–100 images (multipart) and start its training")
 def create_style(form: StyleCreateForm):
     style = operations.create_style(current_user, form, request.files.getlist("images"))

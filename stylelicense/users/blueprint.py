@@ -42,6 +42,7 @@ def get_profile(user_id: int):
 
 @bp.patch("/me")
 @endpoint(body=ProfileUpdate, form=ProfileUpdate, files={"profile_image": "binary"}, response=MeOut, auth="login",
+          max_bytes=operations.UPLOAD_BODY_MAX_BYTES,
           summary="Edit username, bio and profile image (JSON, or multipart with profile_image)")
 def update_me(body: ProfileUpdate | None, form: ProfileUpdate | None):
     changes = body or form
@@ -54,6 +55,7 @@ def update_me(body: ProfileUpdate | None, form: ProfileUpdate | None):
 
 @bp.post("/me/upgrade-to-artist")
 @endpoint(form=UpgradeToArtistForm, files={"signature_image": "binary"}, response=MeOut, auth="login",
+          max_bytes=operations.UPLOAD_BODY_MAX_BYTES,
           summary="Become an artist (artist name, contact e-mail, signature image stored privately)")
 def upgrade_to_artist(form: UpgradeToArtistForm):
     operations.upgrade_to_artist(current_user, artist_name=form.artist_name, contact_email=form.contact_email,

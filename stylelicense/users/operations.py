@@ -27,6 +27,9 @@ from ..styles.models import Artwork, Style
 from .models import Artist, User
 
 IMAGE_MAX_BYTES = 5 * 1024 * 1024
+# The whole multipart body of a profile or signature upload: one image plus a few short fields. Room
+# above the image cap, so a slightly large image still gets the precise IMAGE_SIZE_EXCEEDED answer.
+UPLOAD_BODY_MAX_BYTES = 2 * IMAGE_MAX_BYTES
 PROFILE_IMAGE_MAX_SIDE = 512
 SIGNATURE_MIN_SIDE = 32
 SIGNATURE_MAX_SIDE = 1024
