@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from flask import current_app, jsonify, request
 from flask_login import current_user
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +40,7 @@ class Schema(BaseModel):
 
 
 class PageQuery(Schema):
-    cursor: str | None = None
+    cursor: str | None = Field(default=None, max_length=1000)
     limit: int = DEFAULT_PAGE_SIZE
 
     def model_post_init(self, __context: Any) -> None:
@@ -64,8 +65,40 @@ def _field_errors(error: PydanticValidationError) -> list[dict[str, str]]:
     ]
 
 
+# Crafted input stops here, before pydantic or the database sees it: PostgreSQL refuses NUL
+# characters in text and integers beyond 64 bits (a 500 if they reach it), and deep nesting costs.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_NESTING = 32
+
+
+def refuse_crafted(data: Any, where: str = "body") -> None:
+    """Raise VALIDATION_ERROR (422) for a NUL character in any string or key, an integer outside
+    64 bits or nesting deeper than ``MAX_NESTING`` anywhere in ``data``. Iterative: no recursion."""
+    stack: list[tuple[Any, str, int]] = [(data, where, 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        problem = None
+        if depth > MAX_NESTING:
+            problem = "nested too deeply"
+        elif isinstance(value, str):
+            problem = "contains a NUL character" if "\x00" in value else None
+        elif isinstance(value, int) and not isinstance(value, bool):
+            problem = None if INT64_MIN <= value <= INT64_MAX else "is out of range"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    problem = "has a key with a NUL character"
+                    break
+                stack.append((item, f"{path}.{key}", depth + 1))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, f"{path}.{i}", depth + 1) for i, item in enumerate(value))
+        if problem:
+            raise ValidationError(details={"fields": [{"field": path, "message": problem}]})
+
+
 def parse(schema: type[BaseModel], data: Any) -> BaseModel:
     """Validate ``data`` against ``schema`` or raise VALIDATION_ERROR (422) with per-field details."""
+    refuse_crafted(data)
     try:
         return schema.model_validate(data)
     except PydanticValidationError as error:
@@ -238,9 +271,32 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         if not isinstance(values, list) or len(values) != size:
             raise ValueError
         return [_decode_value(v) for v in values]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise ValidationError("The cursor is invalid.", details={"fields": [{"field": "cursor",
                                                                              "message": "invalid"}]}) from None
+
+
+def _cursor_value_fits(value: Any, column: Any) -> bool:
+    """A decoded cursor value must have its column's type (a forged cursor otherwise reaches SQL)."""
+    try:
+        python_type = column.type.python_type
+    except (AttributeError, NotImplementedError):
+        python_type = None
+    if value is None or isinstance(value, bool | list | dict):
+        return False
+    if python_type is datetime:
+        return isinstance(value, datetime) and 1900 <= value.year <= 9000
+    if python_type is int:
+        return isinstance(value, int) and INT64_MIN <= value <= INT64_MAX
+    if python_type is float:
+        return isinstance(value, int | float) and math.isfinite(value) and abs(value) < 1e300
+    if python_type is str:
+        return isinstance(value, str) and "\x00" not in value and len(value) <= 1000
+    if isinstance(value, str):
+        return "\x00" not in value and len(value) <= 1000
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return not isinstance(value, int) or INT64_MIN <= value <= INT64_MAX
 
 
 def paginate(
@@ -256,6 +312,9 @@ def paginate(
     (defaults to reading attributes of the same names)."""
     if page.cursor:
         values = decode_cursor(page.cursor, len(order_by))
+        if not all(_cursor_value_fits(value, column) for value, column in zip(values, order_by, strict=True)):
+            raise ValidationError("The cursor is invalid.",
+                                  details={"fields": [{"field": "cursor", "message": "invalid"}]})
         # (a, b, c) < (x, y, z) spelled out, so it works on every database and with NULL-free keys.
         clauses = []
         for i, column in enumerate(order_by):

@@ -13,6 +13,22 @@ def init_security(app: Flask) -> None:
         # Behind nginx: trust one proxy hop for client IP (rate limits) and scheme (Secure cookies).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
+    @app.before_request
+    def _refuse_crafted_urls():
+        """Before any view: a NUL in the path or query string (PostgreSQL and the file system refuse
+        it) is 400; an id in the path beyond 64 bits cannot name a row (404, not a database error)."""
+        from flask import request
+
+        from .api import INT64_MAX, INT64_MIN
+        from .errors import BadRequest, NotFound
+
+        if "\x00" in request.path or any(
+                "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+            raise BadRequest("The address contains a NUL character.")
+        for value in (request.view_args or {}).values():
+            if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+                raise NotFound()
+
     @app.after_request
     def _headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
