@@ -34,6 +34,11 @@ def init_security(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        from flask import request
+
+        if request.path.startswith("/api/"):
+            # API answers are per user (and carry signed URLs of private images): never shared-cached.
+            response.headers.setdefault("Cache-Control", "private, no-store")
         if production:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.path.startswith("/api/") and "Cache-Control" not in response.headers:

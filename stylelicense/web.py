@@ -91,6 +91,9 @@ def _send(storage: LocalStorage, key: str, *, public: bool):
     response = send_from_directory(path.parent, path.name, max_age=3600 if public else 0,
                                    as_attachment=name is not None, download_name=name)
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if not public:
+        # A private image is for its owner's browser only: no shared cache keeps a copy.
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

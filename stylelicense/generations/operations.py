@@ -35,6 +35,7 @@ from ..tags.operations import get_or_create_tags, normalize_tags
 from ..text import clean_description
 from ..tokens import ledger
 from ..users.models import User
+from . import files
 from .models import ASPECT_RATIOS, Generation
 from .schemas import MAX_DESCRIPTION, MAX_PROMPT_TAGS, GenerationCreate, GenerationPatch
 
@@ -199,7 +200,6 @@ def liked_by(user_id: int, generation_ids: list[int]) -> set[int]:
 
 def serialize_generation(generation: Generation, viewer: User | None = None) -> dict[str, Any]:
     """SPEC §6.1 shape plus style, artist, owner and licence URL."""
-    storage = get_storage()
     done = generation.status == "completed"
     width, height = ASPECT_RATIOS[generation.aspect_ratio]
     progress = None
@@ -221,10 +221,10 @@ def serialize_generation(generation: Generation, viewer: User | None = None) -> 
         "height": height,
         "seed": generation.seed,
         "is_public": generation.is_public,
-        "result_url": storage.public_url(generation.result_key) if done and generation.result_key else None,
-        "thumbnail_url": storage.public_url(generation.thumbnail_key) if done and generation.thumbnail_key else None,
+        "result_url": files.file_url(generation, generation.result_key) if done else None,
+        "thumbnail_url": files.file_url(generation, generation.thumbnail_key) if done else None,
         # for pages; result_url (the signed PNG) is the download
-        "display_url": storage.public_url(generation.display_key) if done and generation.display_key else None,
+        "display_url": files.file_url(generation, generation.display_key) if done else None,
         "like_count": generation.like_count,
         "comment_count": generation.comment_count,
         "cost_tokens": generation.cost_tokens,
@@ -246,7 +246,7 @@ def update_generation(generation_id: int, viewer: User, patch: GenerationPatch) 
     if generation.user_id != viewer.id:
         raise Forbidden("Only the owner can change this image.")
     if patch.is_public is not None:
-        generation.is_public = patch.is_public
+        files.set_visibility(generation, patch.is_public)
     if patch.description is not None:
         generation.description = clean_description(patch.description, max_length=MAX_DESCRIPTION)
     db.session.flush()
@@ -379,6 +379,10 @@ def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: s
     generation.thumbnail_key = thumbnail_key
     display_key = display_key_for(result_key)
     generation.display_key = display_key if storage.exists(display_key, public=True) else None
+    if not generation.is_public:
+        # The worker writes to the public location; a private image moves to the private one, under
+        # keys that appear in no job payload.
+        files.relocate_files(generation, from_public=True, to_public=False)
     generation.completed_at = utcnow()
     generation.progress = None
     generation.error_code = None

@@ -94,6 +94,7 @@ def mark_all_read(recipient_id: int) -> dict:
 
 def serialize_notifications(notifications: list[Notification], recipient_id: int) -> list[dict]:
     """Notifications with actor and target summaries; a fixed number of queries for any page."""
+    from ..generations.files import file_url
     from ..generations.models import Generation
     from ..styles.models import Style
     from ..users.models import User
@@ -117,7 +118,7 @@ def serialize_notifications(notifications: list[Notification], recipient_id: int
         if not visible(generation):
             return None
         style = styles.get(generation.style_id)
-        return {"id": generation.id, "thumbnail_url": public_url(generation.thumbnail_key),
+        return {"id": generation.id, "thumbnail_url": file_url(generation, generation.thumbnail_key),
                 "status": generation.status, "is_public": generation.is_public,
                 "style": {"id": style.id, "title": style.title} if style else None}
 
@@ -136,7 +137,7 @@ def serialize_notifications(notifications: list[Notification], recipient_id: int
                 return None
             return {"id": comment.id, "generation_id": comment.generation_id, "parent_id": comment.parent_id,
                     "is_reply": comment.parent_id is not None, "excerpt": excerpt(comment.body),
-                    "generation_thumbnail_url": public_url(generation.thumbnail_key)}
+                    "generation_thumbnail_url": file_url(generation, generation.thumbnail_key)}
         if n.target_type == "user":
             user = users.get(n.target_id)
             if user is None or not user.is_active:

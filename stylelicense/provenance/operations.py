@@ -168,7 +168,9 @@ def serialize_certificate(licence: Licence) -> dict[str, Any]:
         "generation_id": licence.generation_id,
         "licensed_to": generation.user.username if generation.user else None,
         "is_public": generation.is_public,
-        "thumbnail_url": storage.public_url(generation.thumbnail_key) if generation.thumbnail_key else None,
+        # Certificates are public: a private image's picture is not shown on it.
+        "thumbnail_url": storage.public_url(generation.thumbnail_key)
+        if generation.thumbnail_key and generation.is_public else None,
         "sha256": licence.sha256,
         "certificate_url": certificate_url(licence.serial),
     }
@@ -266,16 +268,16 @@ def _shortlist_rows(phash: int, dhash: int) -> list[tuple[int, int]]:
 def _candidates(phash: int, dhash: int):
     storage = get_storage()
     for serial, distance in _shortlist_rows(phash, dhash):
-        key = db.session.scalar(
-            select(Generation.result_key)
+        row = db.session.execute(
+            select(Generation.result_key, Generation.is_public)
             .join(Licence, Licence.generation_id == Generation.id)
             .where(Licence.serial == serial)
-        )
-        if not key:
+        ).first()
+        if row is None or not row.result_key:
             continue
 
-        def load(key=key) -> Image.Image:
-            with Image.open(io.BytesIO(storage.get(key, public=True))) as stored:
+        def load(key=row.result_key, public=row.is_public) -> Image.Image:
+            with Image.open(io.BytesIO(storage.get(key, public=public))) as stored:
                 return stored.convert("RGB")
 
         yield verification.Candidate(serial=serial, distance=distance, load_image=load)

@@ -172,7 +172,9 @@ class S3Storage:
 
     def private_url(self, key: str, *, expires_in: int = 300) -> str:
         return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key, False)}, ExpiresIn=expires_in
+            "get_object", ExpiresIn=expires_in,
+            # A private object is for one browser only: no shared cache (CDN, proxy) keeps a copy.
+            Params={"Bucket": self.bucket, "Key": self._key(key, False), "ResponseCacheControl": "private, no-store"},
         )
 
     def public_read_policy(self) -> dict:
