@@ -49,7 +49,7 @@ cat <<MSG
     Web app      http://127.0.0.1:$PORT/
     API docs     http://127.0.0.1:$PORT/api/docs
     Readiness    http://127.0.0.1:$PORT/readyz
-    Flower       http://127.0.0.1:$FLOWER_PORT/
+    Flower       http://127.0.0.1:$FLOWER_PORT/  (login: ${FLOWER_BASIC_AUTH:-see instance/flower_basic_auth})
   Sign in with the development login (any e-mail and username). Ctrl-C stops everything.
 
 MSG

@@ -22,7 +22,7 @@ from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Select, and_, or_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import APIError, ArtistOnly, BadRequest, Conflict, Unauthorized, ValidationError
@@ -68,6 +68,7 @@ def _field_errors(error: PydanticValidationError) -> list[dict[str, str]]:
 # Crafted input stops here, before pydantic or the database sees it: PostgreSQL refuses NUL
 # characters in text and integers beyond 64 bits (a 500 if they reach it), and deep nesting costs.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+UINT64_MAX = 2**64 - 1  # unsigned 64-bit values are legitimate (perceptual hashes)
 MAX_NESTING = 32
 
 
@@ -83,7 +84,7 @@ def refuse_crafted(data: Any, where: str = "body") -> None:
         elif isinstance(value, str):
             problem = "contains a NUL character" if "\x00" in value else None
         elif isinstance(value, int) and not isinstance(value, bool):
-            problem = None if INT64_MIN <= value <= INT64_MAX else "is out of range"
+            problem = None if INT64_MIN <= value <= UINT64_MAX else "is out of range"
         elif isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(key, str) and "\x00" in key:
@@ -222,6 +223,13 @@ def endpoint(
                 jobs.discard_pending()
                 current_app.logger.info("integrity conflict", extra={"detail": str(error.orig)[:300]})
                 raise Conflict() from None
+            except DataError as error:
+                # A value the database cannot hold (e.g. an id beyond its column's range): the
+                # client's input, not our failure.
+                db.session.rollback()
+                jobs.discard_pending()
+                current_app.logger.info("data refused by the database", extra={"detail": str(error.orig)[:300]})
+                raise ValidationError("A value is out of range.") from None
             except BaseException:
                 db.session.rollback()
                 jobs.discard_pending()

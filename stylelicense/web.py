@@ -93,7 +93,7 @@ def _send(storage: LocalStorage, key: str, *, public: bool):
     response.headers["X-Content-Type-Options"] = "nosniff"
     if not public:
         # A private image is for its owner's browser only: no shared cache keeps a copy.
-        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Cache-Control"] = "private, no-store, max-age=0"
     return response
 
 

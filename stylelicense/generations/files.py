@@ -11,14 +11,17 @@ working.
 from __future__ import annotations
 
 import secrets
+import time
 
 from flask import after_this_request, current_app, has_request_context
 
 from ..storage import get_storage
 from .models import Generation
 
-# Long enough for a page to load its pictures, short enough that a leaked link soon dies.
+# Long enough for a page to load its pictures, short enough that a leaked link soon dies. Expiry is
+# rounded to a window, so the same image keeps the same URL for a while (the browser's cache works).
 PRIVATE_URL_SECONDS = 600
+PRIVATE_URL_WINDOW = 300
 _CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
 
 
@@ -30,7 +33,8 @@ def file_url(generation: Generation, key: str | None) -> str | None:
     storage = get_storage()
     if generation.is_public:
         return storage.public_url(key)
-    return storage.private_url(key, expires_in=PRIVATE_URL_SECONDS)
+    expires_at = (int(time.time()) // PRIVATE_URL_WINDOW) * PRIVATE_URL_WINDOW + PRIVATE_URL_SECONDS
+    return storage.private_url(key, expires_at=expires_at)
 
 
 def _new_key(generation: Generation, old_key: str, stem: str, old_stem: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from ..api import iso
 from ..errors import ImageSizeExceeded, InvalidImageFormat, NotFound, ValidationError
 from ..extensions import db
+from ..generations.files import file_url
 from ..generations.models import Generation
 from ..models import utcnow
 from ..storage import get_storage
@@ -157,7 +158,6 @@ def serialize_certificate(licence: Licence) -> dict[str, Any]:
     """The certificate: what the licensee may do, who the artist is, the thumbnail, the file's hash.
     Never the full-size image."""
     generation = licence.generation
-    storage = get_storage()
     return {
         "serial": format_serial(licence.serial),
         "status": "valid",
@@ -168,9 +168,8 @@ def serialize_certificate(licence: Licence) -> dict[str, Any]:
         "generation_id": licence.generation_id,
         "licensed_to": generation.user.username if generation.user else None,
         "is_public": generation.is_public,
-        # Certificates are public: a private image's picture is not shown on it.
-        "thumbnail_url": storage.public_url(generation.thumbnail_key)
-        if generation.thumbnail_key and generation.is_public else None,
+        # A private image's certificate reaches only its owner: its picture through a signed URL.
+        "thumbnail_url": file_url(generation, generation.thumbnail_key),
         "sha256": licence.sha256,
         "certificate_url": certificate_url(licence.serial),
     }

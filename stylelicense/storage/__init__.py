@@ -32,7 +32,7 @@ class Storage(Protocol):
     def exists(self, key: str, *, public: bool = False) -> bool: ...
     def delete(self, key: str, *, public: bool = False) -> None: ...
     def public_url(self, key: str) -> str: ...
-    def private_url(self, key: str, *, expires_in: int = 300) -> str: ...
+    def private_url(self, key: str, *, expires_in: int = 300, expires_at: int | None = None) -> str: ...
     def check(self) -> None: ...
 
 
@@ -92,8 +92,9 @@ class LocalStorage:
     def sign(self, key: str, expires: int) -> str:
         return hmac.new(self.signing_key, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def private_url(self, key: str, *, expires_in: int = 300) -> str:
-        expires = int(time.time()) + expires_in
+    def private_url(self, key: str, *, expires_in: int = 300, expires_at: int | None = None) -> str:
+        """A signed URL valid for ``expires_in`` seconds (or until the Unix time ``expires_at``)."""
+        expires = expires_at if expires_at is not None else int(time.time()) + expires_in
         key = _safe_key(key)
         return f"{self.public_base_url}/private/{quote(key)}?expires={expires}&signature={self.sign(key, expires)}"
 
@@ -170,7 +171,9 @@ class S3Storage:
             return f"{self.public_base_url}/{quote(self._key(key, True))}"
         return f"{self.public_base_url}/{quote(_safe_key(key))}"
 
-    def private_url(self, key: str, *, expires_in: int = 300) -> str:
+    def private_url(self, key: str, *, expires_in: int = 300, expires_at: int | None = None) -> str:
+        if expires_at is not None:
+            expires_in = max(1, expires_at - int(time.time()))
         return self.client.generate_presigned_url(
             "get_object", ExpiresIn=expires_in,
             # A private object is for one browser only: no shared cache (CDN, proxy) keeps a copy.
