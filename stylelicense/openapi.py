@@ -38,10 +38,15 @@ def _schema_ref(model, components: dict[str, Any]) -> dict[str, str]:
 def build_document(app: Flask) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": _ERROR}
     paths: dict[str, dict[str, Any]] = {}
+    # The internal webhooks (workers, Toss) are not part of the public API: production does not
+    # advertise them (development and tests keep them documented for the people who build workers).
+    hide_internal = app.config.get("ENV_NAME") == "production"
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions.get(rule.endpoint)
         meta = getattr(view, "_openapi", None)
         if meta is None or not rule.rule.startswith("/api/"):
+            continue
+        if hide_internal and rule.rule.startswith("/api/webhooks/"):
             continue
         path = _CONVERTER.sub(r"{\2}", rule.rule)
         parameters = [
