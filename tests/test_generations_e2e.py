@@ -197,9 +197,11 @@ def test_post_progress_completed_signed_with_metadata_paid_once(live_app, start_
     assert read_metadata(thumbnail)["format"] == "WEBP"
     assert read_metadata(thumbnail)["xmp"]["generation_id"] == str(data["id"])
 
-    # Only the signed outputs were stored, both public; nothing else of this generation exists.
+    # Only the signed outputs were kept, both private (the image is private by default; the worker's
+    # public copies were moved away on delivery); nothing else of this generation exists.
     files = _files(shop.storage_root, data["id"])
-    assert len(files) == 2 and all(name.startswith("public/") for name in files), files
+    assert len(files) == 2 and all(name.startswith("private/") for name in files), files
+    assert "/media/private/" in data["result_url"] and "signature=" in data["result_url"]
 
     facts = _ledger(live_app, data["id"])
     assert facts.movements == ["charge", "credit"] and facts.notifications == ["generation_complete"]
@@ -212,7 +214,10 @@ def test_post_progress_completed_signed_with_metadata_paid_once(live_app, start_
     assert stranger.get("/api/generations/feed").get_json()["data"]["results"] == []
     assert shop.client.patch(f"/api/generations/{data['id']}", json={"is_public": True}).status_code == 200
     feed = stranger.get("/api/generations/feed").get_json()["data"]["results"]
-    assert [item["id"] for item in feed] == [data["id"]] and feed[0]["result_url"] == data["result_url"]
+    public_url = shop.client.get(f"/api/generations/{data['id']}").get_json()["data"]["result_url"]
+    assert [item["id"] for item in feed] == [data["id"]] and feed[0]["result_url"] == public_url
+    assert stranger.get(public_url).data == signed_bytes  # moved to a new public key, same file
+    assert shop.client.get(data["result_url"]).status_code in (403, 404)  # the private URL died
 
     # A duplicated message for the finished generation: the worker asks first and does nothing.
     from stylelicense.generations.operations import build_payload
@@ -319,7 +324,9 @@ def test_task_called_directly_completes_once_and_skips_a_repeat(live_app, shop, 
     data = shop.client.get(f"/api/generations/{payload['generation_id']}").get_json()["data"]
     assert data["status"] == "completed" and data["attempts"] == 1
     files = _files(shop.storage_root, data["id"])
-    assert sorted(files) == sorted(f"public/{key}" for key in (payload["result_key"], payload["thumbnail_key"]))
+    # Delivered private: the worker's public outputs (their keys are in the payload) moved away.
+    assert len(files) == 2 and all(name.startswith("private/") for name in files), files
+    assert not any(name.endswith(payload["result_key"]) for name in files)
 
     # The same message again: the task asks the API first and does nothing.
     assert generate_image.apply(kwargs={"payload": payload}).get() == "completed"

@@ -94,12 +94,14 @@ def test_progress_then_complete_credits_and_notifies_once(app, client, gen):
     assert response.status_code == 200
     assert response.get_json()["data"]["status"] == "completed" and response.get_json()["data"]["changed"]
     facts = _facts(app, gen.id)
-    assert facts.status == "completed" and facts.result_key == gen.result_key and facts.progress is None
+    # A private image (the default) moves from the worker's public key to a new private one.
+    assert facts.status == "completed" and facts.progress is None
+    assert facts.result_key.startswith(f"generations/{gen.id}/") and facts.result_key != gen.result_key
     assert facts.movements == ["charge", "credit"]
     assert facts.notifications == ["generation_complete"]
     assert facts.balance == 90 and facts.earned == 10 and facts.drift == []
     shown = gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]
-    assert shown["result_url"].endswith(gen.result_key) and shown["progress"] is None
+    assert f"/private/{facts.result_key}?" in shown["result_url"] and shown["progress"] is None
     assert shown["completed_at"]
 
     # Duplicates and late callbacks change nothing.

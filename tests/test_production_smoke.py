@@ -330,10 +330,13 @@ def test_production_stack_end_to_end(stack):
     except AssertionError:
         raise AssertionError(processes.logs()) from None
     assert done["status"] == "completed", (done, (processes.tmp / "worker-inference.log").read_text()[-4000:])
+    # A private image (the default): a presigned, expiring URL of the private location…
+    assert "/prod/private/" in done["result_url"] and "X-Amz-Signature=" in done["result_url"]
     image = requests.get(done["result_url"], timeout=10)
     assert image.status_code == 200, done["result_url"]
-    # …while the private location (training images, LoRA files) is not readable anonymously.
-    private = requests.get(done["result_url"].replace("/prod/public/", "/prod/private/"), timeout=10)
+    assert "private" in image.headers.get("Cache-Control", "")
+    # …while the private location is not readable without the signature.
+    private = requests.get(done["result_url"].split("?", 1)[0], timeout=10)
     assert private.status_code in (403, 404)
     assert Image.open(io.BytesIO(image.content)).size == (512, 512)
     assert session.get(f"{url}/api/auth/me").json()["data"]["token_balance"] == 175

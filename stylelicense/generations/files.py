@@ -15,7 +15,7 @@ import time
 
 from flask import after_this_request, current_app, has_request_context
 
-from ..storage import get_storage
+from ..storage import ObjectNotFound, get_storage
 from .models import Generation
 
 # Long enough for a page to load its pictures, short enough that a leaked link soon dies. Expiry is
@@ -59,8 +59,12 @@ def relocate_files(generation: Generation, *, from_public: bool, to_public: bool
         if not key:
             continue
         new_key = _new_key(generation, key, stem, old_stem)
-        storage.put(new_key, storage.get(key, public=from_public), public=to_public,
-                    content_type=_CONTENT_TYPES.get(new_key.rsplit(".", 1)[-1]))
+        try:
+            data = storage.get(key, public=from_public)
+        except ObjectNotFound:  # nothing to move (lost earlier); the visibility still changes
+            current_app.logger.warning("a generation's file is missing", extra={"key": key})
+            continue
+        storage.put(new_key, data, public=to_public, content_type=_CONTENT_TYPES.get(new_key.rsplit(".", 1)[-1]))
         setattr(generation, attribute, new_key)
         old.append((key, from_public))
     _delete_after_commit(old)
