@@ -216,8 +216,10 @@ def test_post_progress_completed_signed_with_metadata_paid_once(live_app, start_
     feed = stranger.get("/api/generations/feed").get_json()["data"]["results"]
     public_url = shop.client.get(f"/api/generations/{data['id']}").get_json()["data"]["result_url"]
     assert [item["id"] for item in feed] == [data["id"]] and feed[0]["result_url"] == public_url
-    assert stranger.get(public_url).data == signed_bytes  # moved to a new public key, same file
+    assert shop.client.get(public_url).data == signed_bytes  # moved to a new public key, same file
     assert shop.client.get(data["result_url"]).status_code in (403, 404)  # the private URL died
+    files = _files(shop.storage_root, data["id"])
+    assert len(files) == 2 and all(name.startswith("public/") for name in files), files
 
     # A duplicated message for the finished generation: the worker asks first and does nothing.
     from stylelicense.generations.operations import build_payload
