@@ -1,7 +1,7 @@
 """users.session_version: revocable sessions (a bump ends every session of the user)
 
 Revision ID: harden_0001
-Revises: trust_0001
+Revises: perf_0001
 Create Date: 2026-12-01 23:30:00
 
 """
