@@ -17,8 +17,6 @@ def init_security(app: Flask) -> None:
     def _refuse_crafted_urls():
         """Before any view: a NUL in the path or query string (PostgreSQL and the file system refuse
         it) is 400; an id in the path beyond 64 bits cannot name a row (404, not a database error)."""
-        from flask import request
-
         from .api import INT64_MAX, INT64_MIN
         from .errors import BadRequest, NotFound
 
@@ -34,11 +32,6 @@ def init_security(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        from flask import request
-
-        if request.path.startswith("/api/"):
-            # API answers are per user (and carry signed URLs of private images): never shared-cached.
-            response.headers.setdefault("Cache-Control", "private, no-store")
         if production:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.path.startswith("/api/") and "Cache-Control" not in response.headers:

@@ -45,7 +45,7 @@ def deliver(app, client, login) -> SimpleNamespace:
 
 def shown(client, generation_id):
     response = client.get(f"/api/generations/{generation_id}")
-    assert response.headers["Cache-Control"] == "private, no-store"
+    assert "no-store" in response.headers["Cache-Control"]  # (it carries signed URLs)
     return response
 
 
