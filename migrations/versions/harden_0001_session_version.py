@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "harden_0001"
-down_revision = "trust_0001"
+down_revision = "perf_0001"
 branch_labels = None
 depends_on = None
 
