@@ -298,7 +298,8 @@ def test_worker_killed_mid_generation_is_redelivered_and_nothing_doubles(live_ap
     assert facts.movements == ["charge", "credit"] and facts.notifications == ["generation_complete"]
     assert facts.balance == 90 and facts.earned == 10 and facts.drift == []
     files = _files(shop.storage_root, data["id"])
-    assert len(files) == 2 and all(name.startswith("public/") for name in files)
+    # One pair of files, nothing doubled; private by default, so in the private location.
+    assert len(files) == 2 and all(name.startswith("private/") for name in files)
 
 
 def test_task_called_directly_completes_once_and_skips_a_repeat(live_app, shop, e2e_env, monkeypatch):

@@ -6,7 +6,7 @@ from tests.conftest import base_env
 
 
 def test_production_document_leaves_out_internal_webhooks(database_url, tmp_path, client):
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     development = client.get("/api/openapi.json").get_json()["paths"]
     assert any(path.startswith("/api/webhooks/") for path in development)  # documented for worker authors

@@ -112,7 +112,7 @@ def fake_s3():
 
 
 def test_private_images_on_s3(fake_s3, database_url, tmp_path, login, monkeypatch):
-    from stylelicense import create_app
+    from stylelicense.app import create_app
     from stylelicense.storage import storage_from_env
 
     for name, value in fake_s3.env().items():

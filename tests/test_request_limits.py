@@ -67,7 +67,7 @@ def test_a_declared_length_over_the_json_cap_is_refused_unread(client, login):
 
 @pytest.fixture
 def limited_app(database_url, tmp_path):
-    from stylelicense import create_app
+    from stylelicense.app import create_app
 
     app = create_app(env=base_env(tmp_path, database_url, RATELIMIT_ENABLED="1"))
     app.test_client_class = ApiClient
