@@ -1,7 +1,7 @@
 """users.session_version: revocable sessions (a bump ends every session of the user)
 
 Revision ID: harden_0001
-Revises: perf_0001
+Revises: web_0002
 Create Date: 2026-12-01 23:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "harden_0001"
-down_revision = "perf_0001"
+down_revision = "web_0002"
 branch_labels = None
 depends_on = None
 
