@@ -15,7 +15,7 @@ from PIL import Image
 
 from tests import test_generations_e2e as base
 from tests.conftest import wait_for
-from tests.test_generations_e2e import TRIGGER, WORKER_ENV, _create, _files, _ledger
+from tests.test_generations_e2e import DELIVERED_FILES, TRIGGER, WORKER_ENV, _create, _files, _ledger
 
 # The same fixtures as the single-job tests: a trained tiny LoRA and a shop (artist, styles, buyer).
 lora_bytes = base.lora_bytes
@@ -93,7 +93,7 @@ def test_burst_is_batched_with_progress_for_each_and_one_bad_request_fails_alone
     for generation_id in results:
         facts = _ledger(live_app, generation_id)
         assert facts.movements == ["charge", "credit"] and facts.notifications == ["generation_complete"]
-        assert len(_files(shop.storage_root, generation_id)) == 2
+        assert len(_files(shop.storage_root, generation_id)) == DELIVERED_FILES
     facts = _ledger(live_app, bad["id"])
     assert facts.movements == ["charge", "refund"] and facts.notifications == ["generation_failed"]
     assert facts.balance == 100 - 4 * 10 and facts.earned == 4 * 10 and facts.drift == []
@@ -130,6 +130,6 @@ def test_worker_killed_mid_batch_redelivers_every_job_once(live_app, start_worke
         facts = _ledger(live_app, job["id"])
         assert facts.movements == ["charge", "credit"] and facts.notifications == ["generation_complete"]
         files = _files(shop.storage_root, job["id"])
-        assert len(files) == 2 and all(name.startswith("public/") for name in files)
+        assert len(files) == DELIVERED_FILES and all(name.startswith("private/") for name in files)
     facts = _ledger(live_app, created[0]["id"])
     assert facts.balance == 100 - 3 * 10 and facts.earned == 3 * 10 and facts.drift == []

@@ -130,6 +130,10 @@ def _ledger(app, generation_id):
                                attempts=db.session.get(Generation, generation_id).attempts)
 
 
+# A delivered generation keeps three files: the signed PNG, its thumbnail and the web-sized display copy.
+DELIVERED_FILES = 3
+
+
 def _files(root: Path, generation_id: int) -> list[str]:
     """Every stored object of this generation, public or private."""
     return sorted(str(path.relative_to(root)) for path in root.rglob("*")
@@ -200,7 +204,7 @@ def test_post_progress_completed_signed_with_metadata_paid_once(live_app, start_
     # Only the signed outputs were kept, both private (the image is private by default; the worker's
     # public copies were moved away on delivery); nothing else of this generation exists.
     files = _files(shop.storage_root, data["id"])
-    assert len(files) == 2 and all(name.startswith("private/") for name in files), files
+    assert len(files) == DELIVERED_FILES and all(name.startswith("private/") for name in files), files
     assert "/media/private/" in data["result_url"] and "signature=" in data["result_url"]
 
     facts = _ledger(live_app, data["id"])
@@ -219,7 +223,7 @@ def test_post_progress_completed_signed_with_metadata_paid_once(live_app, start_
     assert shop.client.get(public_url).data == signed_bytes  # moved to a new public key, same file
     assert shop.client.get(data["result_url"]).status_code in (403, 404)  # the private URL died
     files = _files(shop.storage_root, data["id"])
-    assert len(files) == 2 and all(name.startswith("public/") for name in files), files
+    assert len(files) == DELIVERED_FILES and all(name.startswith("public/") for name in files), files
 
     # A duplicated message for the finished generation: the worker asks first and does nothing.
     from stylelicense.generations.operations import build_payload
@@ -299,7 +303,7 @@ def test_worker_killed_mid_generation_is_redelivered_and_nothing_doubles(live_ap
     assert facts.balance == 90 and facts.earned == 10 and facts.drift == []
     files = _files(shop.storage_root, data["id"])
     # One pair of files, nothing doubled; private by default, so in the private location.
-    assert len(files) == 2 and all(name.startswith("private/") for name in files)
+    assert len(files) == DELIVERED_FILES and all(name.startswith("private/") for name in files)
 
 
 def test_task_called_directly_completes_once_and_skips_a_repeat(live_app, shop, e2e_env, monkeypatch):
@@ -328,7 +332,7 @@ def test_task_called_directly_completes_once_and_skips_a_repeat(live_app, shop, 
     assert data["status"] == "completed" and data["attempts"] == 1
     files = _files(shop.storage_root, data["id"])
     # Delivered private: the worker's public outputs (their keys are in the payload) moved away.
-    assert len(files) == 2 and all(name.startswith("private/") for name in files), files
+    assert len(files) == DELIVERED_FILES and all(name.startswith("private/") for name in files), files
     assert not any(name.endswith(payload["result_key"]) for name in files)
 
     # The same message again: the task asks the API first and does nothing.
