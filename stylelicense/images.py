@@ -15,8 +15,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageSizeExceeded, InvalidImageFormat
 
-# A 10 MB upload can still decode to gigabytes; refuse anything above ~40 megapixels.
-MAX_PIXELS = 40_000_000
+# A file of a few kB can decode to gigabytes: every use has its own pixel cap, far below what a
+# decode costs. The header is probed (no decode) against it first. Published by GET /api/config.
+MAX_PROFILE_IMAGE_PIXELS = 4_000_000  # stored shrunk to 512 px
+MAX_SIGNATURE_PIXELS = 4_000_000  # stored shrunk to 1024 px at most
+MAX_STYLE_IMAGE_PIXELS = 16_000_000  # training uses a 512-px copy; 16 Mpx is a 4900×3265 photo
+MAX_VERIFY_PIXELS = 16_000_000  # generations are ≤ 1024 px; a bigger copy is decoded reduced anyway
+MAX_PIXELS = max(MAX_PROFILE_IMAGE_PIXELS, MAX_SIGNATURE_PIXELS, MAX_STYLE_IMAGE_PIXELS, MAX_VERIFY_PIXELS)
+# Pillow itself warns above this and refuses above twice this, wherever an image is opened.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 @dataclass
@@ -50,29 +57,79 @@ def read_upload(file_storage, *, max_bytes: int, field: str) -> bytes:
     return data
 
 
-def check_image(data: bytes, *, field: str, filename: str | None = None, min_side: int = 0,
-                max_pixels: int = MAX_PIXELS) -> CheckedImage:
-    """Decode ``data`` as JPEG or PNG and return the normalised image, or raise
-    INVALID_IMAGE_FORMAT (not an image, wrong format, truncated, animated, bomb, too small)."""
+def too_many_pixels(field: str, details: dict, max_pixels: int, width: int | None = None,
+                    height: int | None = None) -> InvalidImageFormat:
+    """The INVALID_IMAGE_FORMAT error for an image over its pixel cap (the message names the cap)."""
+    size = f" ({width}×{height})" if width is not None else ""
+    return InvalidImageFormat(
+        f"{field}: the image has too many pixels{size}; at most {max_pixels:,} pixels "
+        f"({max_pixels / 1_000_000:g} megapixels) are accepted.",
+        details={**details, "reason": "too_many_pixels", "max_pixels": max_pixels,
+                 **({"width": width, "height": height} if width is not None else {})})
+
+
+@dataclass
+class ProbedImage:
+    format: str
+    width: int
+    height: int
+
+
+def probe_image(data: bytes, *, field: str, filename: str | None = None, min_side: int = 0,
+                max_pixels: int = MAX_PIXELS, formats: tuple[str, ...] = ("JPEG", "PNG")) -> ProbedImage:
+    """Read only the header (format, size, frames; nothing is decoded) and refuse what a decode must not
+    be spent on: INVALID_IMAGE_FORMAT (not JPEG/PNG, over ``max_pixels``, animated, smaller than
+    ``min_side``). Run it on every file of a request before decoding any of them."""
     details = {"field": field, "filename": filename}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(BytesIO(data), formats=["JPEG", "PNG"]) as probe:
-                fmt = probe.format
-                if probe.width * probe.height > max_pixels:
-                    raise InvalidImageFormat(f"{field}: the image has too many pixels.",
-                                             details={**details, "reason": "too_many_pixels"})
+            with Image.open(BytesIO(data), formats=list(formats)) as probe:
+                fmt, width, height = probe.format, probe.width, probe.height
+                if width * height > max_pixels:
+                    raise too_many_pixels(field, details, max_pixels, width, height)
                 if getattr(probe, "is_animated", False) or getattr(probe, "n_frames", 1) > 1:
                     raise InvalidImageFormat(f"{field}: animated or multi-frame images are not accepted.",
                                              details={**details, "reason": "multi_frame"})
+    except InvalidImageFormat:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own cap (Image.MAX_IMAGE_PIXELS) fired while reading the header.
+        raise too_many_pixels(field, details, max_pixels) from None
+    except UnidentifiedImageError:
+        names = ", ".join("JPG" if f == "JPEG" else ("WebP" if f == "WEBP" else f) for f in formats)
+        raise InvalidImageFormat(f"{field}: only real {names} images are accepted.",
+                                 details={**details, "reason": "not_jpeg_or_png"}) from None
+    except (OSError, SyntaxError, ValueError):
+        raise InvalidImageFormat(f"{field}: the image is damaged or truncated.",
+                                 details={**details, "reason": "corrupt"}) from None
+    if min(width, height) < min_side:  # the short side does not change with EXIF orientation
+        raise InvalidImageFormat(f"{field}: images must be at least {min_side}×{min_side} pixels.",
+                                 details={**details, "reason": "too_small", "width": width,
+                                          "height": height, "min_side": min_side})
+    return ProbedImage(format=fmt, width=width, height=height)
+
+
+def check_image(data: bytes, *, field: str, filename: str | None = None, min_side: int = 0,
+                max_pixels: int = MAX_PIXELS) -> CheckedImage:
+    """Decode ``data`` as JPEG or PNG and return the normalised image, or raise
+    INVALID_IMAGE_FORMAT (not an image, wrong format, truncated, animated, bomb, too small).
+    The header is probed first (:func:`probe_image`), so an over-cap image is never decoded."""
+    details = {"field": field, "filename": filename}
+    fmt = probe_image(data, field=field, filename=filename, min_side=min_side, max_pixels=max_pixels).format
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(BytesIO(data), formats=["JPEG", "PNG"]) as probe:
                 probe.verify()  # structural check (CRCs, truncation) before the real decode
             with Image.open(BytesIO(data), formats=["JPEG", "PNG"]) as image:
                 image.load()
                 image = ImageOps.exif_transpose(image)
     except InvalidImageFormat:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_many_pixels(field, details, max_pixels) from None
+    except UnidentifiedImageError:
         raise InvalidImageFormat(f"{field}: only real JPG or PNG images are accepted.",
                                  details={**details, "reason": "not_jpeg_or_png"}) from None
     except (OSError, SyntaxError, ValueError):

@@ -13,6 +13,7 @@ from .community.operations import COMMENT_MAX_LENGTH
 from .errors import APIError, http_error_codes
 from .generations.schemas import MAX_DESCRIPTION as MAX_GENERATION_DESCRIPTION
 from .generations.schemas import MAX_PROMPT_TAGS, MAX_SEED
+from .images import MAX_PROFILE_IMAGE_PIXELS, MAX_SIGNATURE_PIXELS, MAX_STYLE_IMAGE_PIXELS, MAX_VERIFY_PIXELS
 from .provenance.operations import MAX_VERIFY_BYTES, MIN_VERIFY_SIDE
 from .styles.schemas import MAX_DESCRIPTION as MAX_STYLE_DESCRIPTION
 from .styles.schemas import MAX_IMAGE_BYTES, MAX_IMAGES, MAX_PRICE, MAX_TITLE, MIN_IMAGE_SIDE, MIN_IMAGES, MIN_PRICE
@@ -28,12 +29,16 @@ WEBHOOK_CODES = ("GENERATION_FINISHED", "RESULT_MISSING", "TRAINING_FINISHED", "
 
 
 def limits() -> dict[str, int]:
-    """The limits the server enforces, by name (bytes for sizes, characters for texts, pixels for sides)."""
+    """The limits the server enforces, by name (bytes for sizes, characters for texts, pixels for sides and areas)."""
     return {
         "min_images": MIN_IMAGES,
         "max_images": MAX_IMAGES,
         "min_image_side": MIN_IMAGE_SIDE,
         "max_image_bytes": MAX_IMAGE_BYTES,
+        "max_image_pixels": MAX_STYLE_IMAGE_PIXELS,
+        "max_signature_pixels": MAX_SIGNATURE_PIXELS,
+        "max_profile_image_pixels": MAX_PROFILE_IMAGE_PIXELS,
+        "max_verify_pixels": MAX_VERIFY_PIXELS,
         "max_signature_bytes": IMAGE_MAX_BYTES,
         "max_profile_image_bytes": IMAGE_MAX_BYTES,
         "min_price": MIN_PRICE,

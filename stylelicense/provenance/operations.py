@@ -20,6 +20,7 @@ from ..errors import ImageSizeExceeded, InvalidImageFormat, NotFound, Validation
 from ..extensions import db
 from ..generations.files import file_url
 from ..generations.models import Generation
+from ..images import MAX_VERIFY_PIXELS, too_many_pixels
 from ..models import utcnow
 from ..storage import get_storage
 from ..styles.safeguards import register_output
@@ -31,8 +32,9 @@ from .serials import format_serial, new_serial, parse_serial
 from .terms import CURRENT_TERMS_VERSION, terms_path, terms_summary
 
 MAX_VERIFY_BYTES = 10 * 1024 * 1024
-MAX_VERIFY_PIXELS = 40_000_000
 MIN_VERIFY_SIDE = 64
+# Generations are at most 1024 px a side: a bigger JPEG is decoded reduced, never below this short side.
+_DRAFT_SIDE = max(max(size) for size in verification.GENERATION_SIZES)
 
 
 # --- issuing and delivery --------------------------------------------------------------------
@@ -190,8 +192,10 @@ def _env() -> dict[str, str | None]:
 
 
 def decode_upload(data: bytes) -> Image.Image:
-    """Decode a file to verify: JPEG, PNG or WebP (copies are shared as all three), one frame, no
-    decompression bombs, at least 64 px a side. Raises INVALID_IMAGE_FORMAT / IMAGE_SIZE_EXCEEDED."""
+    """Decode a file to verify: JPEG, PNG or WebP (copies are shared as all three), one frame, at most
+    MAX_VERIFY_PIXELS (read from the header, before any decode), at least 64 px a side. A JPEG far
+    larger than any generation is decoded reduced (1/2–1/8, still ≥ the largest generation side).
+    Raises INVALID_IMAGE_FORMAT / IMAGE_SIZE_EXCEEDED."""
     if len(data) > MAX_VERIFY_BYTES:
         raise ImageSizeExceeded(
             f"image: the file is larger than {MAX_VERIFY_BYTES // (1024 * 1024)} MB.",
@@ -203,18 +207,22 @@ def decode_upload(data: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"]) as probe:
                 if probe.width * probe.height > MAX_VERIFY_PIXELS:
-                    raise InvalidImageFormat(
-                        "image: the image has too many pixels.", details={**details, "reason": "too_many_pixels"}
-                    )
+                    raise too_many_pixels("image", details, MAX_VERIFY_PIXELS, probe.width, probe.height)
                 if getattr(probe, "n_frames", 1) > 1:
                     raise InvalidImageFormat(
                         "image: animated images are not accepted.", details={**details, "reason": "multi_frame"}
                     )
+                if probe.format == "JPEG" and min(probe.size) >= 2 * _DRAFT_SIDE:
+                    # DCT scaling: the largest 1/2–1/8 reduction whose short side stays ≥ _DRAFT_SIDE.
+                    scale = _DRAFT_SIDE / min(probe.size)
+                    probe.draft("RGB", (max(1, int(probe.width * scale)), max(1, int(probe.height * scale))))
                 probe.load()
                 image = probe.convert("RGB")
     except InvalidImageFormat:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_many_pixels("image", details, MAX_VERIFY_PIXELS) from None
+    except UnidentifiedImageError:
         raise InvalidImageFormat(
             "image: only JPG, PNG or WebP images can be verified.", details={**details, "reason": "unsupported"}
         ) from None

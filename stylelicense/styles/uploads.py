@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import ValidationError
-from ..images import check_image, read_upload, resize_to_fit, square_thumbnail
+from ..images import MAX_STYLE_IMAGE_PIXELS, check_image, probe_image, read_upload, resize_to_fit, square_thumbnail
 from ..tags.operations import normalize_tags
 from ..text import field_error
 from . import safeguards
@@ -48,15 +48,25 @@ def prepare_images(files: list, image_tags: list[list[str]], workdir: Path) -> t
     """Validate every upload by content and write its re-encoded original and training copy to ``workdir``;
     returns them with the listing thumbnail (from the first image). Raises on the first bad file.
 
-    One decoded image is in memory at a time: 100 uploads of 40 megapixels would not fit otherwise."""
+    Every file's size, header (format, pixels, frames, sides) and rights reservation is checked first,
+    without decoding anything: a bad 100th file is refused before the first one is decoded. Then one
+    decoded image is in memory at a time: 100 uploads of 16 megapixels would not fit otherwise."""
+    for index, upload in enumerate(files):
+        field = f"images[{index}]"
+        data = read_upload(upload, max_bytes=MAX_IMAGE_BYTES, field=field)
+        probe_image(data, field=field, filename=upload.filename, min_side=MIN_IMAGE_SIDE,
+                    max_pixels=MAX_STYLE_IMAGE_PIXELS)
+        safeguards.check_reservation(data, index)
+        del data
+        upload.stream.seek(0)  # read again below (one file in memory at a time)
     prepared: list[PreparedImage] = []
     thumbnail = b""
     for index, (upload, tags) in enumerate(zip(files, image_tags, strict=True)):
         field = f"images[{index}]"
         data = read_upload(upload, max_bytes=MAX_IMAGE_BYTES, field=field)
-        checked = check_image(data, field=field, filename=upload.filename, min_side=MIN_IMAGE_SIDE)
-        safeguards.check_reservation(data, index)  # the metadata goes with the re-encode below
-        del data
+        checked = check_image(data, field=field, filename=upload.filename, min_side=MIN_IMAGE_SIDE,
+                              max_pixels=MAX_STYLE_IMAGE_PIXELS)
+        del data  # the metadata (checked above) goes with the re-encode below
         ext = "png" if checked.image.mode == "RGBA" or checked.format == "PNG" else "jpg"
         original = workdir / f"{index}-original.{ext}"
         # Re-encoding drops anything hidden in the upload; fast PNG compression keeps big uploads quick.

@@ -19,7 +19,7 @@ from ..community.models import Comment, Follow, Like
 from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import db
 from ..generations.models import Generation
-from ..images import CheckedImage, check_image, read_upload
+from ..images import MAX_PROFILE_IMAGE_PIXELS, MAX_SIGNATURE_PIXELS, CheckedImage, check_image, read_upload
 from ..models import utcnow
 from ..notifications.models import Notification
 from ..storage import get_storage
@@ -92,9 +92,9 @@ def _username_taken(username: str, exclude_id: int) -> bool:
         select(User.id).where(func.lower(User.username) == username.lower(), User.id != exclude_id)) is not None
 
 
-def _checked_upload(file_storage, *, field: str, min_side: int = 0) -> CheckedImage:
+def _checked_upload(file_storage, *, field: str, max_pixels: int, min_side: int = 0) -> CheckedImage:
     data = read_upload(file_storage, max_bytes=IMAGE_MAX_BYTES, field=field)
-    return check_image(data, field=field, filename=file_storage.filename, min_side=min_side)
+    return check_image(data, field=field, filename=file_storage.filename, min_side=min_side, max_pixels=max_pixels)
 
 
 def _fit(checked: CheckedImage, max_side: int) -> CheckedImage:
@@ -124,8 +124,8 @@ def update_profile(user: User, *, username: str | None = None, bio: str | None =
                                                                            "message": "taken"}]})
     image_bytes = None
     if profile_image is not None:
-        image_bytes, extension, content_type = _encode(_fit(_checked_upload(profile_image, field="profile_image"),
-                                                            PROFILE_IMAGE_MAX_SIDE))
+        checked = _checked_upload(profile_image, field="profile_image", max_pixels=MAX_PROFILE_IMAGE_PIXELS)
+        image_bytes, extension, content_type = _encode(_fit(checked, PROFILE_IMAGE_MAX_SIDE))
     # Everything is valid: now change things.
     if username is not None:
         user.username = username
@@ -150,7 +150,8 @@ def upgrade_to_artist(user: User, *, artist_name: str, contact_email: str, signa
         raise Conflict("You are already an artist.")
     if signature_image is None:
         raise ValidationError(details={"fields": [{"field": "signature_image", "message": "Field required"}]})
-    checked = _fit(_checked_upload(signature_image, field="signature_image", min_side=SIGNATURE_MIN_SIDE),
+    checked = _fit(_checked_upload(signature_image, field="signature_image", min_side=SIGNATURE_MIN_SIDE,
+                                  max_pixels=MAX_SIGNATURE_PIXELS),
                    SIGNATURE_MAX_SIDE)
     data, extension, content_type = _encode(checked)
     key = f"signatures/{user.id}/{secrets.token_hex(16)}.{extension}"
