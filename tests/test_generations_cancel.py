@@ -100,7 +100,11 @@ def test_the_display_copy_stored_next_to_the_result_is_served_for_pages(app, gen
         get_storage().put(display_key_for(gen.result_key), b"webp", public=True)
     assert _complete(gen.client, gen).status_code == 200
     data = gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]
-    assert data["display_url"].endswith("abc-display.webp") and data["result_url"].endswith("abc.png")
+    # A private image's files move to new private keys on delivery and are served by signed URLs.
+    display, result = data["display_url"].split("?", 1)[0], data["result_url"].split("?", 1)[0]
+    assert display.endswith("-display.webp") and result.endswith(".png")
+    assert display.removesuffix("-display.webp") == result.removesuffix(".png")  # one pair, side by side
+    assert gen.client.get(data["display_url"]).data == b"webp"
 
 
 def test_the_download_has_a_meaningful_file_name(app, gen):
@@ -108,9 +112,11 @@ def test_the_download_has_a_meaningful_file_name(app, gen):
     assert _complete(gen.client, gen).status_code == 200
     url = gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]["result_url"]
     path = url.split("://", 1)[-1].split("/", 1)[-1] if "://" in url else url.lstrip("/")
-    response = gen.client.get(f"/{path}", query_string={"download": "style-license-수채화의 꿈-7.png"})
+    path, _, signed_query = path.partition("?")  # private images are served by signed URLs
+    query = dict(part.split("=", 1) for part in signed_query.split("&") if part)
+    response = gen.client.get(f"/{path}", query_string={**query, "download": "style-license-수채화의 꿈-7.png"})
     assert response.status_code == 200
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment;") and "filename*=UTF-8''style-license-" in disposition
     assert "%EC%88%98%EC%B1%84%ED%99%94%EC%9D%98-%EA%BF%88-7.png" in disposition  # 수채화의-꿈-7.png
-    assert gen.client.get(f"/{path}").headers["Content-Disposition"].startswith("inline")  # pages show it
+    assert gen.client.get(f"/{path}", query_string=query).headers["Content-Disposition"].startswith("inline")
