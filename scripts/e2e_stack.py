@@ -36,7 +36,8 @@ PYTHON = sys.executable
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 RABBIT_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1")
 # Limits stay on, sized for one test run that signs in a handful of users within a minute.
-APP_FACTORY = "stylelicense.app:create_app(RATELIMIT_LOGIN='100 per minute', RATELIMIT_GENERATION='30 per minute')"
+APP_FACTORY = ("stylelicense.app:create_app(RATELIMIT_LOGIN='100 per minute', RATELIMIT_GENERATION='30 per minute', "
+               "RATELIMIT_SIGNED_IN='300 per minute')")
 # Variables of the caller that would change what is being tested (real Toss, Google, another database...).
 DROPPED_ENV = (
     "TOSS_CLIENT_KEY", "TOSS_SECRET_KEY", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "DATABASE_URL",
