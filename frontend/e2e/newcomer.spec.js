@@ -136,7 +136,7 @@ test('a newcomer reads the landing page, finds the style, signs in and gets a fi
   await expect(byTestId(page, 'generation-data-seed')).toHaveText('11')
   await expect(byTestId(page, 'generation-data-size')).toHaveText('512 × 512')
   const src = await byTestId(page, 'generation-image').getAttribute('src')
-  expect(src).toMatch(/-display\.webp$/)
+  expect(src).toMatch(/-display\.webp(\?expires=\d+&signature=\w+)?$/)
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     byTestId(page, 'generation-download').click(),
