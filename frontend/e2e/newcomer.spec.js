@@ -56,8 +56,8 @@ test('a Korean artist creates a style with a Korean title; a wrong field is mark
 }) => {
   const page = await newUserPage(browser, { locale: 'ko-KR' })
   await page.goto('/login')
-  await byTestId(page, 'dev-login-email').fill('hana@example.com')
-  await byTestId(page, 'dev-login-username').fill('hana')
+  await byTestId(page, 'dev-login-email').fill('dahye@example.com')
+  await byTestId(page, 'dev-login-username').fill('dahye')
   await byTestId(page, 'dev-login-submit').click()
   await page.waitForURL((url) => !url.pathname.startsWith('/login'))
   await expect(page.locator('html')).toHaveAttribute('lang', 'ko')
