@@ -206,6 +206,12 @@ test('a user buys tokens in the sandbox, generates a signed image, makes it publ
   await closeUser(page)
 })
 
+async function samplePrompts(page, styleId) {
+  const response = await page.request.get(`/api/styles/${styleId}`)
+  const samples = (await response.json()).data?.samples ?? []
+  return samples.map((sample) => sample.prompt)
+}
+
 test('the same user switches to Korean and every label on those pages is Korean', async ({
   browser,
 }) => {
@@ -231,6 +237,8 @@ test('the same user switches to Korean and every label on those pages is Korean'
     // licence data: the serial and the terms version are codes, not UI text
     state.serial,
     'sl-1.0',
+    // the style's preview samples show their prompts, which are model input in English, not UI text
+    ...(await samplePrompts(page, state.styleId)),
   ]
   const pages = [
     ['/', 'feed-page'],
