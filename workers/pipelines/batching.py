@@ -44,8 +44,8 @@ from .base_model import LORA_RANK, default_device, load_pipeline
 from .inference import (
     SIZES,
     InferenceInputError,
+    LoraCache,
     LoraMissingError,
-    _parse_lora,
     _snapshot_lora_targets,
     _validate,
 )
@@ -135,7 +135,7 @@ class BatchEngine:
         self.max_loaded_adapters = max(1, max_loaded_adapters)
         self._pipe: StableDiffusionPipeline | None = None
         self._base_weights: dict[str, torch.Tensor] = {}
-        self._loras: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
+        self._loras = LoraCache(lora_cache_size)
         self._adapters: OrderedDict[str, str] = OrderedDict()  # lora key -> peft adapter name
         self._adapter_counter = 0
         self._fused: str | None = None  # lora key currently fused into the base weights
@@ -227,22 +227,7 @@ class BatchEngine:
     # ------------------------------------------------------------------ LoRA cache (host memory)
 
     def _get_lora(self, key: str, loader: Callable[[], bytes] | None) -> dict[str, torch.Tensor]:
-        cached = self._loras.get(key)
-        if cached is not None:
-            self._loras.move_to_end(key)
-            return cached
-        if loader is None:
-            raise LoraMissingError(f"LoRA {key!r} has no loader")
-        try:
-            data = loader()
-        except (FileNotFoundError, KeyError) as exc:
-            raise LoraMissingError(f"LoRA {key!r} not found") from exc
-        state = _parse_lora(key, data, self.dtype)
-        if self.lora_cache_size > 0:
-            self._loras[key] = state
-            while len(self._loras) > self.lora_cache_size:
-                self._loras.popitem(last=False)
-        return state
+        return self._loras.get(key, loader, self.dtype)
 
     def forget_lora(self, key: str) -> None:
         """Drop a LoRA everywhere (host cache, loaded adapter, fused weights), e.g. after a retrain."""

@@ -80,7 +80,7 @@ class InferenceEngine:
         self.dtype = default_dtype(self.device)
         self.lora_cache_size = lora_cache_size
         self._pipe: StableDiffusionPipeline | None = None
-        self._loras: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
+        self._loras = LoraCache(lora_cache_size)
         self._base_weights: dict[str, torch.Tensor] = {}
         self._lock = threading.RLock()
         #: seconds spent by the last generate(): LoRA fetch/load/fuse, denoise+decode, unfuse/restore
@@ -106,20 +106,7 @@ class InferenceEngine:
     # ------------------------------------------------------------------ LoRA cache
 
     def _get_lora(self, lora_key: str, lora_loader: Callable[[], bytes]) -> dict[str, torch.Tensor]:
-        cached = self._loras.get(lora_key)
-        if cached is not None:
-            self._loras.move_to_end(lora_key)
-            return cached
-        try:
-            data = lora_loader()
-        except (FileNotFoundError, KeyError) as exc:
-            raise LoraMissingError(f"LoRA {lora_key!r} not found") from exc
-        state = _parse_lora(lora_key, data, self.dtype)
-        if self.lora_cache_size > 0:
-            self._loras[lora_key] = state
-            while len(self._loras) > self.lora_cache_size:
-                self._loras.popitem(last=False)
-        return state
+        return self._loras.get(lora_key, lora_loader, self.dtype)
 
     def forget_lora(self, lora_key: str) -> None:
         """Drop a LoRA from the cache (e.g. after the style was retrained)."""
@@ -265,6 +252,36 @@ def _validate(prompt: str, width: int, height: int, steps: int) -> None:
             )
     if not isinstance(steps, int) or not 1 <= steps <= _MAX_STEPS:
         raise InferenceInputError(f"steps must be between 1 and {_MAX_STEPS}, got {steps!r}")
+
+
+class LoraCache:
+    """Parsed LoRA state dicts in host memory, least recently used dropped first (NOTES §2); shared by
+    the one-image and the batched engines so both load and evict the same way."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._states: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
+
+    def get(self, key: str, loader: Callable[[], bytes] | None, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        cached = self._states.get(key)
+        if cached is not None:
+            self._states.move_to_end(key)
+            return cached
+        if loader is None:
+            raise LoraMissingError(f"LoRA {key!r} has no loader")
+        try:
+            data = loader()
+        except (FileNotFoundError, KeyError) as exc:
+            raise LoraMissingError(f"LoRA {key!r} not found") from exc
+        state = _parse_lora(key, data, dtype)
+        if self.size > 0:
+            self._states[key] = state
+            while len(self._states) > self.size:
+                self._states.popitem(last=False)
+        return state
+
+    def pop(self, key: str, default=None):
+        return self._states.pop(key, default)
 
 
 def _parse_lora(lora_key: str, data: bytes, dtype: torch.dtype) -> dict[str, torch.Tensor]:
