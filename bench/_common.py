@@ -150,3 +150,17 @@ def start_worker(env: dict[str, str], queue: str, log_path: Path, name: str, poo
          *(pool or ["-c", "1", "--pool", "prefork"]),
          "--without-gossip", "--without-mingle", "-l", "info", "-n", f"{name}@%h"],
         cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_worker(worker) -> None:
+    """Stop a worker from :func:`start_worker` (its whole process group): SIGTERM, then SIGKILL after 30 s."""
+    import signal
+    import subprocess
+
+    if worker is None or worker.poll() is not None:
+        return
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from _common import (  # puts the repo root on sys.path
     serve_app,
     stack_env,
     start_worker,
+    stop_worker,
 )
 
 POLL_S = 0.2  # light: on a small machine the polling competes with the worker for CPU
@@ -156,12 +156,7 @@ def main() -> None:
                 print("--- worker log (tail) ---\n" + log.read_text(errors="replace")[-4000:], file=sys.stderr)
             raise
         finally:
-            if worker is not None and worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                try:
-                    worker.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, signal.SIGKILL)
+            stop_worker(worker)
             stop_server()
 
 

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from _common import (  # puts the repo root on sys.path
     serve_app,
     stack_env,
     start_worker,
+    stop_worker,
 )
 
 SIZES = {"1:1": (512, 512), "2:2": (1024, 1024), "1:2": (512, 1024)}
@@ -283,12 +283,7 @@ def main() -> None:
                 print("--- worker log (tail) ---\n" + log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
             raise
         finally:
-            if worker is not None and worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                try:
-                    worker.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, signal.SIGKILL)
+            stop_worker(worker)
             stop_server()
 
 

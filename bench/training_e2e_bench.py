@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from _common import (  # puts the repo root on sys.path
     serve_app,
     stack_env,
     start_worker,
+    stop_worker,
     synthetic_images,
 )
 
@@ -168,12 +168,7 @@ def main() -> None:
                         "database": env["DATABASE_URL"].split(":")[0], "load_average": os.getloadavg(),
                         "environment": environment(), "result": row})
         finally:
-            if worker is not None and worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                try:
-                    worker.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, signal.SIGKILL)
+            stop_worker(worker)
             stop_server()
 
 
