@@ -153,8 +153,8 @@ test('a training image reserved from AI training is refused by name, in English 
   browser,
 }) => {
   const page = await newUserPage(browser)
-  await signIn(page, 'yuna')
-  await becomeArtist(page, 'Yuna Kim')
+  await signIn(page, 'daon')
+  await becomeArtist(page, 'Daon Kim')
   const images = trainingImages(10, 120, { prefix: 'night' })
   images[3] = pngFile('reserved-night.png', withXmp(paintingPng(123, 512), NO_AI_TRAINING_XMP))
   await fillStyleForm(page, { ...STYLE, title: 'Night Harbor', images })
