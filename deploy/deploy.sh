@@ -21,7 +21,7 @@ rollback() {
   if [ -n "$previous" ]; then
     docker tag stylelicense-api:previous stylelicense-api:latest
     [ -n "$previous_worker" ] && docker tag stylelicense-worker:previous stylelicense-worker:latest
-    $COMPOSE up -d --no-build api worker-training worker-inference flower nginx
+    $COMPOSE up -d --no-build api worker-training worker-inference sweeper flower nginx
   fi
   exit 1
 }
@@ -31,7 +31,7 @@ trap rollback ERR
 $COMPOSE run --rm migrate
 # The SPA volume is refreshed from the new API image (nginx serves it).
 $COMPOSE run --rm --no-deps --entrypoint sh api -c 'cp -r /app/frontend/dist/. /spa/' -v spa:/spa || true
-$COMPOSE up -d --no-build api worker-training worker-inference flower nginx
+$COMPOSE up -d --no-build api worker-training worker-inference sweeper flower nginx
 
 for _ in $(seq 1 40); do
   if curl -fsSk "$HEALTH_URL" >/dev/null; then

@@ -47,3 +47,27 @@ def test_compose_file_validates():
         assert f"  {service}:" in result.stdout
     # GPU workers are pinned to one GPU each.
     assert "CUDA_VISIBLE_DEVICES: '0'" in result.stdout and "CUDA_VISIBLE_DEVICES: '1'" in result.stdout
+
+
+def test_the_sweeps_ship_as_a_scheduled_service():
+    """Stuck purchases and stale jobs are swept by a container of the stack, not only by a documented command:
+    the `sweeper` service runs deploy/sweeper.sh, which runs each sweep command the app really has."""
+    import yaml
+    from click import Group
+
+    from stylelicense.app import create_app
+
+    compose = yaml.safe_load((ROOT / "deploy/docker-compose.yml").read_text())
+    sweeper = compose["services"]["sweeper"]
+    assert sweeper["command"] == ["deploy/sweeper.sh"] and sweeper["restart"] == "unless-stopped"
+    assert sweeper["image"] == compose["services"]["api"]["image"]
+    assert "deploy/sweeper.sh" in (ROOT / "deploy/Dockerfile.api").read_text()
+    assert "sweeper" in (ROOT / "deploy/deploy.sh").read_text()
+    script = (ROOT / "deploy/sweeper.sh").read_text()
+    assert os.access(ROOT / "deploy/sweeper.sh", os.X_OK)
+    commands = re.findall(r'"\$FLASK" --app wsgi (\S+) (\S+)', script)
+    assert sorted(commands) == [("generations", "sweep-stale"), ("purchases", "sweep-confirming"),
+                                ("styles", "sweep-stale")]
+    cli = create_app(env={"STYLELICENSE_ENV": "testing", "SECRET_KEY": "x", "INTERNAL_API_TOKEN": "y" * 32}).cli
+    for group, name in commands:
+        assert isinstance(cli.commands[group], Group) and name in cli.commands[group].commands

@@ -1,17 +1,21 @@
-"""Operator commands for tokens: ``flask --app wsgi tokens grant``, ``ledger verify``, ``purchases show``."""
+"""Operator commands for tokens: ``flask --app wsgi tokens grant``, ``ledger verify``, ``purchases show``,
+``purchases reconcile`` and ``purchases sweep-confirming``."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..users.models import User
 from . import ledger as token_ledger
+from . import reconcile
 from .models import Purchase, Transaction
 
 tokens = click.Group("tokens", help="Grant tokens to a user.")
@@ -97,3 +101,31 @@ def show(order_id: str):
         "provider_response: " + json.dumps(purchase.provider_response, ensure_ascii=False, default=str),
     ]
     click.echo("\n".join(lines))
+
+
+@purchases.command("reconcile")
+@click.argument("order_id")
+@with_appcontext
+def reconcile_one(order_id: str):
+    """Ask Toss about ORDER_ID now and apply its answer (credit, close, or a cancellation's reversal)."""
+    if not current_app.config.get("TOSS_SECRET_KEY"):
+        raise click.ClickException("Toss is not configured (TOSS_SECRET_KEY)")
+    action = reconcile.reconcile_order(order_id)
+    db.session.commit()
+    click.echo(f"{order_id}: {action}")
+
+
+@purchases.command("sweep-confirming")
+@click.option("--minutes", default=reconcile.CONFIRMING_STALE_MINUTES, show_default=True,
+              type=click.IntRange(min=1), help="Purchases confirming for longer than this are checked at Toss.")
+@with_appcontext
+def sweep_confirming(minutes: int):
+    """Settle purchases stuck in "confirming" (the confirm call's outcome was never learnt) by asking
+    Toss for each order's payment. Idempotent; deploy/sweeper.sh runs it every few minutes."""
+    if not current_app.config.get("TOSS_SECRET_KEY"):
+        click.echo("Toss is not configured: nothing to sweep")
+        return
+    results = reconcile.sweep_confirming(timedelta(minutes=minutes))
+    for order_id, action in results:
+        click.echo(f"{order_id}: {action}")
+    click.echo(f"{len(results)} confirming purchase(s) checked")
