@@ -1,6 +1,12 @@
-"""Purchases nobody settled are settled by the schedule that ships in deploy/ (deploy/sweeper.sh runs
-``purchases sweep-confirming``): a purchase stuck in "confirming" whose payment Toss reports DONE is
-credited exactly once however many sweeps run; one Toss never saw is closed; Toss down leaves it."""
+"""Purchases settled after the fact, against the fake Toss.
+
+The schedule that ships in deploy/ (deploy/sweeper.sh runs ``purchases sweep-confirming``): a purchase
+stuck in "confirming" whose payment Toss reports DONE is credited exactly once however many sweeps
+run; one Toss never saw is closed; Toss down leaves it for the next round.
+
+A payment canceled at Toss after crediting: the tokens are taken back once (webhook, sweep and
+operator may all deliver it), at most what is left when the buyer spent some (the shortfall is
+recorded on the purchase), and ``ledger verify`` stays clean."""
 
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ from stylelicense.extensions import db
 from stylelicense.models import utcnow
 from stylelicense.tokens import ledger
 from stylelicense.tokens.models import Purchase, Transaction
+from stylelicense.tokens.toss import TossClient
+from tests.factories import create_artist, create_style
 from tests.fakes.toss_server import FakeToss
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,3 +156,99 @@ def test_sweep_closes_what_toss_never_took_and_waits_while_toss_is_down(toss_app
         db.session.commit()
     assert f"{toss_down['order_id']}: credited" in sweep(toss_app)
     assert balance(alice) == 600
+
+
+# --- a payment canceled at Toss after crediting -------------------------------------------------------
+
+def paid_order(client, toss) -> tuple[dict, str]:
+    order = client.post("/api/tokens/purchase", json={"package_id": "standard_500"}).get_json()["data"]
+    payment_key = toss.create_checkout(order["order_id"], order["amount"])
+    response = client.post("/api/tokens/purchase/confirm", json={
+        "payment_key": payment_key, "order_id": order["order_id"], "amount": order["amount"]})
+    assert response.get_json()["data"]["status"] == "paid", response.get_json()
+    return order, payment_key
+
+
+def cancel_at_toss(toss, payment_key: str, amount: int | None = None) -> None:
+    """What the merchant's dashboard (or a chargeback) does: Toss's cancel endpoint."""
+    TossClient(toss.base_url, toss.secret_key, retries=0).cancel(
+        payment_key, "customer asked", idempotency_key=f"dashboard:{payment_key}:{amount}", amount=amount)
+
+
+def webhook(client, toss, payment_key: str) -> str:
+    response = client.post("/api/webhooks/toss/payment", json=toss.webhook_event(payment_key), csrf=False)
+    assert response.status_code == 200
+    return response.get_json()["data"]["action"]
+
+
+def reversal_rows(app, order_id: str) -> list[tuple[int, int, str]]:
+    with app.app_context():
+        purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == order_id))
+        return [(row.amount, row.balance_after, row.memo) for row in db.session.scalars(
+            select(Transaction).where(Transaction.related_purchase_id == purchase.id,
+                                      Transaction.transaction_type == "purchase_reversal"))]
+
+
+def ledger_verify(app) -> str:
+    result = app.test_cli_runner().invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_canceled_payment_takes_the_tokens_back_once(toss_app, toss, alice):
+    order, payment_key = paid_order(alice, toss)
+    assert balance(alice) == 600
+    cancel_at_toss(toss, payment_key)
+    assert webhook(alice, toss, payment_key) == "reversed"
+    assert webhook(alice, toss, payment_key) == "already_reversed"  # Toss repeats its webhooks
+    result = toss_app.test_cli_runner().invoke(args=["purchases", "reconcile", order["order_id"]])
+    assert result.output.strip() == f"{order['order_id']}: already_reversed"
+    assert balance(alice) == 100
+    assert purchase_state(toss_app, order["order_id"]) == ("canceled", 1)
+    assert [amount for amount, _, _ in reversal_rows(toss_app, order["order_id"])] == [500]
+    newest = alice.get("/api/tokens/transactions?type=purchase").get_json()["data"]["results"][0]
+    assert (newest["transaction_type"], newest["amount"], newest["direction"], newest["balance_after"]) == (
+        "purchase_reversal", 500, "out", 100)
+    assert "ledger OK" in ledger_verify(toss_app)
+
+
+def test_spent_tokens_are_taken_back_as_far_as_they_go_and_the_shortfall_is_recorded(toss_app, toss, alice):
+    order, payment_key = paid_order(alice, toss)
+    with toss_app.app_context():
+        style = create_style(create_artist("painter"), generation_cost_tokens=550, lora_key="styles/1/lora.safetensors")
+        db.session.commit()
+        style_id = style.id
+    spent = alice.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["cat"]})
+    assert spent.status_code == 201, spent.get_json()
+    assert balance(alice) == 50
+    cancel_at_toss(toss, payment_key)
+    assert webhook(alice, toss, payment_key) == "reversed"
+    assert webhook(alice, toss, payment_key) == "already_reversed"
+    assert balance(alice) == 0  # never below zero
+    [(amount, after, memo)] = reversal_rows(toss_app, order["order_id"])
+    assert (amount, after) == (50, 0) and "450 already spent" in memo
+    with toss_app.app_context():
+        purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == order["order_id"]))
+        assert (purchase.status, purchase.reversed_tokens, purchase.reversal_shortfall) == ("canceled", 50, 450)
+    shown = toss_app.test_cli_runner().invoke(args=["purchases", "show", order["order_id"]]).output
+    assert "shortfall 450" in shown
+    assert "ledger OK" in ledger_verify(toss_app)
+
+
+def test_a_partial_cancel_takes_back_its_share_and_the_rest_later(toss_app, toss, alice):
+    order, payment_key = paid_order(alice, toss)  # 500 tokens for 45,000 KRW
+    cancel_at_toss(toss, payment_key, amount=9000)  # a fifth of the payment
+    assert webhook(alice, toss, payment_key) == "reversed"
+    assert balance(alice) == 500 and purchase_state(toss_app, order["order_id"])[0] == "paid"
+    cancel_at_toss(toss, payment_key)  # the rest
+    assert sweep_and_reconcile(toss_app, order["order_id"]) == "reversed"
+    assert webhook(alice, toss, payment_key) == "already_reversed"
+    assert balance(alice) == 100 and purchase_state(toss_app, order["order_id"])[0] == "canceled"
+    assert [amount for amount, _, _ in reversal_rows(toss_app, order["order_id"])] == [100, 400]
+    assert "ledger OK" in ledger_verify(toss_app)
+
+
+def sweep_and_reconcile(app, order_id: str) -> str:
+    result = app.test_cli_runner().invoke(args=["purchases", "reconcile", order_id])
+    assert result.exit_code == 0, result.output
+    return result.output.strip().rsplit(": ", 1)[1]

@@ -98,6 +98,8 @@ def show(order_id: str):
         f"created_at:   {purchase.created_at.isoformat()}",
         f"paid_at:      {purchase.paid_at.isoformat() if purchase.paid_at else '-'}",
         f"credit:       {token_ledger.describe(credit) if credit else '(none)'}",
+        f"canceled:     {purchase.canceled_amount:,} {purchase.currency} at Toss; {purchase.reversed_tokens} tokens "
+        f"taken back, shortfall {purchase.reversal_shortfall} (tokens already spent)",
         "provider_response: " + json.dumps(purchase.provider_response, ensure_ascii=False, default=str),
     ]
     click.echo("\n".join(lines))

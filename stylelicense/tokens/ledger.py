@@ -25,7 +25,7 @@ from .models import Transaction
 
 WELCOME_BONUS = 100
 IN_TYPES = ("welcome_bonus", "grant", "purchase", "refund")
-OUT_TYPES = ("generation_charge",)
+OUT_TYPES = ("generation_charge", "purchase_reversal")
 EARNED_TYPES = ("artist_credit",)
 
 
@@ -102,6 +102,23 @@ def credit_purchase(purchase, *, memo: str | None = None) -> Transaction:
     return _credit(purchase.user_id, purchase.tokens, kind="purchase", key=f"purchase:{purchase.order_id}",
                    memo=memo or f"Purchased {purchase.tokens:,} tokens ({purchase.amount:,} {purchase.currency})",
                    purchase_id=purchase.id)
+
+
+def reverse_purchase(purchase, tokens: int, *, key: str, memo: str) -> Transaction | None:
+    """Take back up to ``tokens`` of a purchase whose payment was canceled at Toss: at most what the
+    buyer still has, since a balance never goes below zero (the caller records the rest as a shortfall).
+    Returns the ``purchase_reversal`` row, or None when there was nothing to take. Callers hold the
+    purchase row lock; a repeated key returns the first row and changes nothing."""
+    done = _existing(key)
+    if done is not None:
+        return done
+    balance = db.session.scalar(select(User.token_balance).where(User.id == purchase.user_id).with_for_update())
+    take = min(tokens, balance or 0)
+    if take <= 0:
+        return None
+    after = _move_balance(purchase.user_id, -take)
+    return _record(user_id=purchase.user_id, amount=take, kind="purchase_reversal", key=key, memo=memo,
+                   balance_after=after, sender_id=purchase.user_id, receiver_id=None, purchase_id=purchase.id)
 
 
 def charge_for_generation(generation, style_title: str) -> Transaction:
@@ -265,7 +282,7 @@ def verify_ledger() -> list[Drift]:
         subject = f"purchase {purchase.order_id} (#{purchase.id}, user {purchase.user_id})"
         if purchase.status == "paid" and row is None and purchase.user_id is not None:  # NULL: account deleted
             drifts.append(Drift("purchase", subject, "credited", "not credited"))
-        elif purchase.status != "paid" and row is not None:
+        elif purchase.status != "paid" and row is not None and not purchase.canceled_amount:
             drifts.append(Drift("purchase", subject, "not credited", f"credited while {purchase.status}",
                                 describe(row)))
         elif row is not None and row.amount != purchase.tokens:
@@ -276,6 +293,7 @@ def verify_ledger() -> list[Drift]:
     for row in credited.values():
         drifts.append(Drift("purchase", row.idempotency_key, "a purchase row", "credit without purchase",
                             describe(row)))
+    drifts += _reversal_drifts()
 
     # Refunds and artist credits follow a charge of the same amount, and a generation gets one or the other.
     # Keyed by the idempotency key's generation id: related_generation_id is NULLed if a generation is
@@ -297,4 +315,29 @@ def verify_ledger() -> list[Drift]:
             drifts.append(Drift("generation", f"generation {generation}", "refund or credit", "both",
                                 describe(row)))
         settled.add(generation)
+    return drifts
+
+
+def _reversal_drifts() -> list[Drift]:
+    """A canceled payment's tokens are taken back from a credited purchase only, and what was taken back
+    plus the recorded shortfall is what the canceled share of the payment bought."""
+    from .models import Purchase
+    from .reversal import tokens_for
+
+    drifts: list[Drift] = []
+    taken = dict(db.session.execute(select(Transaction.related_purchase_id, func.sum(Transaction.amount)).where(
+        Transaction.transaction_type == "purchase_reversal").group_by(Transaction.related_purchase_id)).all())
+    stmt = select(Purchase).where((Purchase.canceled_amount > 0) | Purchase.id.in_(
+        [key for key in taken if key is not None])).order_by(Purchase.id)
+    for purchase in db.session.scalars(stmt):
+        subject = f"purchase {purchase.order_id} (#{purchase.id}) reversal"
+        if int(taken.get(purchase.id) or 0) != purchase.reversed_tokens:
+            drifts.append(Drift("reversal", f"{subject} rows", purchase.reversed_tokens,
+                                int(taken.get(purchase.id) or 0)))
+        owed = tokens_for(purchase, purchase.canceled_amount)
+        if purchase.reversed_tokens + purchase.reversal_shortfall != owed:
+            drifts.append(Drift("reversal", f"{subject} taken back + shortfall", owed,
+                                purchase.reversed_tokens + purchase.reversal_shortfall))
+        if _existing(f"purchase:{purchase.order_id}") is None and purchase.reversed_tokens:
+            drifts.append(Drift("reversal", subject, "a credited purchase", "never credited"))
     return drifts

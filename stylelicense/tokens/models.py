@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from ..models import TimestampMixin, utcnow
 
-TRANSACTION_TYPES = ("welcome_bonus", "grant", "purchase", "generation_charge", "artist_credit", "refund")
+TRANSACTION_TYPES = ("welcome_bonus", "grant", "purchase", "generation_charge", "artist_credit", "refund",
+                     "purchase_reversal")
 PURCHASE_STATUSES = ("pending", "confirming", "paid", "failed", "canceled")
 
 
@@ -22,7 +23,7 @@ class Transaction(db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(
             "transaction_type IN ('welcome_bonus', 'grant', 'purchase', 'generation_charge', "
-            "'artist_credit', 'refund')",
+            "'artist_credit', 'refund', 'purchase_reversal')",
             name="type_valid",
         ),
         Index("ix_transactions_user_id_created_at", "user_id", "created_at"),
@@ -71,3 +72,8 @@ class Purchase(TimestampMixin, db.Model):
     failure_message: Mapped[str | None] = mapped_column(String(255))
     provider_response: Mapped[dict | None] = mapped_column(JSON)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A cancellation at Toss after crediting (tokens/reversal.py): how much of the payment Toss has
+    # canceled so far, the tokens taken back for it, and those the buyer had already spent (for an operator).
+    canceled_amount: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reversed_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reversal_shortfall: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

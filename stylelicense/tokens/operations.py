@@ -26,12 +26,13 @@ from ..users.models import User
 from . import ledger
 from .models import Purchase, Transaction
 from .packages import PACKAGES, Package, get_package
+from .reversal import reverse_canceled
 from .schemas import TransactionsQuery
 from .toss import AlreadyProcessed, TossClient, TossError, TossRetryableError
 
 #: Which transaction types each history tab shows (``all`` shows every row of the account).
 HISTORY_TYPES: dict[str, tuple[str, ...] | None] = {
-    "purchase": ("purchase", "welcome_bonus", "grant"),
+    "purchase": ("purchase", "welcome_bonus", "grant", "purchase_reversal"),
     "usage": ("generation_charge", "refund"),
     "all": None,
 }
@@ -215,12 +216,13 @@ def apply_payment(purchase: Purchase, payment: dict[str, Any]) -> str:
     ``DONE`` and matching our order, currency and amount: paid and credited once (even a purchase we
     had closed: the money was taken, so the tokens are owed). ``DONE`` but not matching: never
     credited, closed as ``failed`` for an operator to refund. ``CANCELED``/``ABORTED``/``EXPIRED``:
-    closed unless already paid. Anything else is still in progress: nothing changes."""
+    closed unless already paid; once paid, the canceled share of the tokens is taken back
+    (``reversal.py``). Anything else is still in progress: nothing changes."""
     if payment.get("orderId") != purchase.order_id:
         return "other_order"
     status = payment.get("status")
     if status == "DONE":
-        if purchase.status == "paid":
+        if purchase.status == "paid" or purchase.canceled_amount:  # Toss never goes from canceled to DONE
             return "already_paid"
         if not _matches(purchase, payment):
             if purchase.failure_code != "AMOUNT_MISMATCH":
@@ -242,10 +244,9 @@ def apply_payment(purchase: Purchase, payment: dict[str, Any]) -> str:
         current_app.logger.info("purchase paid", extra={"order_id": purchase.order_id, "user_id": purchase.user_id,
                                                         "tokens": purchase.tokens, "sandbox": sandbox})
         return "credited"
-    if purchase.status == "paid":
+    if purchase.status == "paid" or purchase.canceled_amount:
         if status in ("CANCELED", "PARTIAL_CANCELED"):
-            # Tokens were credited; taking them back is an operator decision (no automatic debit).
-            current_app.logger.warning("paid purchase was canceled at Toss", extra={"order_id": purchase.order_id})
+            return reverse_canceled(purchase, payment)  # the credited tokens are taken back (reversal.py)
         return "already_paid"
     if status in ("CANCELED", "PARTIAL_CANCELED"):
         _close(purchase, "canceled", status, "The payment was canceled.", payment)
