@@ -53,9 +53,10 @@ def _init_extensions(app: Flask) -> None:
     oauth.init_app(app)
     register_google(app)
 
-    from .auth.operations import load_session_user
+    from .auth.operations import extend_session_daily, load_session_user
 
     login_manager.user_loader(load_session_user)
+    app.before_request(extend_session_daily)
 
     @login_manager.unauthorized_handler
     def _unauthorized():

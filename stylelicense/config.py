@@ -146,6 +146,8 @@ def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = N
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
+        # Re-issued once a day instead (auth.operations.extend_session_daily).
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
         "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
         # Only tools may switch CSRF off, and never in production.

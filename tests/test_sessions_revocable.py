@@ -81,3 +81,20 @@ def test_a_session_without_a_version_is_not_trusted(app, client):
         session["_user_id"] = "9" * 40  # beyond any id: no crash, just signed out
         session["_sv"] = 0
     assert client.get("/api/auth/me").status_code == 401
+
+
+def test_signed_in_reads_do_not_reissue_the_cookie_but_a_day_old_session_is_extended(client, login):
+    """The session cookie is not re-signed on every call (CPU per request), yet a session in daily
+    use keeps sliding forward: the first call of a new day re-issues it with a fresh expiry."""
+    login(client, "carol")
+    for path in ("/api/auth/me", "/api/tokens/balance", "/api/notifications"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers, path
+    with client.session_transaction() as session:
+        session["_day"] -= 1  # as if the cookie was last issued yesterday
+    response = client.get("/api/auth/me")
+    assert response.status_code == 200
+    cookie = response.headers.get("Set-Cookie", "")
+    assert cookie.startswith("session=") and "Expires=" in cookie
+    assert "Set-Cookie" not in client.get("/api/auth/me").headers  # once a day, not on every call

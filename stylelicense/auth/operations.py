@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 
 from flask import session
 from flask_login import current_user, login_user, logout_user
@@ -63,6 +64,8 @@ def get_or_create_user(*, sub: str, email: str, username_hint: str, exact_userna
 
 # The session key holding the user's session_version at login.
 SESSION_VERSION_KEY = "_sv"
+# The session key holding the day (days since the epoch) the session cookie was last re-issued.
+SESSION_DAY_KEY = "_day"
 
 
 def start_session(user: User) -> None:
@@ -71,7 +74,20 @@ def start_session(user: User) -> None:
     session.clear()
     login_user(user, remember=False)
     session[SESSION_VERSION_KEY] = user.session_version
+    session[SESSION_DAY_KEY] = _today()
     session.permanent = True
+
+
+def _today() -> int:
+    return int(time.time() // 86400)
+
+
+def extend_session_daily() -> None:
+    """Sliding expiry without re-signing the cookie on every request (SESSION_REFRESH_EACH_REQUEST is
+    off: signing and sending a cookie per signed-in call cost CPU for nothing): a signed-in session
+    is re-issued, with a new expiry, once per day it is used."""
+    if session.get(SESSION_VERSION_KEY) is not None and session.get(SESSION_DAY_KEY) != _today():
+        session[SESSION_DAY_KEY] = _today()
 
 
 def load_session_user(user_id: str) -> User | None:
