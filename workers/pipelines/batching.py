@@ -23,16 +23,13 @@ product sizes. None of the CUDA lines ran on this project's CI machines (no GPU 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
 import time
-import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,20 +37,23 @@ import torch
 from diffusers import StableDiffusionPipeline
 from PIL import Image
 
-from .base_model import LORA_RANK, default_device, load_pipeline
+from .adapters import StyleFailed, StyleWeights, adapter_names
+from .base_model import default_device, load_pipeline
+from .cuda import (
+    dtype_for,
+    optimize_for_cuda,
+    save_compile_artifacts,
+    synced_clock,
+)
 from .inference import (
     SIZES,
     InferenceInputError,
     LoraCache,
-    LoraMissingError,
-    _snapshot_lora_targets,
     _validate,
 )
 
 log = logging.getLogger(__name__)
 
-_BASE = "__base__"  # peft's name for "no adapter" in adapter_names
-_SLOT = "slot"  # the single hot-swap slot
 
 
 @dataclass
@@ -125,7 +125,7 @@ class BatchEngine:
     ) -> None:
         self.base_model = base_model
         self.device = device or default_device()
-        self.dtype = dtype or _dtype_for(self.device)
+        self.dtype = dtype or dtype_for(self.device)
         self.max_batch = max(1, max_batch)
         self.compile_unet = compile_unet and torch.device(self.device).type == "cuda"
         self.hotswap = hotswap or self.compile_unet
@@ -134,12 +134,9 @@ class BatchEngine:
         self.lora_cache_size = lora_cache_size
         self.max_loaded_adapters = max(1, max_loaded_adapters)
         self._pipe: StableDiffusionPipeline | None = None
-        self._base_weights: dict[str, torch.Tensor] = {}
         self._loras = LoraCache(lora_cache_size)
-        self._adapters: OrderedDict[str, str] = OrderedDict()  # lora key -> peft adapter name
         self._adapter_counter = 0
-        self._fused: str | None = None  # lora key currently fused into the base weights
-        self._slot: str | None = None  # lora key in the hot-swap slot ("" = the zero LoRA)
+        self._weights: StyleWeights | None = None  # the UNet's LoRA state, with the pipeline
         self._lock = threading.RLock()
         #: counters for tests and benchmarks
         self.stats = {"calls": 0, "batches": 0, "images": 0, "style_switches": 0, "adapter_loads": 0}
@@ -171,11 +168,11 @@ class BatchEngine:
         with self._lock:
             if self._pipe is None:
                 pipe = load_pipeline(self.base_model, device=self.device, dtype=self.dtype)
-                self._base_weights = _snapshot_lora_targets(pipe.unet)
                 if pipe.device.type == "cuda":
-                    _optimize_for_cuda(pipe)
-                if self.hotswap:
-                    self._init_hotswap(pipe)
+                    optimize_for_cuda(pipe)
+                self._weights = StyleWeights(pipe, dtype=self.dtype, loras=self._loras, stats=self.stats,
+                                             hotswap=self.hotswap, compile_unet=self.compile_unet,
+                                             max_loaded_adapters=self.max_loaded_adapters)
                 self._pipe = pipe
             return self._pipe
 
@@ -187,26 +184,7 @@ class BatchEngine:
     @property
     def active_style(self) -> str | None:
         """The LoRA key whose weights are active now (fused or in the hot-swap slot), else None."""
-        return self._fused if not self.hotswap else (self._slot or None)
-
-    def _init_hotswap(self, pipe: StableDiffusionPipeline) -> None:
-        # The slot must exist (with the platform rank) before compiling; a zero LoRA adds exactly 0.
-        pipe.enable_lora_hotswap(target_rank=LORA_RANK)
-        pipe.load_lora_weights(self._zero_lora(), adapter_name=_SLOT)
-        self._slot = ""
-        if self.compile_unet:
-            _configure_compile_cache()
-            pipe.unet = torch.compile(pipe.unet, fullgraph=False)
-
-    def _zero_lora(self) -> dict[str, torch.Tensor]:
-        from diffusers.utils import convert_state_dict_to_diffusers
-
-        state = {}
-        for name, weight in self._base_weights.items():
-            out_features, in_features = weight.shape
-            state[f"{name}.lora_A.weight"] = torch.zeros(LORA_RANK, in_features, dtype=self.dtype)
-            state[f"{name}.lora_B.weight"] = torch.zeros(out_features, LORA_RANK, dtype=self.dtype)
-        return {f"unet.{k}": v for k, v in convert_state_dict_to_diffusers(state).items()}
+        return self._weights.active if self._weights is not None else None
 
     def warm_up(self, sizes: list[tuple[int, int]] | None = None, *, steps: int = 2) -> dict[str, float]:
         """Render one throwaway image per size (default: the three product sizes) so kernels, the
@@ -221,7 +199,7 @@ class BatchEngine:
                 raise outcome.error
             timings[f"{width}x{height}"] = time.perf_counter() - start
         if self.compile_unet:
-            _save_compile_artifacts()
+            save_compile_artifacts()
         return timings
 
     # ------------------------------------------------------------------ LoRA cache (host memory)
@@ -235,13 +213,7 @@ class BatchEngine:
             self._loras.pop(key, None)
             if self._pipe is None:
                 return
-            if self._fused == key:
-                self._unfuse()
-            if self._slot == key:
-                self._slot = None  # reloaded on next use
-            name = self._adapters.pop(key, None)
-            if name is not None:
-                self._pipe.delete_adapters(name)
+            self._weights.forget(key)
 
     # ------------------------------------------------------------------ rendering
 
@@ -291,9 +263,10 @@ class BatchEngine:
         start = time.perf_counter()
         while True:
             try:
-                names = self._activate(pipe, group)
+                names = self._weights.activate([item.request.lora_key for item in group],
+                                               {item.request.lora_key: item.state for item in group})
                 break
-            except _StyleFailed as failed:  # those styles' requests fail; the rest go on
+            except StyleFailed as failed:  # those styles' requests fail; the rest go on
                 for item in group:
                     if item.request.lora_key in failed.keys:
                         item.outcome.error = failed.error
@@ -314,7 +287,7 @@ class BatchEngine:
             for item in group:
                 self._render_group(pipe, [item], output)
             return
-        seconds = _synced_clock(pipe) - start
+        seconds = synced_clock(pipe) - start
         self.stats["batches"] += 1
         for item, image, error in zip(group, images, errors, strict=True):
             item.outcome.batch_size, item.outcome.batch_seconds = len(group), seconds
@@ -327,127 +300,11 @@ class BatchEngine:
             else:
                 item.outcome.image = pipe.numpy_to_pil(image[None])[0]
 
-    # ------------------------------------------------------------------ style activation
-
-    def _activate(self, pipe: StableDiffusionPipeline, group: list[_Item]) -> list[str] | None:
-        """Make the group's styles active; returns per-sample adapter names for a mixed batch, else None."""
-        keys = list(dict.fromkeys(item.request.lora_key for item in group))
-        states = {item.request.lora_key: item.state for item in group}
-        if self.hotswap:
-            (key,) = keys  # _plan never mixes styles in hot-swap mode
-            self._swap_slot(pipe, key, states[key])
-            return None
-        if len(keys) == 1 and keys[0] is not None:
-            self._fuse(pipe, keys[0], states[keys[0]])
-            return None
-        # Mixed (or plain base): adapters unfused, chosen per sample.
-        if self._fused is not None:
-            self._unfuse()
-        failed = _StyleFailed()
-        for key in keys:
-            if key is not None:
-                try:
-                    self._ensure_adapter(pipe, key, states[key], keep=set(keys))
-                except LoraMissingError as error:
-                    failed.keys.add(key)
-                    failed.error = error
-        if failed.keys:
-            raise failed
-        if not self._adapters:
-            return None  # nothing loaded: the bare UNet is the base
-        return [self._adapters[item.request.lora_key] if item.request.lora_key else _BASE for item in group]
-
-    def _ensure_adapter(self, pipe: StableDiffusionPipeline, key: str, state: dict, keep: set) -> str:
-        name = self._adapters.get(key)
-        if name is not None:
-            self._adapters.move_to_end(key)
-            return name
-        while len(self._adapters) >= self.max_loaded_adapters:
-            victim = next((k for k in self._adapters if k not in keep and k != self._fused), None)
-            if victim is None:
-                break
-            pipe.delete_adapters(self._adapters.pop(victim))
-        self._adapter_counter += 1
-        name = f"s{self._adapter_counter}"
-        try:
-            with warnings.catch_warnings():
-                # peft warns on every adapter after the first; several adapters are the point here.
-                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
-                pipe.load_lora_weights(state, adapter_name=name)
-        except Exception as exc:
-            if _is_out_of_memory(exc):
-                raise
-            self._loras.pop(key, None)
-            with contextlib.suppress(Exception):  # a half-loaded adapter must not linger
-                pipe.delete_adapters(name)
-            detail = str(exc).strip()[:300]  # peft lists every mismatched tensor
-            raise LoraMissingError(f"LoRA {key!r} does not fit the base model: {detail}") from exc
-        self.stats["adapter_loads"] += 1
-        self._adapters[key] = name
-        return name
-
-    def _fuse(self, pipe: StableDiffusionPipeline, key: str, state: dict) -> None:
-        if self._fused == key:
-            return
-        if self._fused is not None:
-            self._unfuse()
-        try:
-            name = self._ensure_adapter(pipe, key, state, keep={key})
-        except LoraMissingError as error:
-            raise _StyleFailed({key}, error) from error
-        pipe.set_adapters([name])
-        pipe.fuse_lora(components=["unet"], lora_scale=1.0, adapter_names=[name])
-        self._fused = key
-        self.stats["style_switches"] += 1
-
-    def _unfuse(self) -> None:
-        pipe = self._pipe
-        if pipe is not None and getattr(pipe, "num_fused_loras", 0):
-            pipe.unfuse_lora(components=["unet"])
-        self._fused = None
-        if pipe is not None:
-            self._restore_base(pipe)
-
-    def _restore_base(self, pipe: StableDiffusionPipeline) -> None:
-        """Copy the snapshot back into every LoRA-targeted base weight (exact; unfuse alone is not)."""
-        with torch.no_grad():
-            for name, weight in self._base_weights.items():
-                module = pipe.unet.get_submodule(name)
-                getattr(module, "base_layer", module).weight.copy_(weight)
-
-    def _swap_slot(self, pipe: StableDiffusionPipeline, key: str | None, state: dict | None) -> None:
-        wanted = key or ""
-        if self._slot == wanted:
-            return
-        weights = state if key is not None else self._zero_lora()
-        try:
-            pipe.load_lora_weights(weights, adapter_name=_SLOT, hotswap=True)
-        except Exception as exc:
-            if _is_out_of_memory(exc):
-                raise
-            self._loras.pop(key or "", None)
-            self._slot = None
-            # The slot may hold a partial copy now: put the zero LoRA back before anything else runs.
-            pipe.load_lora_weights(self._zero_lora(), adapter_name=_SLOT, hotswap=True)
-            self._slot = ""
-            error = LoraMissingError(f"LoRA {key!r} does not fit the hot-swap slot: {str(exc)[:300]}")
-            raise _StyleFailed({key}, error) from exc
-        self._slot = wanted
-        self.stats["style_switches"] += 1
-
     def reset(self) -> None:
         """Back to the bare base model: unfuse, unload every adapter, restore the snapshot."""
         with self._lock:
-            if self._pipe is None:
-                return
-            if self._fused is not None or getattr(self._pipe, "num_fused_loras", 0):
-                self._unfuse()
-            if self.hotswap:
-                self._swap_slot(self._pipe, None, None)
-                return
-            self._pipe.unload_lora_weights()
-            self._adapters.clear()
-            self._restore_base(self._pipe)
+            if self._weights is not None:
+                self._weights.reset()
 
     # ------------------------------------------------------------------ one diffusers call
 
@@ -471,7 +328,7 @@ class BatchEngine:
             return kwargs
 
         cfg = first.guidance_scale > 1 and pipe.unet.config.time_cond_proj_dim is None
-        hook = _adapter_names(pipe.unet, (names + names if cfg else names) if names else None)
+        hook = adapter_names(pipe.unet, (names + names if cfg else names) if names else None)
         with torch.inference_mode(), hook:
             result = pipe(
                 prompt=[r.prompt for r in requests],
@@ -487,114 +344,9 @@ class BatchEngine:
         return list(result.images), errors
 
 
-class _StyleFailed(Exception):  # noqa: N818 — internal signal
-    def __init__(self, keys: set | None = None, error: BaseException | None = None) -> None:
-        super().__init__("style failed")
-        self.keys = keys or set()
-        self.error = error
-
-
 def _check(request: RenderRequest) -> None:
     _validate(request.prompt, request.width, request.height, request.steps)
     if not isinstance(request.seed, int) or not 0 <= request.seed < 2**63:
         raise InferenceInputError(f"seed must be a non-negative integer, got {request.seed!r}")
     if not isinstance(request.guidance_scale, int | float) or not 0 <= request.guidance_scale <= 50:
         raise InferenceInputError(f"guidance must be between 0 and 50, got {request.guidance_scale!r}")
-
-
-@contextlib.contextmanager
-def _adapter_names(unet: torch.nn.Module, names: list[str] | None) -> Iterator[None]:
-    """Give every LoRA layer of the UNet per-sample ``adapter_names`` (peft's mixed-batch forward).
-
-    diffusers passes no ``adapter_names`` through the UNet and peft's own hook helper does not work on
-    it (NOTES §9), so a forward pre-hook injects them.
-    """
-    if not names:
-        yield
-        return
-    from peft.tuners.lora import LoraLayer
-
-    def inject(module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-        kwargs["adapter_names"] = names
-        return args, kwargs
-
-    handles = [m.register_forward_pre_hook(inject, with_kwargs=True) for m in unet.modules()
-               if isinstance(m, LoraLayer)]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
-
-
-def _synced_clock(pipe: StableDiffusionPipeline) -> float:
-    if pipe.device.type == "cuda":
-        torch.cuda.synchronize(pipe.device)
-    return time.perf_counter()
-
-
-# ---------------------------------------------------------------------------------------------- CUDA
-
-
-def _dtype_for(device: str | torch.device) -> torch.dtype:
-    """fp16 on CUDA (SD 1.5 is fine in fp16; ``GENERATION_DTYPE=bf16`` for bf16), fp32 on CPU."""
-    return torch.float16 if torch.device(device).type == "cuda" else torch.float32
-
-
-def _optimize_for_cuda(pipe: StableDiffusionPipeline) -> None:
-    """SDPA attention, channels-last convolutions, TF32 matmuls. Only ever called on a CUDA pipeline."""
-    from diffusers.models.attention_processor import AttnProcessor2_0
-
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    torch.backends.cudnn.benchmark = True
-    pipe.unet.set_attn_processor(AttnProcessor2_0())
-    pipe.vae.set_attn_processor(AttnProcessor2_0())
-    pipe.unet.to(memory_format=torch.channels_last)
-    pipe.vae.to(memory_format=torch.channels_last)
-
-
-def compile_cache_dir() -> Path:
-    """``TORCHINDUCTOR_CACHE_DIR`` (set to ``~/.cache/stylelicense/inductor`` when unset)."""
-    return Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or Path.home() / ".cache/stylelicense/inductor")
-
-
-def _configure_compile_cache() -> None:
-    """Persistent compile caches, so a restarted worker reuses earlier compilations instead of paying
-    minutes again (NOTES §7: 94 s first call, 292 s per new shape)."""
-    folder = compile_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
-    import torch._dynamo
-    import torch._inductor.config as inductor_config
-
-    inductor_config.fx_graph_cache = True
-    if hasattr(inductor_config, "autotune_local_cache"):
-        inductor_config.autotune_local_cache = True
-    # Each batch size x product size is its own graph; the default limit (8) would fall back to eager.
-    torch._dynamo.config.recompile_limit = 64
-    artifacts = folder / "mega-cache.bin"
-    if artifacts.is_file() and hasattr(torch.compiler, "load_cache_artifacts"):
-        try:
-            torch.compiler.load_cache_artifacts(artifacts.read_bytes())
-        except Exception as error:  # noqa: BLE001 — a stale cache only costs time
-            log.warning("compile cache %s not usable: %r", artifacts, error)
-
-
-def _save_compile_artifacts() -> None:
-    if not hasattr(torch.compiler, "save_cache_artifacts"):
-        return
-    try:
-        saved = torch.compiler.save_cache_artifacts()
-    except Exception as error:  # noqa: BLE001
-        log.warning("could not save the compile cache: %r", error)
-        return
-    if saved:
-        target = compile_cache_dir() / "mega-cache.bin"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(saved[0])
-        tmp.replace(target)
