@@ -1,8 +1,9 @@
 """Upload checks by content (never by file name or client content type).
 
 Used for training images, signatures and profile pictures: real decode with Pillow restricted to
-JPEG/PNG, decompression bombs and multi-frame files refused, EXIF orientation applied, then
-re-encoded (which also drops any hidden payload).
+JPEG/PNG, decompression bombs and multi-frame files refused, EXIF orientation applied, colours moved
+to sRGB, then re-encoded with none of the uploader's metadata: no EXIF (GPS, camera, names), XMP,
+ICC profile, JPEG comment or APPn segment, PNG text or unknown chunk reaches a file we store.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import warnings
 from dataclasses import dataclass
 from io import BytesIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import ImageSizeExceeded, InvalidImageFormat
 
@@ -136,12 +137,35 @@ def check_image(data: bytes, *, field: str, filename: str | None = None, min_sid
         raise InvalidImageFormat(f"{field}: the image is damaged or truncated.",
                                  details={**details, "reason": "corrupt"}) from None
     mode = "RGBA" if image.mode in ("RGBA", "LA", "P") and _has_alpha(image) else "RGB"
+    icc = image.info.get("icc_profile")
     image = image.convert(mode)
+    # Pillow copies ``info`` into every derived image and writes parts of it back on save (a JPEG's
+    # comment, a PNG's ICC profile): the uploader's metadata must go before anything is encoded.
+    image.info = {}
+    if icc:
+        image = _to_srgb(image, icc)
     if min(image.size) < min_side:
         raise InvalidImageFormat(f"{field}: images must be at least {min_side}×{min_side} pixels.",
                                  details={**details, "reason": "too_small", "width": image.width,
                                           "height": image.height, "min_side": min_side})
     return CheckedImage(image=image, format=fmt, width=image.width, height=image.height)
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
+    """Apply an RGB ICC profile (Display P3, Adobe RGB…) so colours survive dropping it; a profile
+    that cannot be read (or is not RGB) is simply dropped, as browsers then assume sRGB anyway."""
+    try:
+        source = ImageCms.ImageCmsProfile(BytesIO(icc))
+        if source.profile.xcolor_space.strip() != "RGB":
+            return image
+        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=image.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    converted.info = {}
+    return converted
 
 
 def _has_alpha(image: Image.Image) -> bool:
