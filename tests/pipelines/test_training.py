@@ -149,7 +149,7 @@ def test_each_image_is_seen_equally_often() -> None:
     from collections import Counter
     from itertools import islice
 
-    from workers.pipelines.training import _index_stream
+    from workers.pipelines.training_data import index_stream as _index_stream
 
     counts = Counter(islice(_index_stream(7, random.Random(0)), 300))
     assert set(counts) == set(range(7))

@@ -11,11 +11,9 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, StableDiffusionPipeline
@@ -24,129 +22,27 @@ from diffusers.training_utils import cast_training_params, compute_snr
 from diffusers.utils import convert_state_dict_to_diffusers
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .base_model import LORA_ALPHA, LORA_RANK, LORA_TARGET_MODULES, default_device, load_pipeline
 from .inference import build_prompt
+from .training_config import (
+    TrainingCancelled,
+    TrainingConfig,
+    TrainingDivergedError,
+    TrainingInputError,
+    TrainingProgress,
+    TrainingResult,
+)
+from .training_data import cache_latents, encode_prompts, index_stream, prepare_image
+
+__all__ = ["LORA_WEIGHT_NAME", "TrainingCancelled", "TrainingConfig", "TrainingDivergedError", "TrainingInputError",
+           "TrainingProgress", "TrainingResult", "train_lora"]
 
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 _ADAPTER_NAME = "default"
 LOSS_CURVE_POINTS = 200
 _LOSS_WINDOW = 50
-
-
-class TrainingInputError(ValueError):
-    """The training input is unusable (no images, unreadable image, empty trigger…). Do not retry."""
-
-    retryable = False
-
-
-class TrainingCancelled(RuntimeError):
-    """``should_stop`` asked the run to stop; nothing was saved."""
-
-    retryable = False
-
-
-class TrainingDivergedError(RuntimeError):
-    """The loss became NaN/inf. A retry with another seed may succeed."""
-
-    retryable = True
-
-
-@dataclass
-class TrainingProgress:
-    """A progress report; ``current_epoch`` is 1-based, ``estimated_seconds`` is the time left."""
-
-    current_epoch: int
-    total_epochs: int
-    progress_percent: int
-    estimated_seconds: int
-    step: int
-    total_steps: int
-
-
-@dataclass
-class TrainingResult:
-    """What a finished run produced. ``seconds`` is the whole call (loading and caching included);
-    ``steps_per_second`` is the training loop alone; ``final_loss`` is the mean of the last 50 steps."""
-
-    lora_path: Path
-    steps: int
-    epochs: int
-    seconds: float
-    steps_per_second: float
-    final_loss: float
-    # ``(step, mean loss since the previous point)``, at most LOSS_CURVE_POINTS of them (the owner's report).
-    loss_curve: list[tuple[int, float]] = field(default_factory=list)
-
-
-@dataclass
-class TrainingConfig:
-    """The platform's style-LoRA recipe (NOTES §1). Rank/alpha/targets are fixed platform-wide in
-    ``base_model`` so every LoRA fits every warm inference pipeline.
-
-    ``max_steps`` and ``resolution`` are the overrides tests and benchmarks use to be fast.
-    """
-
-    learning_rate: float = 1e-4
-    weight_decay: float = 1e-2
-    max_grad_norm: float = 1.0
-    lr_scheduler: str = "constant_with_warmup"
-    warmup_ratio: float = 0.05
-    snr_gamma: float | None = 5.0
-    epochs: int = 10
-    # images x repeats ~= 300 samples per epoch whatever the number of images
-    samples_per_epoch: int = 300
-    batch_size: int = 2
-    caption_dropout: float = 0.07
-    hflip: bool = True
-    resolution: int = 512
-    # bf16 autocast where the GPU supports it, else fp16 with a grad scaler; LoRA weights stay fp32.
-    mixed_precision: bool = True
-    gradient_checkpointing: bool = False
-    max_steps: int | None = None
-    # LoRAs are served in fp16 anyway; halves the file (~6 MB at rank 16 for SD 1.5).
-    save_fp16: bool = True
-
-    def plan(self, num_images: int) -> tuple[int, int, int]:
-        """``(epochs, steps_per_epoch, total_steps)`` for ``num_images`` images.
-
-        Without an override every epoch is ``max(samples_per_epoch, num_images)`` samples (each image
-        repeated ~300/n times), so the step count is ~1,500 for any 10–100 images. With ``max_steps``
-        the run is exactly that many steps, spread over at most ``epochs`` epochs.
-        """
-        if num_images < 1:
-            raise TrainingInputError("at least one image is needed")
-        if self.max_steps is not None:
-            if self.max_steps < 1:
-                raise TrainingInputError("max_steps must be >= 1")
-            epochs = min(self.epochs, self.max_steps)
-            steps_per_epoch = math.ceil(self.max_steps / epochs)
-            epochs = math.ceil(self.max_steps / steps_per_epoch)
-            return epochs, steps_per_epoch, self.max_steps
-        samples = max(self.samples_per_epoch, num_images)
-        steps_per_epoch = math.ceil(samples / self.batch_size)
-        return self.epochs, steps_per_epoch, self.epochs * steps_per_epoch
-
-    def steps_for(self, num_images: int) -> int:
-        """Total optimizer steps for ``num_images`` images (``max_steps`` if set)."""
-        return self.plan(num_images)[2]
-
-    def repeats_for(self, num_images: int) -> int:
-        """How often each image is seen per epoch (rounded up)."""
-        return math.ceil(max(self.samples_per_epoch, num_images) / num_images)
-
-
-def _prepare_image(image: Image.Image, resolution: int) -> torch.Tensor:
-    """Upright RGB, shorter side to ``resolution``, centre crop, as a [-1, 1] CHW float tensor."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "P"):
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
-    image = ImageOps.fit(image.convert("RGB"), (resolution, resolution), Image.Resampling.LANCZOS)
-    array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
-    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
 
 def _validate_inputs(images: list[tuple[Image.Image, list[str]]], trigger: str) -> None:
@@ -164,50 +60,6 @@ def _validate_inputs(images: list[tuple[Image.Image, list[str]]], trigger: str) 
             raise TrainingInputError(f"image {i}: too small ({image.size[0]}x{image.size[1]})")
         if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
             raise TrainingInputError(f"image {i}: tags must be a list of strings")
-
-
-def _index_stream(n: int, rng: random.Random) -> Iterator[int]:
-    """Endless concatenation of shuffled permutations: every image is seen equally often (±1)."""
-    while True:
-        order = list(range(n))
-        rng.shuffle(order)
-        yield from order
-
-
-@torch.no_grad()
-def _cache_latents(
-    pipe: StableDiffusionPipeline, pixels: list[torch.Tensor], hflip: bool, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encode every image (and its mirror) once; keep the posterior's mean and std so each step can
-    still sample a fresh latent, as the reference scripts do. Shapes: ``[n, views, 4, h, w]``."""
-    vae = pipe.vae
-    if vae.dtype != torch.float32:
-        vae.to(dtype=torch.float32)  # fp32 for the one-off encode: cheap, and no fp16 overflow
-    means, stds = [], []
-    for start in range(0, len(pixels), 4):
-        batch = torch.stack(pixels[start : start + 4]).to(device)
-        views = [batch, torch.flip(batch, dims=[3])] if hflip else [batch]
-        view_means, view_stds = [], []
-        for view in views:
-            dist = vae.encode(view).latent_dist
-            view_means.append(dist.mean)
-            view_stds.append(dist.std)
-        means.append(torch.stack(view_means, dim=1))
-        stds.append(torch.stack(view_stds, dim=1))
-    return torch.cat(means), torch.cat(stds)
-
-
-@torch.no_grad()
-def _encode_prompts(pipe: StableDiffusionPipeline, prompts: list[str], device: torch.device) -> torch.Tensor:
-    tokenizer = pipe.tokenizer
-    ids = tokenizer(
-        prompts,
-        padding="max_length",
-        max_length=tokenizer.model_max_length,
-        truncation=True,
-        return_tensors="pt",
-    ).input_ids.to(device)
-    return pipe.text_encoder(ids)[0]
 
 
 def _amp_dtype(device: torch.device, config: TrainingConfig) -> torch.dtype | None:
@@ -304,16 +156,16 @@ def _train(
 
     # --- cache VAE latents and text embeddings once: both encoders are frozen
     try:
-        pixels = [_prepare_image(image, config.resolution) for image, _ in images]
+        pixels = [prepare_image(image, config.resolution) for image, _ in images]
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         # lazily decoded files fail here, on first pixel access, not at open()
         raise TrainingInputError(f"unreadable training image: {exc}") from exc
-    latent_mean, latent_std = _cache_latents(pipe, pixels, config.hflip, device)
+    latent_mean, latent_std = cache_latents(pipe, pixels, config.hflip, device)
     del pixels
     scaling = pipe.vae.config.scaling_factor
     captions = [build_prompt(trigger, list(tags)) for _, tags in images]
-    text_embeds = _encode_prompts(pipe, captions, device).to(weight_dtype)
-    empty_embed = _encode_prompts(pipe, [""], device).to(weight_dtype)
+    text_embeds = encode_prompts(pipe, captions, device).to(weight_dtype)
+    empty_embed = encode_prompts(pipe, [""], device).to(weight_dtype)
     pipe.vae.to("cpu")  # not needed for training; frees its GPU memory
     pipe.text_encoder.to("cpu")
 
@@ -350,7 +202,7 @@ def _train(
     )
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
-    indices = _index_stream(len(images), rng)
+    indices = index_stream(len(images), rng)
     views = latent_mean.shape[1]
     recent_losses: deque[torch.Tensor] = deque(maxlen=_LOSS_WINDOW)
     # The curve averages buckets of steps on the device: no host sync per step.
