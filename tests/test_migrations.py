@@ -128,3 +128,29 @@ def test_postgresql_constraints_of_the_spec_are_in_the_migrated_schema(empty_pos
                 assert column in leading or column == primary[0], f"{table}.{column} has no index"
     finally:
         engine.dispose()
+
+
+def test_licensee_names_are_backfilled_from_the_buyers(empty_postgres, tmp_path):
+    """h16_0002 snapshots the licensee's name on every existing licence (its buyer's username then)."""
+    flask_db(empty_postgres, tmp_path, "upgrade", "h16_0001")
+    engine = create_engine(empty_postgres)
+    try:
+        with engine.begin() as connection:
+            for user_id, name in ((1, "painter"), (2, "buyer")):
+                connection.execute(text("INSERT INTO users (id, google_sub, email, username) "
+                                        "VALUES (:id, :sub, :email, :name)"),
+                                   {"id": user_id, "sub": f"dev:{name}", "email": f"{name}@x.test", "name": name})
+            connection.execute(text("INSERT INTO artists (id, user_id, artist_name, contact_email, "
+                                    "signature_image_key) VALUES (1, 1, 'Painter', 'p@x.test', 's.png')"))
+            connection.execute(text("INSERT INTO styles (id, artist_id, title, generation_cost_tokens) "
+                                    "VALUES (1, 1, 'Ink', 10)"))
+            connection.execute(text("INSERT INTO generations (id, user_id, style_id, prompt_tags, seed, cost_tokens) "
+                                    "VALUES (1, 2, 1, '[\"cat\"]', 1, 10)"))
+            connection.execute(text("INSERT INTO licences (serial, generation_id, terms_version, artist_id, style_id, "
+                                    "buyer_id, artist_name, style_title) VALUES (77, 1, 'sl-1.0', 1, 1, 2, 'Painter', "
+                                    "'Ink')"))
+        flask_db(empty_postgres, tmp_path, "upgrade")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT licensee_name FROM licences")).scalar_one() == "buyer"
+    finally:
+        engine.dispose()

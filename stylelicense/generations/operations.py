@@ -138,7 +138,7 @@ def build_payload(generation: Generation, style: Style, user: User) -> GenerateI
         signature_key=artist.signature_image_key or None,
         result_key=f"{stem}.png", thumbnail_key=f"{stem}-thumb.webp",
         licence_url=provenance.licence_url(licence.terms_version),
-        extra={"buyer": user.username, "created_at": iso(generation.created_at)},
+        extra={"buyer": licence.licensee_name, "created_at": iso(generation.created_at)},
         licence_serial=licence.serial, terms_version=licence.terms_version,
         certificate_url=provenance.certificate_url(licence.serial),
     )

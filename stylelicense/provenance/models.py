@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 class Licence(TimestampMixin, db.Model):
     """Issued (row created, serial allocated) when a generation is requested; the hashes are filled in
     when the worker delivers the signed file. Artist and style names are kept as they were at issue
-    time, as the image's metadata and C2PA manifest carry them."""
+    time, as the image's metadata and C2PA manifest carry them; so is the licensee's username (a
+    rename later does not rewrite who a certificate was issued to)."""
 
     __tablename__ = "licences"
     __table_args__ = (
@@ -35,6 +36,7 @@ class Licence(TimestampMixin, db.Model):
     buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     artist_name: Mapped[str] = mapped_column(String(50))
     style_title: Mapped[str] = mapped_column(String(100))
+    licensee_name: Mapped[str] = mapped_column(String(30))
     # The delivered file: exact bytes, and perceptual hashes of its pixels (64-bit, stored signed).
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     phash: Mapped[int | None] = mapped_column(BigInteger)

@@ -42,8 +42,8 @@ _DRAFT_SIDE = max(max(size) for size in verification.GENERATION_SIZES)
 
 def ensure_licence(generation: Generation, style, user) -> Licence:
     """The generation's licence, issued now if it has none: a fresh random serial, the current
-    terms, the artist and style names as they are today. Called when the job is built, so the
-    worker writes the serial into the image."""
+    terms, the artist and style names and the licensee's username as they are today. Called when
+    the job is built, so the worker writes the serial into the image."""
     licence = db.session.scalar(select(Licence).where(Licence.generation_id == generation.id))
     if licence is not None:
         return licence
@@ -57,6 +57,7 @@ def ensure_licence(generation: Generation, style, user) -> Licence:
         buyer_id=user.id,
         artist_name=artist.artist_name,
         style_title=style.title,
+        licensee_name=user.username,
     )
     db.session.add(licence)
     db.session.flush()
@@ -168,7 +169,7 @@ def serialize_certificate(licence: Licence) -> dict[str, Any]:
         "artist": {"id": licence.artist_id, "name": licence.artist_name},
         "style": {"id": licence.style_id, "name": licence.style_title},
         "generation_id": licence.generation_id,
-        "licensed_to": generation.user.username if generation.user else None,
+        "licensed_to": licence.licensee_name or None,  # as at issue time, not today's username
         "is_public": generation.is_public,
         # A private image's certificate reaches only its owner: its picture through a signed URL.
         "thumbnail_url": file_url(generation, generation.thumbnail_key),

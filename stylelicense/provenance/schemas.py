@@ -48,7 +48,7 @@ class CertificateOut(Schema):
     artist: NamedRef
     style: NamedRef
     generation_id: int
-    licensed_to: str | None = Field(description="The licensee's username")
+    licensed_to: str | None = Field(description="The licensee's username when the licence was issued")
     is_public: bool
     thumbnail_url: str | None
     sha256: str

@@ -24,7 +24,7 @@ from stylelicense.provenance.terms import CURRENT_TERMS_VERSION
 from stylelicense.storage import get_storage
 from tests import factories
 from tests.conftest import INTERNAL_TOKEN
-from workers.pipelines.signing import ImageLicense
+from workers.pipelines.signing import ImageLicense, read_metadata
 from workers.provenance.output_stage import finish_output
 
 from .conftest import make_picture, tamper_png_pixels
@@ -162,6 +162,22 @@ def test_private_certificate_only_for_its_owner(app, world, delivered):
 def _verify(client, data: bytes, name: str = "copy.png"):
     return client.post("/api/verify", data={"image": (io.BytesIO(data), name)},
                        content_type="multipart/form-data")
+
+
+def test_a_certificate_names_the_licensee_as_they_were_when_it_was_issued(app, world, delivered, dev_chain):
+    renamed = world.owner.patch("/api/users/me", json={"username": "renamed_later"})
+    assert renamed.status_code == 200, renamed.get_json()
+    assert world.owner.get("/api/auth/me").get_json()["data"]["username"] == "renamed_later"
+    cert = world.owner.get(f"/api/licences/{delivered.serial}").get_json()["data"]
+    assert cert["licensed_to"] == "buyer"  # who the licence was issued to, as the delivered file says
+    assert read_metadata(delivered.png)["xmp"]["licensee"] == "buyer"
+    with app.app_context():  # a re-sent job writes the same name into the file
+        generation = db.session.get(Generation, delivered.generation_id)
+        assert build_payload(generation, generation.style, generation.user).extra["buyer"] == "buyer"
+        db.session.rollback()
+    later = _worker(app, world.owner, _generate(world), dev_chain)  # issued after the rename: the new name
+    serial = format_serial(later.payload.licence_serial)
+    assert world.owner.get(f"/api/licences/{serial}").get_json()["data"]["licensed_to"] == "renamed_later"
 
 
 def test_verify_the_untouched_file(app, world, delivered, dev_chain, monkeypatch):
