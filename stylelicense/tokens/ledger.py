@@ -21,7 +21,7 @@ from ..errors import InsufficientTokens
 from ..extensions import db
 from ..models import utcnow
 from ..users.models import Artist, User
-from .models import Transaction
+from .models import Purchase, Transaction
 
 WELCOME_BONUS = 100
 IN_TYPES = ("welcome_bonus", "grant", "purchase", "refund")
@@ -246,7 +246,6 @@ def verify_ledger() -> list[Drift]:
       is not a paid purchase is credited as one;
     - a generation's refund or artist credit has a charge of the same amount, and never both.
     """
-    from .models import Purchase
 
     drifts: list[Drift] = []
     spendable = IN_TYPES + OUT_TYPES
@@ -318,11 +317,14 @@ def verify_ledger() -> list[Drift]:
     return drifts
 
 
+def tokens_for(purchase: Purchase, canceled_amount: int) -> int:
+    """The tokens that ``canceled_amount`` of the payment bought (rounded up: a cancel gets no tokens free)."""
+    return -(-purchase.tokens * min(canceled_amount, purchase.amount) // purchase.amount)
+
+
 def _reversal_drifts() -> list[Drift]:
     """A canceled payment's tokens are taken back from a credited purchase only, and what was taken back
     plus the recorded shortfall is what the canceled share of the payment bought."""
-    from .models import Purchase
-    from .reversal import tokens_for
 
     drifts: list[Drift] = []
     taken = dict(db.session.execute(select(Transaction.related_purchase_id, func.sum(Transaction.amount)).where(

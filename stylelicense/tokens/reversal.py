@@ -23,11 +23,6 @@ from . import ledger
 from .models import Purchase
 
 
-def tokens_for(purchase: Purchase, canceled_amount: int) -> int:
-    """The tokens that ``canceled_amount`` of the payment bought (rounded up: a cancel gets no tokens free)."""
-    return -(-purchase.tokens * min(canceled_amount, purchase.amount) // purchase.amount)
-
-
 def canceled_amount(payment: dict[str, Any], purchase: Purchase) -> int:
     """How much of the payment Toss has canceled, from its ``cancels`` list (else from the balance)."""
     cancels = [c for c in payment.get("cancels") or [] if isinstance(c, dict)]
@@ -48,7 +43,7 @@ def reverse_canceled(purchase: Purchase, payment: dict[str, Any]) -> str:
         canceled = purchase.amount
     if canceled <= purchase.canceled_amount:
         return "already_reversed"
-    owed = tokens_for(purchase, canceled) - tokens_for(purchase, purchase.canceled_amount)
+    owed = ledger.tokens_for(purchase, canceled) - ledger.tokens_for(purchase, purchase.canceled_amount)
     row = None
     if purchase.user_id is not None:  # a deleted account has nothing left to take
         row = ledger.reverse_purchase(purchase, owed, key=f"reversal:{purchase.order_id}:{canceled}",
