@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..tokens.models import Transaction
+from .generation_status import sweep_stale
 from .models import Generation
-from .operations import sweep_stale
 
 group = click.Group("generations", help="Inspect generations and fail the ones that stopped moving.")
 

@@ -177,7 +177,7 @@ def deactivate_user(user: User) -> None:
     """Block login, end every session and hide the profile; styles, generations and the ledger stay
     (copyright tracing)."""
     from ..auth.operations import revoke_sessions
-    from ..generations.operations import fail_unavailable_jobs
+    from ..generations.generation_status import fail_unavailable_jobs
 
     user.is_active = False
     user.deactivated_at = utcnow()

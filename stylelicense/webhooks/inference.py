@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..api import endpoint, ok
 from ..errors import error_response
-from ..generations import operations
+from ..generations import generation_status, operations
 from ..generations.schemas import (
     InferenceCompleteBody,
     InferenceFailedBody,
@@ -30,7 +30,7 @@ def _state(generation, changed: bool):
 @endpoint(body=InferenceProgressBody, response=WebhookStateOut,
           summary="Inference worker: attempt started, step progress, or retrying")
 def inference_progress(body: InferenceProgressBody):
-    generation, changed = operations.record_progress(**body.model_dump())
+    generation, changed = generation_status.record_progress(**body.model_dump())
     if generation.status in operations.FINISHED:
         # Returned, not raised: the request still commits (e.g. a generation failed for too many attempts).
         return error_response(operations.GenerationFinished(
@@ -43,7 +43,7 @@ def inference_progress(body: InferenceProgressBody):
 @endpoint(body=InferenceCompleteBody, response=WebhookStateOut,
           summary="Inference worker: the signed image and thumbnail are stored")
 def inference_complete(body: InferenceCompleteBody):
-    generation, changed = operations.complete_generation(generation_id=body.generation_id,
+    generation, changed = generation_status.complete_generation(generation_id=body.generation_id,
                                                          result_key=body.result_key,
                                                          thumbnail_key=body.thumbnail_key,
                                                          provenance_report=body.provenance.model_dump()
@@ -58,6 +58,6 @@ def inference_complete(body: InferenceCompleteBody):
 @endpoint(body=InferenceFailedBody, response=WebhookStateOut,
           summary="Inference worker: final failure (refund and notification)")
 def inference_failed(body: InferenceFailedBody):
-    generation, changed = operations.report_failure(generation_id=body.generation_id, error_code=body.error_code,
+    generation, changed = generation_status.report_failure(generation_id=body.generation_id, error_code=body.error_code,
                                                     reason=body.reason)
     return _state(generation, changed)
