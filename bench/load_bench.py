@@ -88,7 +88,9 @@ def bench_data(url: str, path: Path) -> dict:
                                 "AND NOT s.is_paused AND u.is_active ORDER BY random() LIMIT 1000"),
             "artist_user_ids": column("SELECT a.user_id FROM artists a JOIN users u ON u.id = a.user_id "
                                       "WHERE u.is_active ORDER BY random() LIMIT 1000"),
-            "generation_ids": column("SELECT id FROM generations WHERE is_public AND status = 'completed' "
+            # Images anyone may like (public, completed, owner active): a 404 would count as an error.
+            "generation_ids": column("SELECT g.id FROM generations g JOIN users u ON u.id = g.user_id "
+                                     "WHERE g.is_public AND g.status = 'completed' AND u.is_active "
                                      "ORDER BY random() LIMIT 2000"),
         }
         tags = column("SELECT name FROM tags WHERE is_active AND NOT is_flagged ORDER BY usage_count DESC LIMIT 40")
