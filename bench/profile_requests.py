@@ -97,11 +97,12 @@ def main() -> None:
         "profile": (anonymous, f"/api/users/{artist_user}"),
         "me": (signed, "/api/auth/me"),
         "notifications": (signed, "/api/notifications"),
+        "unread count (badge)": (signed, "/api/notifications/unread-count"),
         "balance": (signed, "/api/tokens/balance"),
         "my generations": (signed, "/api/generations/me"),
         "like + unlike": (signed, like_unlike),
     }
-    print(f"{'endpoint':<22} {'statements':>10} {'total ms':>9} {'SQL ms':>7} {'other ms':>9} {'app CPU ms':>10}")
+    print(f"{'endpoint':<24} {'statements':>10} {'total ms':>9} {'SQL ms':>7} {'other ms':>9} {'app CPU ms':>10}")
     for name, (client, target) in cases.items():
         def call(name=name, client=client, target=target):
             response = target(client) if callable(target) else client.get(target)
@@ -119,7 +120,7 @@ def main() -> None:
             sqls.append(stats["sql_seconds"] * 1000)
             counts.append(stats["statements"])
         total, sql = statistics.median(totals), statistics.median(sqls)
-        print(f"{name:<22} {statistics.median(counts):>10.0f} {total:>9.1f} {sql:>7.1f} {total - sql:>9.1f} "
+        print(f"{name:<24} {statistics.median(counts):>10.0f} {total:>9.1f} {sql:>7.1f} {total - sql:>9.1f} "
               f"{statistics.median(cpus):>10.2f}")
         if args.profile and args.profile in name:
             import cProfile

@@ -80,7 +80,8 @@ SPA_SCHEMAS = {
     "notificationListSchema": "NotificationListOut", "notificationSchema": "NotificationOut",
     "packageSchema": "PackageOut", "publicUserSchema": "PublicProfileOut", "purchaseSchema": "CheckoutOut",
     "replySchema": "CommentOut", "styleSchema": "StyleOut", "trainingProgressSchema": "TrainingProgressOut",
-    "transactionSchema": "TransactionOut", "userRefSchema": "UserSummaryOut", "verifyLicenceSchema": "VerifyLicenceOut",
+    "transactionSchema": "TransactionOut", "unreadCountSchema": "UnreadCountOut",
+    "userRefSchema": "UserSummaryOut", "verifyLicenceSchema": "VerifyLicenceOut",
     "verifyResultSchema": "VerifyOut", "searchStyleHitSchema": "StyleHitOut", "searchArtistHitSchema": "ArtistHitOut",
 }
 # Optional fields the SPA reads when present but the server does not send: aliases of older drafts and

@@ -114,7 +114,10 @@ def test_mark_one_read_and_all_read(app, client, login, make_client, inbox):
     assert _data(stranger.post("/api/notifications/read-all")) == {"updated": 1, "unread_count": 0}
     assert _data(client.get("/api/notifications"))["unread_count"] == 3  # the fan's read-all is theirs only
 
+    assert _data(client.get("/api/notifications/unread-count")) == {"unread_count": 3}
+    assert _data(stranger.get("/api/notifications/unread-count")) == {"unread_count": 0}
     assert _data(client.post("/api/notifications/read-all")) == {"updated": 3, "unread_count": 0}
+    assert _data(client.get("/api/notifications/unread-count")) == {"unread_count": 0}
     assert count_rows(app, Notification, Notification.recipient_id == inbox["owner"],
                       Notification.is_read.is_(False)) == 0
 
@@ -171,3 +174,11 @@ def test_listing_uses_a_fixed_number_of_queries(app, client, login):
         data = _data(client.get("/api/notifications", query_string={"limit": 60}))
     assert len(data["results"]) == 60 and all(n["target"] and n["actor"] for n in data["results"])
     assert len(statements) <= 10, len(statements)
+
+
+def test_the_badge_poll_is_one_count_and_needs_a_login(app, client, login, make_client, inbox):
+    assert make_client().get("/api/notifications/unread-count").status_code == 401
+    login(client, "owner")
+    with count_queries(app) as statements:
+        assert _data(client.get("/api/notifications/unread-count")) == {"unread_count": 4}
+    assert len(statements) <= 2, statements  # the session's user and the count

@@ -45,3 +45,7 @@ class NotificationReadOut(NotificationOut):
 class ReadAllOut(BaseModel):
     updated: int
     unread_count: int
+
+
+class UnreadCountOut(BaseModel):
+    unread_count: int

@@ -1,5 +1,5 @@
 import { api } from './client'
-import { notificationListSchema } from './schemas'
+import { notificationListSchema, unreadCountSchema } from './schemas'
 
 export const getNotifications = (cursor) =>
   api.get('/notifications', {
@@ -7,11 +7,11 @@ export const getNotifications = (cursor) =>
     schema: notificationListSchema,
   })
 
-/** Only the unread count matters to the header badge: ask for the smallest page. */
+/** The header badge's poll: the count alone (one cheap query on the server). */
 export const getUnreadCount = () =>
   api
-    .get('/notifications', { params: { limit: 1 }, schema: notificationListSchema })
-    .then((page) => page.unread_count ?? 0)
+    .get('/notifications/unread-count', { schema: unreadCountSchema })
+    .then((data) => data.unread_count)
 
 export const markRead = (id) => api.patch(`/notifications/${id}/read`, {})
 export const markAllRead = () => api.post('/notifications/read-all', {})

@@ -243,6 +243,8 @@ export const notificationSchema = z.looseObject({
   created_at: nullableString,
 })
 
+export const unreadCountSchema = z.object({ unread_count: z.number().int() })
+
 export const notificationListSchema = listOf(notificationSchema).extend({
   unread_count: z.number().int().nonnegative().nullish().default(0),
 })
