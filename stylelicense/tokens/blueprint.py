@@ -6,7 +6,7 @@ from flask import Blueprint
 from flask_login import current_user
 
 from ..api import created, endpoint, ok
-from . import operations
+from . import operations, payments
 from .schemas import (
     BalanceOut,
     CheckoutOut,
@@ -48,7 +48,7 @@ def confirm(body: ConfirmBody):
     # The operation commits by itself (before and after calling Toss); capture the id first so the
     # expired user object is not reloaded while no transaction should be open.
     user_id = current_user.id
-    purchase = operations.confirm_purchase(user_id, body.payment_key, body.order_id, body.amount)
+    purchase = payments.confirm_purchase(user_id, body.payment_key, body.order_id, body.amount)
     return ok(operations.purchase_result(purchase))
 
 
@@ -56,7 +56,7 @@ def confirm(body: ConfirmBody):
 @endpoint(body=FailBody, response=PurchaseOut, auth="login",
           summary="The checkout came back on fail_url: close the pending order as failed")
 def fail(body: FailBody):
-    purchase = operations.fail_purchase(current_user.id, body.order_id, body.code, body.message)
+    purchase = payments.fail_purchase(current_user.id, body.order_id, body.code, body.message)
     return ok(operations.purchase_result(purchase))
 
 

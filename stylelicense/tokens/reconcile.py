@@ -2,7 +2,7 @@
 
 A purchase stays ``confirming`` when the confirm call to Toss timed out or Toss could not be reached
 and nobody came back (no repeat of the request, no webhook). The sweep asks Toss for the order's
-payment and applies the answer through ``operations.apply_payment`` under the row lock, the same
+payment and applies the answer through ``payments.apply_payment`` under the row lock, the same
 idempotent path the confirm request and the webhook use, so running it twice (or next to a webhook)
 credits nothing twice. ``deploy/sweeper.sh`` runs it on a schedule.
 """
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import utcnow
 from .models import Purchase
-from .operations import _close, _lock_purchase, _lookup, apply_payment
+from .payments import _close, _lock_purchase, _lookup, apply_payment
 
 #: A confirm call gives up after TOSS_TIMEOUT × (TOSS_RETRIES + 1) plus backoff (about 30 s by
 #: default); ten minutes only catches purchases nobody is still working on.

@@ -1,6 +1,6 @@
 """Toss Payments core API v1 client (confirm, look up, cancel).
 
-Plain ``requests``; no Flask, no database. The caller (``tokens/operations.py``) decides what a
+Plain ``requests``; no Flask, no database. The caller (``tokens/payments.py``) decides what a
 result means for the order; this module only speaks HTTP and turns Toss's error objects
 (``{"code", "message"}``) into exceptions:
 

@@ -8,7 +8,7 @@ idempotent and safe with events out of order. No login and no CSRF (the webhooks
 from __future__ import annotations
 
 from ..api import endpoint, ok
-from ..tokens import operations
+from ..tokens import payments
 from ..tokens.schemas import TossWebhookBody, WebhookAckOut
 from .blueprint import bp
 
@@ -17,6 +17,6 @@ from .blueprint import bp
 @endpoint(body=TossWebhookBody, response=WebhookAckOut, summary="Toss payment status webhook (re-fetched from Toss)")
 def toss_payment(body: TossWebhookBody):
     data = body.data
-    action = operations.handle_toss_event(body.eventType, data.paymentKey if data else None,
+    action = payments.handle_toss_event(body.eventType, data.paymentKey if data else None,
                                           data.orderId if data else None)
     return ok({"received": True, "action": action})
