@@ -67,7 +67,7 @@ def test_the_sweeps_ship_as_a_scheduled_service():
     assert os.access(ROOT / "deploy/sweeper.sh", os.X_OK)
     commands = re.findall(r'"\$FLASK" --app wsgi (\S+) (\S+)', script)
     assert sorted(commands) == [("generations", "sweep-stale"), ("purchases", "sweep-confirming"),
-                                ("styles", "sweep-stale")]
+                                ("purchases", "sweep-paid"), ("styles", "sweep-stale")]
     cli = create_app(env={"STYLELICENSE_ENV": "testing", "SECRET_KEY": "x", "INTERNAL_API_TOKEN": "y" * 32}).cli
     for group, name in commands:
         assert isinstance(cli.commands[group], Group) and name in cli.commands[group].commands

@@ -113,7 +113,8 @@ def test_the_shipped_sweeper_credits_a_stuck_purchase_exactly_once(toss_app, tos
     first = run_sweeper_once(sweep_env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"{order['order_id']}: credited" in first.stdout
-    assert "stale generation(s) failed" in first.stdout and "requeued:" in first.stdout  # all three sweeps ran
+    assert "stale generation(s) failed" in first.stdout and "requeued:" in first.stdout  # every sweep ran
+    assert "paid purchase(s) checked" in first.stdout
     assert purchase_state(toss_app, order["order_id"]) == ("paid", 1) and balance(alice) == 600
     # the next round (and an operator's manual run) finds nothing left to do
     again = run_sweeper_once(sweep_env)
@@ -252,3 +253,15 @@ def sweep_and_reconcile(app, order_id: str) -> str:
     result = app.test_cli_runner().invoke(args=["purchases", "reconcile", order_id])
     assert result.exit_code == 0, result.output
     return result.output.strip().rsplit(": ", 1)[1]
+
+
+def test_a_cancellation_whose_webhook_was_lost_is_taken_back_by_the_hourly_sweep(toss_app, toss, alice):
+    order, payment_key = paid_order(alice, toss)
+    cancel_at_toss(toss, payment_key)  # ...and Toss's webhook never reaches us
+    result = toss_app.test_cli_runner().invoke(args=["purchases", "sweep-paid"])
+    assert f"{order['order_id']}: reversed" in result.output and "1 cancellation(s) applied" in result.output
+    assert webhook(alice, toss, payment_key) == "already_reversed"  # the late webhook changes nothing
+    again = toss_app.test_cli_runner().invoke(args=["purchases", "sweep-paid"])
+    assert "0 paid purchase(s) checked" in again.output  # canceled now: no longer re-checked
+    assert balance(alice) == 100 and [a for a, _, _ in reversal_rows(toss_app, order["order_id"])] == [500]
+    assert "ledger OK" in ledger_verify(toss_app)

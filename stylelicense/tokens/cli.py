@@ -1,5 +1,5 @@
 """Operator commands for tokens: ``flask --app wsgi tokens grant``, ``ledger verify``, ``purchases show``,
-``purchases reconcile`` and ``purchases sweep-confirming``."""
+``purchases reconcile``, ``purchases sweep-confirming`` and ``purchases sweep-paid``."""
 
 from __future__ import annotations
 
@@ -131,3 +131,21 @@ def sweep_confirming(minutes: int):
     for order_id, action in results:
         click.echo(f"{order_id}: {action}")
     click.echo(f"{len(results)} confirming purchase(s) checked")
+
+
+@purchases.command("sweep-paid")
+@click.option("--days", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Purchases paid within this many days are checked at Toss.")
+@with_appcontext
+def sweep_paid(days: int):
+    """Re-check recently paid purchases at Toss: a payment canceled there (dashboard refund, chargeback)
+    whose webhook was lost is taken back from the ledger once. deploy/sweeper.sh runs it hourly."""
+    if not current_app.config.get("TOSS_SECRET_KEY"):
+        click.echo("Toss is not configured: nothing to sweep")
+        return
+    results = reconcile.sweep_paid(timedelta(days=days))
+    for order_id, action in results:
+        if action != "already_paid":
+            click.echo(f"{order_id}: {action}")
+    click.echo(f"{len(results)} paid purchase(s) checked, "
+               f"{sum(action == 'reversed' for _, action in results)} cancellation(s) applied")

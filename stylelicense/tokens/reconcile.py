@@ -5,6 +5,9 @@ and nobody came back (no repeat of the request, no webhook). The sweep asks Toss
 payment and applies the answer through ``payments.apply_payment`` under the row lock, the same
 idempotent path the confirm request and the webhook use, so running it twice (or next to a webhook)
 credits nothing twice. ``deploy/sweeper.sh`` runs it on a schedule.
+
+``purchases sweep-paid`` does the same for recently paid purchases, so a cancellation at Toss
+(dashboard refund, chargeback) whose webhook was lost still takes the tokens back (``reversal``).
 """
 
 from __future__ import annotations
@@ -51,13 +54,24 @@ def sweep_confirming(older_than: timedelta) -> list[tuple[str, str]]:
     """Reconcile every purchase ``confirming`` for longer than ``older_than``, one commit each, so a
     failure on one order keeps what was settled before it. Returns ``(order_id, action)`` pairs."""
     cutoff = utcnow() - older_than
-    order_ids = db.session.scalars(select(Purchase.order_id).where(
-        Purchase.status == "confirming", Purchase.updated_at < cutoff).order_by(Purchase.id)).all()
+    return _reconcile_all(db.session.scalars(select(Purchase.order_id).where(
+        Purchase.status == "confirming", Purchase.updated_at < cutoff).order_by(Purchase.id)).all())
+
+
+def sweep_paid(within: timedelta) -> list[tuple[str, str]]:
+    """Re-check every purchase paid within ``within`` (still ``paid``: a fully canceled one is done)
+    against Toss, so a cancellation whose webhook never arrived is reflected in the ledger."""
+    cutoff = utcnow() - within
+    return _reconcile_all(db.session.scalars(select(Purchase.order_id).where(
+        Purchase.status == "paid", Purchase.paid_at >= cutoff).order_by(Purchase.id)).all())
+
+
+def _reconcile_all(order_ids: list[str]) -> list[tuple[str, str]]:
     db.session.rollback()  # no snapshot or lock held while Toss is called
     results = []
     for order_id in order_ids:
         action = reconcile_order(order_id)
         db.session.commit()
-        current_app.logger.info("confirming purchase swept", extra={"order_id": order_id, "action": action})
+        current_app.logger.info("purchase swept", extra={"order_id": order_id, "action": action})
         results.append((order_id, action))
     return results
