@@ -79,10 +79,14 @@ def _plausible(h: np.ndarray, suspect_size: tuple[int, int], original_size: tupl
 
 
 def register(
-    suspect: Image.Image, original: Image.Image, *, original_features: Features | None = None
+    suspect: Image.Image,
+    original: Image.Image,
+    *,
+    original_features: Features | None = None,
+    suspect_features: Features | None = None,
 ) -> Registration | None:
     """Warp ``suspect`` onto ``original``'s geometry, or None if they do not match."""
-    mine = features(suspect)
+    mine = suspect_features or features(suspect)
     theirs = original_features or features(original)
     if mine.descriptors is None or theirs.descriptors is None:
         return None

@@ -8,8 +8,11 @@ In this order, stopping at the first answer:
    aspect ratio → ``derived`` (a re-encoded, resized or stripped copy);
 3. perceptual-hash shortlist of stored originals, each registered against the upload (ORB +
    RANSAC, then ECC if needed) and the mark read again, matched against that candidate's serial
-   with a tolerance of a few bits → ``derived`` (cropped or otherwise reframed copies);
-4. otherwise ``unknown``.
+   with a tolerance of a few bits → ``derived`` (cropped or otherwise reframed copies). A copy
+   whose brightness or contrast was changed is read again with its luma levels mapped back onto
+   the candidate's, a blurred one by the blocks a blur leaves alone (:mod:`.edits`);
+4. steps 2 and 3 once more on the upload mirrored left–right (a flipped copy);
+5. otherwise ``unknown``.
 
 A serial only counts if the database knows it; the stored original is never returned. Pure Python
 (no Flask): the API's verify endpoint and the operators' CLI pass in the database lookups.
@@ -21,9 +24,9 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from PIL import Image
+from PIL import Image, ImageOps
 
-from . import c2pa_manifest, hashes, registration, watermark
+from . import c2pa_manifest, edits, hashes, registration, watermark
 from .serials import parse_serial
 
 # The generation sizes (width, height) of SPEC §4.4 (stylelicense.generations.models.ASPECT_RATIOS).
@@ -44,6 +47,12 @@ class Candidate:
     load_image: Callable[[], Image.Image]  # the stored, signed output
     distance: int = 0
     _features: registration.Features | None = field(default=None, repr=False)
+    _image: Image.Image | None = field(default=None, repr=False)
+
+    def image(self) -> Image.Image:
+        if self._image is None:
+            self._image = self.load_image().convert("RGB")
+        return self._image
 
     def features(self, image: Image.Image) -> registration.Features:
         if self._features is None:
@@ -116,7 +125,31 @@ def verify_image(
         if record and record.get("sha256") == sha:
             return Verdict("verified", 1.0, serial, "c2pa", summary, record)
 
-    # 2. The watermark, read blind.
+    # 2. The mark read blind; 3. the shortlist; 4. both again on the mirrored upload (blind reads
+    # first: they cost a fraction of one registration).
+    views = (image, ImageOps.mirror(image))
+    for view in views:
+        verdict = _read_blind(view, sha, key, lookup_by_serial, summary)
+        if verdict is not None:
+            return verdict
+    seen: dict[int, Candidate] = {}  # each stored original is loaded and described once
+    for view in views:
+        mine: list[registration.Features] = []  # the view's keypoints, found once for all candidates
+        ph, dh = hashes.phash(view), hashes.dhash(view)
+        for listed in candidates_by_hash(ph, dh):
+            candidate = seen.setdefault(listed.serial, listed)
+            agreeing = _match_candidate(view, candidate, key, mine)
+            if agreeing >= watermark.MATCH_MIN_AGREEING:
+                record = lookup_by_serial(candidate.serial)
+                if record is not None:
+                    return Verdict(
+                        "derived", agreeing / watermark.PAYLOAD_BITS, candidate.serial, "registration", summary, record
+                    )
+    return Verdict("unknown", 0.0, None, None, summary, None)
+
+
+def _read_blind(image: Image.Image, sha: str, key: bytes, lookup_by_serial: Callable[[int], dict | None],
+                summary: dict | None) -> Verdict | None:
     for method, view in blind_views(image):
         reading = watermark.read_mark(view, key)
         if reading is None:
@@ -127,38 +160,34 @@ def verify_image(
         if record.get("sha256") == sha:
             return Verdict("verified", 1.0, reading.serial, "sha256", summary, record)
         return Verdict("derived", 1.0, reading.serial, method, summary, record)
-
-    # 3. Shortlist by perceptual hash, register, read the mark against each candidate's serial.
-    ph, dh = hashes.phash(image), hashes.dhash(image)
-    for candidate in candidates_by_hash(ph, dh):
-        agreeing = _match_candidate(image, candidate, key)
-        if agreeing >= watermark.MATCH_MIN_AGREEING:
-            record = lookup_by_serial(candidate.serial)
-            if record is not None:
-                return Verdict(
-                    "derived", agreeing / watermark.PAYLOAD_BITS, candidate.serial, "registration", summary, record
-                )
-    return Verdict("unknown", 0.0, None, None, summary, None)
+    return None
 
 
-def _match_candidate(image: Image.Image, candidate: Candidate, key: bytes) -> int:
-    """Bits of the candidate's payload the upload carries, trying cheap geometry first."""
-    original = candidate.load_image().convert("RGB")
+def _match_candidate(
+    image: Image.Image, candidate: Candidate, key: bytes, mine: list[registration.Features] | None = None
+) -> int:
+    """Bits of the candidate's payload the upload carries, trying cheap geometry first. ``mine``
+    caches the upload's keypoints across candidates (empty until first needed)."""
+    original = candidate.image()
     best = 0
     if _same_aspect(image.size, original.size):  # resized or re-encoded, not reframed
         view = image if image.size == original.size else image.resize(original.size, Image.Resampling.LANCZOS)
-        best = watermark.match_serial(view, candidate.serial, key)
+        best = edits.agreeing(view, original, candidate.serial, key)
         if best >= watermark.MATCH_MIN_AGREEING:
             return best
-    reg = registration.register(image, original, original_features=candidate.features(original))
+    mine = [] if mine is None else mine
+    if not mine:
+        mine.append(registration.features(image))
+    reg = registration.register(image, original, original_features=candidate.features(original),
+                                suspect_features=mine[0])
     if reg is None:
         return best
-    best = max(best, watermark.match_serial(reg.image, candidate.serial, key, valid=reg.valid))
+    best = max(best, edits.agreeing(reg.image, original, candidate.serial, key, reg.valid))
     if best >= watermark.MATCH_MIN_AGREEING:
         return best
     refined = registration.refine(reg, image, original)
     if refined is not None:
-        best = max(best, watermark.match_serial(refined.image, candidate.serial, key, valid=refined.valid))
+        best = max(best, edits.agreeing(refined.image, original, candidate.serial, key, refined.valid))
     return best
 
 
