@@ -75,14 +75,22 @@ def agreeing(view: Image.Image, original: Image.Image, serial: int, key: bytes,
     if best >= watermark.MATCH_MIN_AGREEING:
         return best
     toned = tone_matched(view, original, valid)
-    view = toned or view
-    if not looks_alike(view, original, valid):
+    if not looks_alike(toned or view, original, valid):
         return best
     if toned is not None:
-        best = max(best, watermark.match_serial(view, serial, key, valid=valid))
+        best = max(best, watermark.match_serial(toned, serial, key, valid=valid))
         if best >= watermark.MATCH_MIN_AGREEING:
             return best
-    steady = watermark.steady_blocks(original, original.filter(ImageFilter.GaussianBlur(_PROBE_BLUR)), key)
+    blurred = original.filter(ImageFilter.GaussianBlur(_PROBE_BLUR))
+    steady = watermark.steady_blocks(original, blurred, key)
     if valid is not None:
         steady &= valid
-    return max(best, watermark.match_serial(view, serial, key, valid=steady))
+    # A blur also narrows a textured picture's levels, which a fit against the sharp original takes
+    # for a contrast change: read the steady blocks as they are, then with the levels fitted to the
+    # blurred original (a blurred and brightened copy).
+    for attempt in (view, tone_matched(view, blurred, valid)):
+        if attempt is not None:
+            best = max(best, watermark.match_serial(attempt, serial, key, valid=steady))
+            if best >= watermark.MATCH_MIN_AGREEING:
+                break
+    return best
