@@ -144,6 +144,26 @@ def error_response(error: APIError):
     return response
 
 
+def _service_down(error: BaseException) -> bool:
+    """A connection-level failure of a backing service (PostgreSQL, S3, RabbitMQ), not a bug."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from .storage import StorageError
+
+    if isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated):
+        return True
+    if isinstance(error, StorageError | ConnectionError | TimeoutError):
+        return True
+    name = type(error).__name__
+    if type(error).__module__.startswith(("botocore", "kombu", "amqp")) and (
+            "Connect" in name or "Timeout" in name or name == "OperationalError"):
+        return True
+    if type(error).__name__ == "ClientError" and type(error).__module__.startswith("botocore"):
+        status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500
+    return False
+
+
 def register_error_handlers(app: Flask) -> None:
     """One handler per kind: our errors, HTTP errors, CSRF, rate limits, and crashes."""
     from flask import current_app
@@ -173,5 +193,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _crash(error: Exception):
+        if _service_down(error):
+            # The database, broker or storage is restarting: a retry will do, nothing is half done
+            # (the request's transaction rolled back).
+            current_app.logger.warning("service unavailable", extra={"error": repr(error)[:300]})
+            return error_response(ServiceUnavailable())
         current_app.logger.exception("unhandled error")
         return error_response(APIError("Something went wrong on our side.", code="INTERNAL_ERROR", status=500))

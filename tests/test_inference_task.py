@@ -60,7 +60,7 @@ class RecordingClient:
         self.calls: list[dict] = []
         self.answers = answers or {}
 
-    def call(self, method, path, payload, *, retries=None):
+    def call(self, method, path, payload, *, retries=None, final=False):
         self.calls.append(payload)
         return self.answers.get(payload["current_step"], {"_status": 200, "data": {}})
 
@@ -100,7 +100,7 @@ def test_a_refused_start_is_not_silently_ignored_but_a_failed_step_report_is():
         announce(step_reporter(RecordingClient({0: refused}), 1, attempt=1, run_id="r"), 30)
 
     class Down(RecordingClient):
-        def call(self, method, path, payload, *, retries=None):
+        def call(self, method, path, payload, *, retries=None, final=False):
             raise requests.ConnectionError("API down")
 
     report_step(step_reporter(Down(), 1, attempt=1, run_id="r"), 1, 30)  # the image matters more than a progress bar

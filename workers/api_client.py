@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
 import requests
+
+log = logging.getLogger(__name__)
+
+# How long a final report (complete/failed) keeps trying while the API is down (restart, deploy): well
+# under the API's stale-job sweep (30 min), so a finished result is delivered rather than swept and refunded.
+FINAL_DEADLINE_ENV = "WEBHOOK_FINAL_DEADLINE"
+DEFAULT_FINAL_DEADLINE = 600.0
+MAX_DELAY = 10.0
 
 
 class WebhookClient:
@@ -20,12 +29,20 @@ class WebhookClient:
         self.retries = retries
         self.session = requests.Session()
 
-    def call(self, method: str, path: str, payload: dict, *, retries: int | None = None) -> dict:
-        """Send one webhook. Connection errors and 5xx are retried with backoff; 4xx are returned
-        to the caller as data (an idempotent "already done" answer is not an error)."""
+    def call(self, method: str, path: str, payload: dict, *, retries: int | None = None,
+             final: bool = False) -> dict:
+        """Send one webhook. Connection errors and 5xx are retried with backoff (0.5 s doubling, at most
+        10 s apart); 4xx are returned to the caller as data (an idempotent "already done" answer is not
+        an error). ``retries`` bounds the attempts; a ``final`` report (the job's result) is instead
+        retried until ``WEBHOOK_FINAL_DEADLINE`` seconds (600) have passed: the work is done, and
+        re-doing it because the API restarted would waste it."""
         attempts = (self.retries if retries is None else retries) + 1
+        deadline = time.monotonic() + float(os.environ.get(FINAL_DEADLINE_ENV) or DEFAULT_FINAL_DEADLINE)
         delay = 0.5
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
+            attempt += 1
+            problem: str
             try:
                 response = self.session.request(
                     method, f"{self.base_url}/api/webhooks/{path}", json=payload, timeout=self.timeout,
@@ -34,13 +51,18 @@ class WebhookClient:
                     body = response.json() if response.content else {}
                     body["_status"] = response.status_code
                     return body
-            except requests.RequestException:
-                if attempt == attempts - 1:
-                    raise
-            if attempt < attempts - 1:
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
-        raise RuntimeError(f"webhook {path} kept failing with server errors")
+                problem = f"HTTP {response.status_code}"
+                error: Exception | None = None
+            except requests.RequestException as caught:
+                problem, error = repr(caught)[:200], caught
+            more = time.monotonic() + delay < deadline if final else attempt < attempts
+            if not more:
+                if error is not None:
+                    raise error
+                raise RuntimeError(f"webhook {path} kept failing with server errors ({problem})")
+            log.warning("webhook %s failed (%s); retrying in %.1f s", path, problem, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY)
 
 
 def _instance_token() -> str:

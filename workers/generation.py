@@ -167,17 +167,13 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
         signed_png, thumbnail = sign_output(image, signature=signature, lic=licence, seed=job.seed)
     del image  # only the signed bytes go on from here
     signed = time.perf_counter()
-    storage.put(job.result_key, signed_png, public=True, content_type="image/png")
-    storage.put(job.thumbnail_key, thumbnail, public=True, content_type="image/webp")
-    from .provenance.output_stage import display_copy
-
-    # The copy pages show; the signed PNG above stays the download.
-    storage.put(job.display_key, display_copy(signed_png), public=True, content_type="image/webp")
+    _upload(storage, [(job.result_key, signed_png, "image/png"), (job.thumbnail_key, thumbnail, "image/webp"),
+                      (job.display_key, None, "image/webp")])
     service = {"seconds": round(time.perf_counter() - clock, 3), "batch_size": rendered.batch_size,
                "batch_seconds": round(rendered.batch_seconds, 3), "worker": worker_name()}
     body = client.call("POST", "inference/complete", {
         "generation_id": job.generation_id, "result_key": job.result_key, "thumbnail_key": job.thumbnail_key,
-        "attempt": attempt, "service": service, **({"provenance": provenance} if provenance else {})})
+        "attempt": attempt, "service": service, **({"provenance": provenance} if provenance else {})}, final=True)
     if body.get("_status") == 409 and body.get("error", {}).get("code") == "RESULT_MISSING":
         raise TransientError("the API could not see the uploaded result")
     if body.get("_status") != 200:
@@ -187,6 +183,28 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
              "(%dx%d, %d steps)", job.generation_id, generated - clock, rendered.batch_size, signed - generated,
              done - signed, job.width, job.height, steps)
     return body["data"]["status"]
+
+
+def _upload(storage, files: list[tuple[str, bytes | None, str]]) -> None:
+    """Upload the outputs (``None``: the display copy of the first file). If storage fails half-way, what
+    was stored is removed (best effort) so a job that finally fails leaves no image behind; a retry
+    writes the same keys again."""
+    from .provenance.output_stage import display_copy
+
+    done: list[str] = []
+    try:
+        for key, data, content_type in files:
+            # The copy pages show; the signed PNG stays the download.
+            storage.put(key, data if data is not None else display_copy(files[0][1]), public=True,
+                        content_type=content_type)
+            done.append(key)
+    except Exception:
+        for key in done:
+            try:
+                storage.delete(key, public=True)
+            except Exception as error:  # storage still down: the retry overwrites, the API cleans up
+                log.warning("could not remove partial upload %s: %r", key, error)
+        raise
 
 
 _SOFT_LIMIT = int(os.environ.get("GENERATION_SOFT_TIME_LIMIT") or 600)
@@ -221,4 +239,4 @@ def generate_image(self, payload: dict) -> str:
                 **failure, "current_step": 0, "total_steps": 0, "attempt": attempt, "run_id": run_id,
                 "retrying": True, "error_code": code}),
             on_failure=lambda code: lifecycle.report(client, "POST", "inference/failed",
-                                                     {**failure, "error_code": code}))
+                                                     {**failure, "error_code": code}, final=True))

@@ -144,10 +144,11 @@ def get_storage():
 # --- reporting ------------------------------------------------------------------------------------
 
 
-def report(client, method: str, path: str, payload: dict[str, Any]) -> None:
-    """Send a final report; an unreachable API is logged, not raised (the API's sweeper settles the row)."""
+def report(client, method: str, path: str, payload: dict[str, Any], *, final: bool = False) -> None:
+    """Send a report that must not raise: an API still unreachable (after retrying until the final-report
+    deadline when ``final``) is logged, and the API's sweeper settles the row."""
     try:
-        client.call(method, path, payload)
+        client.call(method, path, payload, final=final)
     except Exception as error:
         log.error("could not report %s (%s): %r", path, payload, error)
 

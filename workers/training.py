@@ -163,7 +163,7 @@ def run_training(job, *, attempt: int, client: WebhookClient, run_id: str, fault
     body = client.call("POST", "training/complete", {
         "style_id": job.style_id, "lora_key": job.lora_key, "steps": result.steps,
         "seconds": round(result.seconds, 2), "run_id": run_id, "samples": samples, "worker": worker_name(),
-        "report": training_report(result, images=len(images), resolution=config.resolution)}, retries=8)
+        "report": training_report(result, images=len(images), resolution=config.resolution)}, final=True)
     if body.get("_status") == 409:
         raise Finished(body.get("error", {}).get("code", "finished"))
     if body.get("_status") != 200:
@@ -196,4 +196,4 @@ def train_style(self, payload: dict) -> str:
         return lifecycle.retry_or_fail(
             self, error, code=classify(error), delays=delays, what=f"style {job.style_id} training", logger=log,
             on_failure=lambda code: lifecycle.report(client, "POST", "training/failed", {
-                "style_id": job.style_id, "reason": f"{code}: {message}"[:500], "run_id": run_id}))
+                "style_id": job.style_id, "reason": f"{code}: {message}"[:500], "run_id": run_id}, final=True))

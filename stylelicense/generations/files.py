@@ -54,6 +54,7 @@ def relocate_files(generation: Generation, *, from_public: bool, to_public: bool
     stem = secrets.token_urlsafe(12)
     old_stem = (generation.result_key or "").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     old: list[tuple[str, bool]] = []
+    new: list[tuple[str, bool]] = []
     for attribute in ("result_key", "thumbnail_key", "display_key"):
         key = getattr(generation, attribute, None)
         if not key:
@@ -67,7 +68,9 @@ def relocate_files(generation: Generation, *, from_public: bool, to_public: bool
         storage.put(new_key, data, public=to_public, content_type=_CONTENT_TYPES.get(new_key.rsplit(".", 1)[-1]))
         setattr(generation, attribute, new_key)
         old.append((key, from_public))
+        new.append((new_key, to_public))
     _delete_after_commit(old)
+    _delete_after_commit(new, failed=True)
 
 
 def set_visibility(generation: Generation, is_public: bool) -> None:
@@ -79,9 +82,11 @@ def set_visibility(generation: Generation, is_public: bool) -> None:
     generation.is_public = is_public
 
 
-def _delete_after_commit(objects: list[tuple[str, bool]]) -> None:
-    """Remove objects once the request's commit succeeded (a rolled-back request keeps its files)."""
-    if not objects:
+def _delete_after_commit(objects: list[tuple[str, bool]], *, failed: bool = False) -> None:
+    """Remove objects once the request's commit succeeded (a rolled-back request keeps its files); with
+    ``failed``, once it did not (the new copies of a request that rolled back, e.g. the database was cut:
+    the retried request copies again)."""
+    if not objects or (failed and not has_request_context()):
         return
 
     def remove() -> None:
@@ -99,6 +104,7 @@ def _delete_after_commit(objects: list[tuple[str, bool]]) -> None:
 
     @after_this_request
     def _remove(response):
-        if response.status_code < 400:
+        # 5xx: the request rolled back (nothing commits after the error); a 4xx may have committed.
+        if (response.status_code >= 500) if failed else (response.status_code < 400):
             remove()
         return response

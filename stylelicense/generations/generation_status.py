@@ -16,7 +16,8 @@ from sqlalchemy import select
 from ..api import iso
 from ..errors import Conflict, ValidationError
 from ..extensions import db
-from ..jobs.payloads import display_key_for
+from ..jobs.client import on_send_failure
+from ..jobs.payloads import GENERATE_IMAGE, display_key_for
 from ..jobs.state import from_older_run, lock_for_report, queue_is_empty, repeated_start
 from ..models import utcnow
 from ..notifications.operations import notify
@@ -108,7 +109,9 @@ def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: s
     if not (_own_key(generation, result_key) and _own_key(generation, thumbnail_key)):
         raise ValidationError("The result keys do not belong to this generation.")
     if generation.status in FINISHED:
-        if generation.status in ("failed", "cancelled"):
+        # A failed/cancelled job's image, or a second run's copy of a delivered one (a message redelivered
+        # after a broker restart), must not stay reachable in the public location.
+        if generation.status in ("failed", "cancelled") or result_key != generation.result_key:
             storage = get_storage()
             for key in (result_key, thumbnail_key, display_key_for(result_key)):
                 storage.delete(key, public=True)
@@ -142,6 +145,15 @@ def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: s
            dedupe_key=f"generation_complete:{generation.id}")
     db.session.flush()
     return generation, True
+
+
+@on_send_failure(GENERATE_IMAGE)
+def fail_unsent(payload: dict) -> None:
+    """The broker refused the committed job (down, restarting): fail and refund it now, so the buyer can
+    try again at once instead of waiting for the stale-job sweeper."""
+    generation = _lock(payload["generation_id"])
+    if generation.status == "queued" and generation.attempts == 0:
+        fail_generation(generation, "SERVICE_UNAVAILABLE", "the job queue could not be reached")
 
 
 def fail_generation(generation: Generation, error_code: str, reason: str = "") -> bool:

@@ -4,6 +4,7 @@ worker code (payload types and task names: :mod:`stylelicense.jobs.payloads`).""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 
 from celery import Celery
@@ -34,19 +35,43 @@ def enqueue_after_commit(task_name: str, payload, *, task_id: str | None = None)
     g.setdefault("_pending_jobs", []).append((task_name, asdict(payload), task_id))
 
 
+_ON_SEND_FAILURE: dict[str, Callable[[dict], None]] = {}
+
+
+def on_send_failure(task_name: str):
+    """Register (decorator) what settles a committed job whose message the broker refused:
+    ``handler(payload)``, run in its own transaction."""
+    def register(handler: Callable[[dict], None]) -> Callable[[dict], None]:
+        _ON_SEND_FAILURE[task_name] = handler
+        return handler
+    return register
+
+
 def send_now(task_name: str, payload: dict, task_id: str | None = None) -> None:
     _client().send_task(task_name, kwargs={"payload": payload}, task_id=task_id)
 
 
 def send_pending() -> None:
-    """Send the jobs queued during this request. A broker failure is logged, not raised: the row is
-    committed and the stale-job sweeper re-sends or fails it (tokens are refunded there)."""
+    """Send the jobs queued during this request. A broker failure is logged, not raised (the row is
+    committed): its :func:`on_send_failure` handler settles it at once (a generation is failed and
+    refunded), else the stale-job sweeper does, later."""
+    from ..extensions import db
+
     jobs = g.pop("_pending_jobs", [])
     for task_name, payload, task_id in jobs:
         try:
             send_now(task_name, payload, task_id)
-        except Exception:  # broker down: the sweeper recovers the committed row
+        except Exception:  # broker down (restarting): nothing will ever run this job
             current_app.logger.exception("enqueue failed", extra={"task": task_name})
+            handler = _ON_SEND_FAILURE.get(task_name)
+            if handler is None:
+                continue
+            try:
+                handler(payload)
+                db.session.commit()
+            except Exception:  # the database is down too: the sweeper settles the row
+                db.session.rollback()
+                current_app.logger.exception("could not settle an unsent job", extra={"task": task_name})
 
 
 def discard_pending() -> None:
