@@ -129,18 +129,16 @@ def main() -> None:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     os.environ["DATABASE_URL"] = url
-    try:
-        from stylelicense.app import create_app  # after the structural refactor
-    except ImportError:
-        from stylelicense.app import create_app
+    from stylelicense.app import create_app, import_all_models
     from stylelicense.extensions import db
-    from stylelicense.models import import_all_models
     from stylelicense.styles import safeguards
 
     app = create_app()
     try:
         with app.app_context():
             import_all_models()
+            with db.engine.begin() as connection:  # the search indexes' operator class (migration perf_0001)
+                connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
             db.create_all()
         result: dict = {"styles": args.styles, "images_per_style": args.images, "outputs": args.outputs}
         result.update(fill(url, args.styles, args.images, args.outputs))
