@@ -38,7 +38,8 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
     return buf.getvalue()
 
 
-def _worker(app, client, generation_id: int, dev_chain, *, seed: int = 41, report_serial: int | None = None):
+def _worker(app, client, generation_id: int, dev_chain, *, seed: int = 41, report_serial: int | None = None,
+            picture=make_picture):
     """What the inference worker does after generating: the output stage with the deployment's keys
     (here: the key derived from the shared internal token, and the dev chain), upload, complete."""
     with app.app_context():
@@ -52,7 +53,7 @@ def _worker(app, client, generation_id: int, dev_chain, *, seed: int = 41, repor
                        generation_id=str(payload.generation_id), licence_url=payload.licence_url,
                        buyer=payload.extra["buyer"], created_at=payload.extra["created_at"])
     png, thumbnail, report = finish_output(
-        make_picture(payload.width, payload.height, seed=seed), signature=None, lic=lic, seed=payload.seed,
+        picture(payload.width, payload.height, seed=seed), signature=None, lic=lic, seed=payload.seed,
         serial=payload.licence_serial, terms_version=payload.terms_version, certificate_url=payload.certificate_url,
         env=env)
     with app.app_context():
