@@ -218,6 +218,8 @@ EDITS = {
     "Gaussian blur radius 1.5, JPEG 90": lambda data, im, rng: _encode(im.filter(ImageFilter.GaussianBlur(1.5)),
                                                                       "JPEG", quality=90),
     "mirrored (horizontal flip), JPEG 90": lambda data, im, rng: _encode(ImageOps.mirror(im), "JPEG", quality=90),
+    "mirrored + crop 25 % + brightness +10 %, JPEG 90": lambda data, im, rng: _encode(
+        ImageEnhance.Brightness(ImageOps.mirror(_crop(im, 0.25, rng))).enhance(1.1), "JPEG", quality=90),
 }
 ATTACKS.update(EDITS)
 
