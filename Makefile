@@ -36,6 +36,7 @@ run: install frontend migrate
 
 lint: install
 	.venv/bin/ruff check stylelicense workers tests bench celery_config.py wsgi.py
+	.venv/bin/ruff format --check stylelicense workers tests bench celery_config.py wsgi.py
 
 # The SPA is built first: the production smoke test serves it through nginx.
 test-python: install frontend

@@ -14,8 +14,12 @@ if broker_url.startswith("filesystem://"):
     _folder = os.environ.get("CELERY_FILESYSTEM_FOLDER") or str(_instance / "broker")
     Path(_folder).mkdir(parents=True, exist_ok=True)
     # control_folder too: by default kombu writes pidbox/exchange files into the current directory.
-    broker_transport_options = {"data_folder_in": _folder, "data_folder_out": _folder, "store_processed": False,
-                                "control_folder": str(Path(_folder) / "control")}
+    broker_transport_options = {
+        "data_folder_in": _folder,
+        "data_folder_out": _folder,
+        "store_processed": False,
+        "control_folder": str(Path(_folder) / "control"),
+    }
 
 # Job state lives in PostgreSQL rows reported through webhooks, not in a result backend.
 result_backend = None
@@ -38,8 +42,9 @@ GENERATION_QUEUE = "image_generation"
 # Each queue gets its own direct exchange and routing key. A bare Queue(name) is bound to Celery's default
 # exchange with the default routing key ("image_generation" for both), so every message would be routed
 # into BOTH queues: generation workers would run training jobs and vice versa.
-task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)
-                    for name in (TRAINING_QUEUE, GENERATION_QUEUE))
+task_queues = tuple(
+    Queue(name, Exchange(name, type="direct"), routing_key=name) for name in (TRAINING_QUEUE, GENERATION_QUEUE)
+)
 task_default_queue = GENERATION_QUEUE
 task_routes = {
     "workers.tasks.train_style": {"queue": TRAINING_QUEUE},

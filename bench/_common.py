@@ -103,6 +103,7 @@ def _fmt(value: object) -> str:
 
 # --- a local stack for the end-to-end benches (API on a thread + one real Celery worker) ----------
 
+
 def stack_env(folder: Path, *, database_url: str | None, broker: str | None, model: str) -> dict[str, str]:
     """Settings for an API + worker pair on SQLite and the filesystem broker unless told otherwise."""
     return {
@@ -146,10 +147,29 @@ def start_worker(env: dict[str, str], queue: str, log_path: Path, name: str, poo
 
     log = open(log_path, "ab")  # noqa: SIM115 — lives as long as the worker
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queue,
-         *(pool or ["-c", "1", "--pool", "prefork"]),
-         "--without-gossip", "--without-mingle", "-l", "info", "-n", f"{name}@%h"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "-Q",
+            queue,
+            *(pool or ["-c", "1", "--pool", "prefork"]),
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+            "-n",
+            f"{name}@%h",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop_worker(worker) -> None:

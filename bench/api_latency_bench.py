@@ -105,8 +105,12 @@ def most_commented(app) -> int:
     from stylelicense.generations.models import Generation
 
     with app.app_context():
-        return db.session.scalar(select(Generation.id).where(Generation.is_public.is_(True))
-                                 .order_by(Generation.comment_count.desc()).limit(1))
+        return db.session.scalar(
+            select(Generation.id)
+            .where(Generation.is_public.is_(True))
+            .order_by(Generation.comment_count.desc())
+            .limit(1)
+        )
 
 
 def pick_accounts(app) -> tuple[str, str]:
@@ -126,9 +130,7 @@ def pick_accounts(app) -> tuple[str, str]:
         if not rows:
             raise SystemExit("no notifications in this database: run `flask --app wsgi demo create` first")
         busiest, typical = rows[0][0], rows[len(rows) // 2][0]
-        emails = dict(
-            db.session.execute(select(User.id, User.email).where(User.id.in_([busiest, typical]))).all()
-        )
+        emails = dict(db.session.execute(select(User.id, User.email).where(User.id.in_([busiest, typical]))).all())
         counts = dict(rows)
         print(
             f"accounts: busiest {emails[busiest]} ({counts[busiest]:,} notifications), "
@@ -166,9 +168,7 @@ def deep_cursor(api: Api, path: str, pages: int, **params) -> str | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="base URL of a running API")
     target.add_argument("--database-url", help="serve the app here on this database")

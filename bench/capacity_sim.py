@@ -42,7 +42,6 @@ class Service:
         a = self.t1 - c
         return max(a + c * b, self.floor * b)
 
-
     def mixed_factor(self, k: int) -> float:
         """Cost of one batch with ``k`` distinct unfused LoRAs (per-sample adapters) relative to a fused
         batch, in eager mode: kernel launches per SD 1.5 UNet call at batch 8 (NOTES §9: fused 1,615; one
@@ -66,8 +65,9 @@ MIXED = Policy("take 8, one mixed-style batch (eager)", 8, 8, True, mixed=True)
 POLICIES = (TODAY, SPLIT, GATHER, MIXED)
 
 
-def simulate(rate: float, gpus: int, policy: Policy, service: Service, *, styles: int, zipf: float, jobs: int,
-             seed: int = 0) -> dict:
+def simulate(
+    rate: float, gpus: int, policy: Policy, service: Service, *, styles: int, zipf: float, jobs: int, seed: int = 0
+) -> dict:
     """Waits (arrival → batch start) and latencies (arrival → batch end) of ``jobs`` Poisson arrivals."""
     rng = np.random.default_rng(seed)
     arrivals = np.cumsum(rng.exponential(1 / rate, size=jobs))
@@ -102,7 +102,7 @@ def simulate(rate: float, gpus: int, policy: Policy, service: Service, *, styles
             groups.setdefault(int(style_of[j]), []).append(j)
         # the active style first: no switch for it
         order = sorted(groups, key=lambda s: s != active[gpu])
-        batches = [(s, groups[s][i:i + policy.batch]) for s in order for i in range(0, len(groups[s]), policy.batch)]
+        batches = [(s, groups[s][i : i + policy.batch]) for s in order for i in range(0, len(groups[s]), policy.batch)]
         for style, members in batches:
             if not policy.keep_style or style != active[gpu]:
                 t += service.switch
@@ -124,12 +124,17 @@ def simulate(rate: float, gpus: int, policy: Policy, service: Service, *, styles
             free.append(payload)
         while free and queue:
             start(free.pop(), now)
-    return {"p50_wait_s": float(np.percentile(waits, 50)), "p95_wait_s": float(np.percentile(waits, 95)),
-            "p95_latency_s": float(np.percentile(latency, 95)), "utilisation": busy / (gpus * now)}
+    return {
+        "p50_wait_s": float(np.percentile(waits, 50)),
+        "p95_wait_s": float(np.percentile(waits, 95)),
+        "p95_latency_s": float(np.percentile(latency, 95)),
+        "utilisation": busy / (gpus * now),
+    }
 
 
-def gpus_needed(rate: float, policy: Policy, service: Service, *, target: float, max_gpus: int = 2000,
-                **kw) -> tuple[int, dict]:
+def gpus_needed(
+    rate: float, policy: Policy, service: Service, *, target: float, max_gpus: int = 2000, **kw
+) -> tuple[int, dict]:
     """Fewest GPUs with p95 wait < ``target`` (a lower bound from throughput, then upwards)."""
     per_gpu = policy.batch / (service.batch_seconds(policy.batch) + (0 if policy.keep_style else service.switch))
     gpus = max(1, int(rate / per_gpu))  # never enough: even perfect batches need this many
@@ -143,8 +148,12 @@ def gpus_needed(rate: float, policy: Policy, service: Service, *, target: float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=100 / 60,
-                        help="target load, images/s (default 1.67: 100 concurrent users x 1 image a minute)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=100 / 60,
+        help="target load, images/s (default 1.67: 100 concurrent users x 1 image a minute)",
+    )
     parser.add_argument("--multipliers", default="1,10,100")
     parser.add_argument("--styles", type=int, default=500)
     parser.add_argument("--zipf", type=float, default=1.1)
@@ -161,16 +170,37 @@ def main() -> None:
     for multiplier in (float(m) for m in args.multipliers.split(",")):
         rate = args.rate * multiplier
         for policy in POLICIES:
-            gpus, result = gpus_needed(rate, policy, service, target=args.p95_wait, styles=args.styles,
-                                       zipf=args.zipf, jobs=args.jobs)
-            rows.append({"load": f"{multiplier:g}x", "images_per_s": round(rate, 2), "policy": policy.name,
-                         "gpus": gpus, **{k: round(v, 3) for k, v in result.items()}})
+            gpus, result = gpus_needed(
+                rate, policy, service, target=args.p95_wait, styles=args.styles, zipf=args.zipf, jobs=args.jobs
+            )
+            rows.append(
+                {
+                    "load": f"{multiplier:g}x",
+                    "images_per_s": round(rate, 2),
+                    "policy": policy.name,
+                    "gpus": gpus,
+                    **{k: round(v, 3) for k, v in result.items()},
+                }
+            )
     if args.json:
-        print(json.dumps({"inputs": vars(args), "batch_seconds": {b: round(service.batch_seconds(b), 3)
-                                                                  for b in (1, 2, 4, 8)}, "rows": rows}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "inputs": vars(args),
+                    "batch_seconds": {b: round(service.batch_seconds(b), 3) for b in (1, 2, 4, 8)},
+                    "rows": rows,
+                },
+                indent=2,
+            )
+        )
         return
-    print("service times (INPUTS from NOTES §7, H200; batch 8 extrapolated):",
-          {b: round(service.batch_seconds(b), 3) for b in (1, 2, 4, 8)}, "s per batch; switch", service.switch, "s")
+    print(
+        "service times (INPUTS from NOTES §7, H200; batch 8 extrapolated):",
+        {b: round(service.batch_seconds(b), 3) for b in (1, 2, 4, 8)},
+        "s per batch; switch",
+        service.switch,
+        "s",
+    )
     columns = ["load", "images_per_s", "policy", "gpus", "p50_wait_s", "p95_wait_s", "p95_latency_s", "utilisation"]
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))

@@ -50,20 +50,32 @@ def _seed(app, model: str, price: int) -> int:
     from workers.pipelines.training import TrainingConfig, train_lora
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = train_lora(model, synthetic_images(4, (128, 128)), "bench style", tmp,
-                            config=TrainingConfig(resolution=64, max_steps=2, epochs=1))
+        result = train_lora(
+            model,
+            synthetic_images(4, (128, 128)),
+            "bench style",
+            tmp,
+            config=TrainingConfig(resolution=64, max_steps=2, epochs=1),
+        )
         lora = result.lora_path.read_bytes()
     with app.app_context():
-        user = User(google_sub="dev:artist@bench.example", email="artist@bench.example", username="bench_artist",
-                    role="artist")
+        user = User(
+            google_sub="dev:artist@bench.example", email="artist@bench.example", username="bench_artist", role="artist"
+        )
         db.session.add(user)
         db.session.flush()
         artist = Artist(user_id=user.id, artist_name="Bench Artist", contact_email=user.email, signature_image_key="")
         db.session.add(artist)
         db.session.flush()
-        style = Style(artist_id=artist.id, title="Bench Style", trigger="bench style", description="",
-                      generation_cost_tokens=price, training_status="completed",
-                      lora_key="styles/bench/lora.safetensors")
+        style = Style(
+            artist_id=artist.id,
+            title="Bench Style",
+            trigger="bench style",
+            description="",
+            generation_cost_tokens=price,
+            training_status="completed",
+            lora_key="styles/bench/lora.safetensors",
+        )
         db.session.add(style)
         get_storage().put(style.lora_key, lora)
         db.session.commit()
@@ -76,8 +88,11 @@ def _ts(value: str) -> datetime:
 
 def _generate(http: requests.Session, base: str, style_id: int, ratio: str, seed: int, timeout: float) -> dict:
     started = time.perf_counter()
-    response = http.post(f"{base}/api/generations", json={"style_id": style_id, "prompt_tags": ["portrait"],
-                                                         "aspect_ratio": ratio, "seed": seed}, timeout=60)
+    response = http.post(
+        f"{base}/api/generations",
+        json={"style_id": style_id, "prompt_tags": ["portrait"], "aspect_ratio": ratio, "seed": seed},
+        timeout=60,
+    )
     if response.status_code != 201:
         raise SystemExit(f"POST /api/generations -> {response.status_code}: {response.text[:300]}")
     generation_id = response.json()["data"]["id"]
@@ -111,22 +126,34 @@ def main() -> None:
         env = stack_env(folder, database_url=args.database_url, broker=args.broker, model=args.model)
         # celery_config reads the broker settings from os.environ when the API's client is built.
         os.environ.update(env)
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
-                       env={**os.environ, **env}, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
         app, base, stop_server = serve_app(env, quiet=True)
         worker = None
         try:
             style_id = _seed(app, args.model, price=1)
-            worker = start_worker({**env, "API_BASE_URL": base, "GENERATION_STEPS": str(args.steps)},
-                                  "image_generation", folder / "worker.log", "bench")
+            worker = start_worker(
+                {**env, "API_BASE_URL": base, "GENERATION_STEPS": str(args.steps)},
+                "image_generation",
+                folder / "worker.log",
+                "bench",
+            )
             http = requests.Session()
             for step in ("csrf", "login", "csrf"):  # signing in starts a new session, with a new token
                 if step == "csrf":
                     token = http.get(f"{base}/api/auth/csrf", timeout=60).json()["data"]["csrf_token"]
                     http.headers["X-CSRFToken"] = token
                 else:
-                    http.post(f"{base}/api/auth/dev-login", json={"email": "buyer@bench.example",
-                                                                 "username": "buyer"}, timeout=60).raise_for_status()
+                    http.post(
+                        f"{base}/api/auth/dev-login",
+                        json={"email": "buyer@bench.example", "username": "buyer"},
+                        timeout=60,
+                    ).raise_for_status()
 
             cold = _generate(http, base, style_id, sizes[0], 0, args.timeout)
             rows = [{"size": sizes[0], "run": "cold", **cold}]
@@ -137,19 +164,28 @@ def main() -> None:
                 for sample in samples:
                     rows.append({"size": ratio, "run": "warm", **sample})
                 e2e = sorted(s["e2e_s"] for s in samples)
-                summary[ratio] = {"median_e2e_s": statistics.median(e2e),
-                                  "max_e2e_s": e2e[-1],
-                                  "median_server_s": statistics.median(s["server_s"] for s in samples)}
+                summary[ratio] = {
+                    "median_e2e_s": statistics.median(e2e),
+                    "max_e2e_s": e2e[-1],
+                    "median_server_s": statistics.median(s["server_s"] for s in samples),
+                }
             print_table(rows, ["size", "run", "e2e_s", "server_s", "attempts"])
             print("worker stages:")
             for line in (folder / "worker.log").read_text(errors="replace").splitlines():
                 if " timings: " in line:
                     print("  " + line.split("generation ", 1)[-1])
-            print_json({"model": args.model, "steps": args.steps, "runs": args.runs,
-                        "broker": "filesystem" if not args.broker else args.broker.split("://")[0],
-                        "database": env["DATABASE_URL"].split(":")[0], "environment": environment(),
-                        "load_average": os.getloadavg(),
-                        "summary": summary})
+            print_json(
+                {
+                    "model": args.model,
+                    "steps": args.steps,
+                    "runs": args.runs,
+                    "broker": "filesystem" if not args.broker else args.broker.split("://")[0],
+                    "database": env["DATABASE_URL"].split(":")[0],
+                    "environment": environment(),
+                    "load_average": os.getloadavg(),
+                    "summary": summary,
+                }
+            )
         except BaseException:
             log = folder / "worker.log"
             if log.exists():

@@ -38,9 +38,7 @@ def _time(fn, repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="tiny", help="'tiny', a model dir or id (default: tiny)")
     parser.add_argument("--arch", choices=["tiny", "sd15-random"], help="random-weight architecture")
     parser.add_argument("--steps", type=int, help="denoising steps (default: 30 on CUDA, 4 on CPU)")

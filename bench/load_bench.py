@@ -40,8 +40,21 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 DEFAULT_DB = "postgresql+psycopg2://postgres@127.0.0.1:5432/sl_load_bench"
 
-ORDER = ["feed", "feed next page", "styles recent", "styles popular", "search", "style page", "profile", "me",
-         "notifications", "balance", "my generations", "like", "unlike"]
+ORDER = [
+    "feed",
+    "feed next page",
+    "styles recent",
+    "styles popular",
+    "search",
+    "style page",
+    "profile",
+    "me",
+    "notifications",
+    "balance",
+    "my generations",
+    "like",
+    "unlike",
+]
 
 
 def load_average() -> str:
@@ -75,23 +88,32 @@ def bench_data(url: str, path: Path) -> dict:
     parts = urlsplit(url)
     connection = psycopg2.connect(urlunsplit((parts.scheme.split("+")[0], parts.netloc, parts.path, "", "")))
     with connection.cursor() as cursor:
+
         def column(sql: str) -> list:
             cursor.execute(sql)
             return [row[0] for row in cursor.fetchall()]
 
         data = {
-            "emails": column("SELECT email FROM users WHERE email LIKE '%%@demo.example.com' AND is_active "
-                             "ORDER BY random() LIMIT 1000"),
+            "emails": column(
+                "SELECT email FROM users WHERE email LIKE '%%@demo.example.com' AND is_active "
+                "ORDER BY random() LIMIT 1000"
+            ),
             # Styles anyone may see (completed, not paused, artist active): a 404 would count as an error.
-            "style_ids": column("SELECT s.id FROM styles s JOIN artists a ON a.id = s.artist_id "
-                                "JOIN users u ON u.id = a.user_id WHERE s.training_status = 'completed' "
-                                "AND NOT s.is_paused AND u.is_active ORDER BY random() LIMIT 1000"),
-            "artist_user_ids": column("SELECT a.user_id FROM artists a JOIN users u ON u.id = a.user_id "
-                                      "WHERE u.is_active ORDER BY random() LIMIT 1000"),
+            "style_ids": column(
+                "SELECT s.id FROM styles s JOIN artists a ON a.id = s.artist_id "
+                "JOIN users u ON u.id = a.user_id WHERE s.training_status = 'completed' "
+                "AND NOT s.is_paused AND u.is_active ORDER BY random() LIMIT 1000"
+            ),
+            "artist_user_ids": column(
+                "SELECT a.user_id FROM artists a JOIN users u ON u.id = a.user_id "
+                "WHERE u.is_active ORDER BY random() LIMIT 1000"
+            ),
             # Images anyone may like (public, completed, owner active): a 404 would count as an error.
-            "generation_ids": column("SELECT g.id FROM generations g JOIN users u ON u.id = g.user_id "
-                                     "WHERE g.is_public AND g.status = 'completed' AND u.is_active "
-                                     "ORDER BY random() LIMIT 2000"),
+            "generation_ids": column(
+                "SELECT g.id FROM generations g JOIN users u ON u.id = g.user_id "
+                "WHERE g.is_public AND g.status = 'completed' AND u.is_active "
+                "ORDER BY random() LIMIT 2000"
+            ),
         }
         tags = column("SELECT name FROM tags WHERE is_active AND NOT is_flagged ORDER BY usage_count DESC LIMIT 40")
         names = column("SELECT artist_name FROM artists ORDER BY random() LIMIT 20")
@@ -117,7 +139,12 @@ class Server:
         self.log = log.open("w")
         self.process = subprocess.Popen(
             [PY, "-m", "gunicorn", *args, "--bind", f"127.0.0.1:{port}", app],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         probe = "/api/ping" if "floor" in app else "/healthz"
         while time.monotonic() < deadline:
@@ -152,18 +179,45 @@ class Server:
         self.log.close()
 
 
-def run_locust(server: Server, mode: str, users: int, seconds: int, data_path: Path, workdir: Path,
-               label: str) -> dict:
+def run_locust(server: Server, mode: str, users: int, seconds: int, data_path: Path, workdir: Path, label: str) -> dict:
     """One bounded headless locust run; returns per-endpoint rows and the aggregate."""
     prefix = workdir / label.replace(" ", "_")
     env = {**os.environ, "LOAD_BENCH_MODE": mode, "LOAD_BENCH_DATA": str(data_path)}
     spawn_rate = max(10, users // 4)
     cpu_before = server.cpu_seconds()
     subprocess.run(
-        [PY, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--users", str(users),
-         "--spawn-rate", str(spawn_rate), "--run-time", f"{seconds}s", "--host", server.url, "--csv", str(prefix),
-         "--only-summary", "--reset-stats", "--loglevel", "ERROR", "--stop-timeout", "5", "--exit-code-on-error", "0"],
-        cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL, stderr=(workdir / f"{prefix.name}.err").open("w"))
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "bench" / "locustfile.py"),
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(spawn_rate),
+            "--run-time",
+            f"{seconds}s",
+            "--host",
+            server.url,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--reset-stats",
+            "--loglevel",
+            "ERROR",
+            "--stop-timeout",
+            "5",
+            "--exit-code-on-error",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / f"{prefix.name}.err").open("w"),
+    )
     cpu = server.cpu_seconds() - cpu_before
     rows = {}
     with open(f"{prefix}_stats.csv") as handle:
@@ -185,38 +239,55 @@ def run_locust(server: Server, mode: str, users: int, seconds: int, data_path: P
 
 def print_step(result: dict) -> None:
     total = result["total"]
-    print(f"\n== {result['label']}: {result['users']} users — {total['rps']:.0f} req/s, "
-          f"{total['errors']} errors of {total['count']}, p95 {total['p95']:.0f} ms, "
-          f"gunicorn CPU {total['cpu_ms_per_request']} ms/request, load avg {total['load']}")
+    print(
+        f"\n== {result['label']}: {result['users']} users — {total['rps']:.0f} req/s, "
+        f"{total['errors']} errors of {total['count']}, p95 {total['p95']:.0f} ms, "
+        f"gunicorn CPU {total['cpu_ms_per_request']} ms/request, load avg {total['load']}"
+    )
     print(f"  {'endpoint':<16} {'n':>6} {'median':>7} {'p95':>7} {'p99':>7} {'errors':>6}")
     names = [n for n in ORDER if n in result["endpoints"]] + sorted(set(result["endpoints"]) - set(ORDER))
     for name in names:
         row = result["endpoints"][name]
-        print(f"  {name:<16} {row['count']:>6} {row['median']:>7.0f} {row['p95']:>7.0f} {row['p99']:>7.0f} "
-              f"{row['errors']:>6}")
+        print(
+            f"  {name:<16} {row['count']:>6} {row['median']:>7.0f} {row['p95']:>7.0f} {row['p99']:>7.0f} "
+            f"{row['errors']:>6}"
+        )
 
 
 def summary_table(results: list[dict], saturated: dict, floor: dict) -> str:
     """The Markdown table the README and docs quote."""
     steps = [r for r in results if r["label"].startswith("mix")]
-    lines = ["| | " + " | ".join(f"{r['users']} users" for r in steps) + " | saturated req/s |",
-             "|---|" + "---|" * (len(steps) + 1)]
-    cells = [f"p95 {r['total']['p95']:.0f} ms, {r['total']['errors']} errors, {r['total']['rps']:.0f} req/s"
-             for r in steps]
+    lines = [
+        "| | " + " | ".join(f"{r['users']} users" for r in steps) + " | saturated req/s |",
+        "|---|" + "---|" * (len(steps) + 1),
+    ]
+    cells = [
+        f"p95 {r['total']['p95']:.0f} ms, {r['total']['errors']} errors, {r['total']['rps']:.0f} req/s" for r in steps
+    ]
     lines.append("| API (whole mix) | " + " | ".join(cells) + f" | {saturated['total']['rps']:.0f} |")
     names = [n for n in ORDER if any(n in r["endpoints"] for r in steps)]
     for name in names:
-        lines.append(f"| · {name} p95 | " + " | ".join(
-            f"{r['endpoints'][name]['p95']:.0f} ms" if name in r["endpoints"] else "—" for r in steps) + " | |")
+        lines.append(
+            f"| · {name} p95 | "
+            + " | ".join(f"{r['endpoints'][name]['p95']:.0f} ms" if name in r["endpoints"] else "—" for r in steps)
+            + " | |"
+        )
     if floor:
         floor_mix = floor.get("mix")
-        lines.append(f"| floor (trivial endpoint) | {'— | ' * (len(steps) - 1)}"
-                     f"p95 {floor_mix['total']['p95']:.0f} ms at {floor_mix['users']} users | "
-                     f"{floor['saturated']['total']['rps']:.0f} |" if floor_mix else "")
-        ratio = saturated["total"]["rps"] / floor["saturated"]["total"]["rps"] if floor["saturated"]["total"][
-            "rps"] else 0
-        lines.append(f"\nsaturated throughput = {ratio:.0%} of the floor; load average during the run: "
-                     + ", ".join(r["total"]["load"].split()[0] for r in results))
+        lines.append(
+            f"| floor (trivial endpoint) | {'— | ' * (len(steps) - 1)}"
+            f"p95 {floor_mix['total']['p95']:.0f} ms at {floor_mix['users']} users | "
+            f"{floor['saturated']['total']['rps']:.0f} |"
+            if floor_mix
+            else ""
+        )
+        ratio = (
+            saturated["total"]["rps"] / floor["saturated"]["total"]["rps"] if floor["saturated"]["total"]["rps"] else 0
+        )
+        lines.append(
+            f"\nsaturated throughput = {ratio:.0%} of the floor; load average during the run: "
+            + ", ".join(r["total"]["load"].split()[0] for r in results)
+        )
     return "\n".join(lines)
 
 
@@ -231,14 +302,20 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=int, default=60)
     parser.add_argument("--saturate-users", type=int, default=48)
     parser.add_argument("--saturate-seconds", type=int, default=30)
-    parser.add_argument("--server-args", default=None,
-                        help="gunicorn arguments instead of -c deploy/gunicorn.conf.py (same for the floor)")
+    parser.add_argument(
+        "--server-args",
+        default=None,
+        help="gunicorn arguments instead of -c deploy/gunicorn.conf.py (same for the floor)",
+    )
     parser.add_argument("--port", type=int, default=8871)
     parser.add_argument("--quick", action="store_true", help="small data, 20 and 50 users, 20 s steps")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor (development only)")
     parser.add_argument("--json", help="write all results here")
-    parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/0",
-                        help="Redis of the public cache, as in production ('' = in-process per worker)")
+    parser.add_argument(
+        "--cache-url",
+        default="redis://127.0.0.1:6379/0",
+        help="Redis of the public cache, as in production ('' = in-process per worker)",
+    )
     parser.add_argument("--env", action="append", default=[], help="extra NAME=VALUE for the API (repeatable)")
     args = parser.parse_args()
     if args.quick:
@@ -263,14 +340,26 @@ def main() -> None:
         "CACHE_URL": args.cache_url,
         **dict(item.split("=", 1) for item in args.env),
     }
-    print(f"load average at start: {load_average()} ({os.cpu_count()} CPUs); work folder {workdir}; "
-          f"server {args.server_args or 'deploy/gunicorn.conf.py'}; cache {args.cache_url or 'in-process'}")
+    print(
+        f"load average at start: {load_average()} ({os.cpu_count()} CPUs); work folder {workdir}; "
+        f"server {args.server_args or 'deploy/gunicorn.conf.py'}; cache {args.cache_url or 'in-process'}"
+    )
     existed = database_exists(url, fresh=args.fresh)
     flask(env, "db", "upgrade")
     if not existed or args.fresh:
         started = time.monotonic()
-        flask(env, "demo", "create", "--styles", str(args.styles), "--generations", str(args.generations),
-              "--likes", str(args.likes), "--no-images")
+        flask(
+            env,
+            "demo",
+            "create",
+            "--styles",
+            str(args.styles),
+            "--generations",
+            str(args.generations),
+            "--likes",
+            str(args.likes),
+            "--no-images",
+        )
         print(f"seeded in {time.monotonic() - started:.0f} s")
     data_path = workdir / "data.json"
     bench_data(url, data_path)
@@ -285,8 +374,9 @@ def main() -> None:
             result = run_locust(server, "mix", users, args.step_seconds, data_path, workdir, f"mix {users}")
             print_step(result)
             results.append(result)
-        saturated = run_locust(server, "saturate", args.saturate_users, args.saturate_seconds, data_path, workdir,
-                               "saturated")
+        saturated = run_locust(
+            server, "saturate", args.saturate_users, args.saturate_seconds, data_path, workdir, "saturated"
+        )
         print_step(saturated)
         results.append(saturated)
     finally:
@@ -300,8 +390,15 @@ def main() -> None:
             top = max(int(n) for n in args.steps.split(","))
             floor["mix"] = run_locust(server, "floor", top, args.step_seconds, data_path, workdir, f"floor {top}")
             print_step(floor["mix"])
-            floor["saturated"] = run_locust(server, "floor-saturate", args.saturate_users, args.saturate_seconds,
-                                            data_path, workdir, "floor saturated")
+            floor["saturated"] = run_locust(
+                server,
+                "floor-saturate",
+                args.saturate_users,
+                args.saturate_seconds,
+                data_path,
+                workdir,
+                "floor saturated",
+            )
             print_step(floor["saturated"])
             results += [floor["mix"], floor["saturated"]]
         finally:

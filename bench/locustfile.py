@@ -87,8 +87,12 @@ class SignedIn(_Browsing):
         email = random.choice(DATA["emails"])
         with self.client.get("/api/auth/csrf", name="(sign-in) csrf", catch_response=True) as response:
             self.csrf = response.json()["data"]["csrf_token"] if response.status_code == 200 else ""
-        self.client.post("/api/auth/dev-login", json={"email": email, "username": email.split("@")[0]},
-                         headers={"X-CSRFToken": self.csrf}, name="(sign-in) dev-login")
+        self.client.post(
+            "/api/auth/dev-login",
+            json={"email": email, "username": email.split("@")[0]},
+            headers={"X-CSRFToken": self.csrf},
+            name="(sign-in) dev-login",
+        )
         # Signing in starts a new session, and the CSRF token belongs to the session (as in the SPA).
         with self.client.get("/api/auth/csrf", name="(sign-in) csrf", catch_response=True) as response:
             self.csrf = response.json()["data"]["csrf_token"] if response.status_code == 200 else ""
@@ -115,14 +119,16 @@ class SignedIn(_Browsing):
         headers = {"X-CSRFToken": self.csrf}
         # Demo data already has likes (and two locust users may share an account): a 409 (already
         # liked) is an answer, not an error.
-        with self.client.post(f"/api/generations/{generation}/like", name="like", headers=headers,
-                              catch_response=True) as response:
+        with self.client.post(
+            f"/api/generations/{generation}/like", name="like", headers=headers, catch_response=True
+        ) as response:
             if response.status_code in (201, 409):
                 response.success()  # without it, locust counts any 4xx as a failure
             else:
                 response.failure(f"{response.status_code}")
-        with self.client.delete(f"/api/generations/{generation}/like", name="unlike", headers=headers,
-                                catch_response=True) as response:
+        with self.client.delete(
+            f"/api/generations/{generation}/like", name="unlike", headers=headers, catch_response=True
+        ) as response:
             if response.status_code in (200, 404):
                 response.success()
             else:

@@ -40,11 +40,20 @@ def main() -> None:
     from stylelicense.extensions import db
 
     folder = Path(tempfile.mkdtemp(prefix="sl-profile-"))
-    app = create_app(env={**os.environ, "DATABASE_URL": args.database_url, "STYLELICENSE_ENV": "development",
-                          "RATELIMIT_ENABLED": "0", "STYLELICENSE_DEV_LOGIN": "1", "SECRET_KEY": "p",
-                          "INTERNAL_API_TOKEN": "p", "CELERY_BROKER_URL": "memory://",
-                          "STORAGE_URL": (folder / "storage").as_uri(),
-                          **dict(item.split("=", 1) for item in args.env)})
+    app = create_app(
+        env={
+            **os.environ,
+            "DATABASE_URL": args.database_url,
+            "STYLELICENSE_ENV": "development",
+            "RATELIMIT_ENABLED": "0",
+            "STYLELICENSE_DEV_LOGIN": "1",
+            "SECRET_KEY": "p",
+            "INTERNAL_API_TOKEN": "p",
+            "CELERY_BROKER_URL": "memory://",
+            "STORAGE_URL": (folder / "storage").as_uri(),
+            **dict(item.split("=", 1) for item in args.env),
+        }
+    )
     import logging
 
     logging.getLogger("stylelicense.access").disabled = True
@@ -66,18 +75,24 @@ def main() -> None:
         from stylelicense.styles.models import Style
         from stylelicense.users.models import Artist, User
 
-        email = db.session.scalar(select(User.email).where(User.email.like("%@demo.example.com"))
-                                  .order_by(User.id.desc()).limit(1))
-        style_id = db.session.scalar(select(Style.id).where(Style.training_status == "completed")
-                                     .order_by(Style.generation_count.desc()).limit(1))
+        email = db.session.scalar(
+            select(User.email).where(User.email.like("%@demo.example.com")).order_by(User.id.desc()).limit(1)
+        )
+        style_id = db.session.scalar(
+            select(Style.id)
+            .where(Style.training_status == "completed")
+            .order_by(Style.generation_count.desc())
+            .limit(1)
+        )
         artist_user = db.session.scalar(select(Artist.user_id).order_by(Artist.follower_count.desc()).limit(1))
         generation_id = db.session.scalar(select(Generation.id).where(Generation.is_public.is_(True)).limit(1))
         db.session.remove()
 
     anonymous, signed = app.test_client(), app.test_client()
     token = signed.get("/api/auth/csrf").get_json()["data"]["csrf_token"]
-    signed.post("/api/auth/dev-login", json={"email": email, "username": email.split("@")[0]},
-                headers={"X-CSRFToken": token})
+    signed.post(
+        "/api/auth/dev-login", json={"email": email, "username": email.split("@")[0]}, headers={"X-CSRFToken": token}
+    )
     token = signed.get("/api/auth/csrf").get_json()["data"]["csrf_token"]
     cursor = anonymous.get("/api/generations/feed").get_json()["data"]["next_cursor"]
 
@@ -104,6 +119,7 @@ def main() -> None:
     }
     print(f"{'endpoint':<24} {'statements':>10} {'total ms':>9} {'SQL ms':>7} {'other ms':>9} {'app CPU ms':>10}")
     for name, (client, target) in cases.items():
+
         def call(name=name, client=client, target=target):
             response = target(client) if callable(target) else client.get(target)
             assert response.status_code in (200, 201), (name, response.status_code, response.get_data()[:200])
@@ -120,8 +136,10 @@ def main() -> None:
             sqls.append(stats["sql_seconds"] * 1000)
             counts.append(stats["statements"])
         total, sql = statistics.median(totals), statistics.median(sqls)
-        print(f"{name:<24} {statistics.median(counts):>10.0f} {total:>9.1f} {sql:>7.1f} {total - sql:>9.1f} "
-              f"{statistics.median(cpus):>10.2f}")
+        print(
+            f"{name:<24} {statistics.median(counts):>10.0f} {total:>9.1f} {sql:>7.1f} {total - sql:>9.1f} "
+            f"{statistics.median(cpus):>10.2f}"
+        )
         if args.profile and args.profile in name:
             import cProfile
             import pstats

@@ -88,8 +88,12 @@ def illustration(rng: np.random.Generator, w: int, h: int) -> Image.Image:
     for _ in range(int(rng.integers(1, 4))):
         font = ImageFont.load_default(size=int(rng.integers(w // 20, w // 9)))
         words = rng.choice(["Moonlight", "Ink Garden", "Paper Cranes", "Neon Rain", "Tea House", "Fox"])
-        draw.text((int(rng.integers(0, w * 2 // 3)), int(rng.integers(0, h - h // 8))), str(words), fill=_colour(rng),
-                  font=font)
+        draw.text(
+            (int(rng.integers(0, w * 2 // 3)), int(rng.integers(0, h - h // 8))),
+            str(words),
+            fill=_colour(rng),
+            font=font,
+        )
     return image.filter(ImageFilter.GaussianBlur(0.5))
 
 
@@ -156,8 +160,9 @@ class TinyModel:
         self.engine = InferenceEngine("tiny")
 
     def __call__(self, rng: np.random.Generator, w: int, h: int) -> Image.Image:
-        return self.engine.generate_plain(prompt="portrait, garden, sunset", width=w, height=h,
-                                          seed=int(rng.integers(0, 2**31)), steps=4)
+        return self.engine.generate_plain(
+            prompt="portrait, garden, sunset", width=w, height=h, seed=int(rng.integers(0, 2**31)), steps=4
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -197,29 +202,38 @@ ATTACKS = {
     "JPEG q70": lambda data, im, rng: _encode(im, "JPEG", quality=70),
     "WebP q80": lambda data, im, rng: _encode(im, "WEBP", quality=80),
     "resize 50 %": lambda data, im, rng: _encode(
-        im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS), "PNG"),
+        im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS), "PNG"
+    ),
     "crop 10 % of the area": lambda data, im, rng: _encode(_crop(im, 0.10, rng), "PNG"),
     "crop 25 % of the area": lambda data, im, rng: _encode(_crop(im, 0.25, rng), "PNG"),
     "crop 20 % + resize 60 % + JPEG 75": lambda data, im, rng: _encode(
         _crop(im, 0.20, rng).resize((round(im.width * 0.6), round(im.height * 0.6)), Image.Resampling.BILINEAR),
-        "JPEG", quality=75),
+        "JPEG",
+        quality=75,
+    ),
     "screenshot-like (rescale ×0.67–1.5, PNG, JPEG 85)": lambda data, im, rng: _screenshot(im, rng),
 }
 # Everyday edits (issue 14), exported as an editor would (JPEG q90).
 EDITS = {
-    "brightness +20 %, JPEG 90": lambda data, im, rng: _encode(ImageEnhance.Brightness(im).enhance(1.2), "JPEG",
-                                                              quality=90),
-    "brightness −20 %, JPEG 90": lambda data, im, rng: _encode(ImageEnhance.Brightness(im).enhance(0.8), "JPEG",
-                                                              quality=90),
-    "contrast +20 %, JPEG 90": lambda data, im, rng: _encode(ImageEnhance.Contrast(im).enhance(1.2), "JPEG",
-                                                            quality=90),
-    "contrast −20 %, JPEG 90": lambda data, im, rng: _encode(ImageEnhance.Contrast(im).enhance(0.8), "JPEG",
-                                                            quality=90),
-    "Gaussian blur radius 1.5, JPEG 90": lambda data, im, rng: _encode(im.filter(ImageFilter.GaussianBlur(1.5)),
-                                                                      "JPEG", quality=90),
+    "brightness +20 %, JPEG 90": lambda data, im, rng: _encode(
+        ImageEnhance.Brightness(im).enhance(1.2), "JPEG", quality=90
+    ),
+    "brightness −20 %, JPEG 90": lambda data, im, rng: _encode(
+        ImageEnhance.Brightness(im).enhance(0.8), "JPEG", quality=90
+    ),
+    "contrast +20 %, JPEG 90": lambda data, im, rng: _encode(
+        ImageEnhance.Contrast(im).enhance(1.2), "JPEG", quality=90
+    ),
+    "contrast −20 %, JPEG 90": lambda data, im, rng: _encode(
+        ImageEnhance.Contrast(im).enhance(0.8), "JPEG", quality=90
+    ),
+    "Gaussian blur radius 1.5, JPEG 90": lambda data, im, rng: _encode(
+        im.filter(ImageFilter.GaussianBlur(1.5)), "JPEG", quality=90
+    ),
     "mirrored (horizontal flip), JPEG 90": lambda data, im, rng: _encode(ImageOps.mirror(im), "JPEG", quality=90),
     "mirrored + crop 25 % + brightness +10 %, JPEG 90": lambda data, im, rng: _encode(
-        ImageEnhance.Brightness(ImageOps.mirror(_crop(im, 0.25, rng))).enhance(1.1), "JPEG", quality=90),
+        ImageEnhance.Brightness(ImageOps.mirror(_crop(im, 0.25, rng))).enhance(1.1), "JPEG", quality=90
+    ),
 }
 ATTACKS.update(EDITS)
 
@@ -272,10 +286,13 @@ def _why_missed(copy: bytes, serial: int, registry: Registry, key: bytes) -> str
     original = registry._image(serial)
     reg = registration.register(image, original)
     agreeing = verification._match_candidate(
-        image, verification.Candidate(serial=serial, load_image=lambda: original), key)
-    return (f"hash distance {distance} (shortlisted: {serial in listed}), registration "
-            f"{'none' if reg is None else f'{reg.inliers} inliers, coverage {reg.coverage:.2f}'}, "
-            f"{agreeing}/96 bits agree")
+        image, verification.Candidate(serial=serial, load_image=lambda: original), key
+    )
+    return (
+        f"hash distance {distance} (shortlisted: {serial in listed}), registration "
+        f"{'none' if reg is None else f'{reg.inliers} inliers, coverage {reg.coverage:.2f}'}, "
+        f"{agreeing}/96 bits agree"
+    )
 
 
 def _licence(serial: int, i: int) -> dict:
@@ -324,17 +341,26 @@ def main() -> None:
         picture = maker(rng, *size)
         serial = new_serial()
         stamped = stamp_signature(picture, signature=None, artist_name=_licence(serial, i)["artist_name"], seed=i)
-        data, record = apply_provenance(stamped, serial=serial, licence=_licence(serial, i), key=key,
-                                        c2pa_chain=chain_pem, c2pa_key=key_pem)
+        data, record = apply_provenance(
+            stamped, serial=serial, licence=_licence(serial, i), key=key, c2pa_chain=chain_pem, c2pa_key=key_pem
+        )
         registry.add(data, record)
         originals.append((serial, data, kind, size))
         kinds[f"{kind} {size[0]}×{size[1]}"] += 1
-    print(f"Made {len(originals)} outputs in {time.perf_counter() - t0:.0f} s: "
-          + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())), flush=True)
+    print(
+        f"Made {len(originals)} outputs in {time.perf_counter() - t0:.0f} s: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+        flush=True,
+    )
 
     def verify(data: bytes):
-        return verification.verify_image(data, key=key, lookup_by_serial=registry.lookup,
-                                         candidates_by_hash=registry.candidates, trust_anchors_pem=anchors)
+        return verification.verify_image(
+            data,
+            key=key,
+            lookup_by_serial=registry.lookup,
+            candidates_by_hash=registry.candidates,
+            trust_anchors_pem=anchors,
+        )
 
     # 2. Attacks.
     results: dict[str, list[bool]] = defaultdict(list)
@@ -352,8 +378,10 @@ def main() -> None:
             results[name].append(ok)
             methods[name][verdict.method if ok else "missed"] += 1
             if not ok:
-                misses.append(f"{name} on {kind} {size[0]}×{size[1]}: {verdict.verdict} ({verdict.serial}); "
-                              + _why_missed(copy, serial, registry, key))
+                misses.append(
+                    f"{name} on {kind} {size[0]}×{size[1]}: {verdict.verdict} ({verdict.serial}); "
+                    + _why_missed(copy, serial, registry, key)
+                )
         print(f"  attacked {format_serial(serial)} ({kind})", flush=True)
 
     # 3. Unrelated images: new pictures of the same kinds, as files and as shared copies.
@@ -366,8 +394,13 @@ def main() -> None:
         if j % 4 == 1:  # stamped with a signature too, as look-alike outputs from elsewhere
             picture = stamp_signature(picture, signature=None, artist_name="Hana Kim", seed=10_000 + j)
         variant = j % 3
-        data = (_encode(picture, "PNG") if variant == 0 else _encode(picture, "JPEG", quality=85) if variant == 1
-                else _encode(_crop(picture, 0.15, unrelated_rng), "WEBP", quality=80))
+        data = (
+            _encode(picture, "PNG")
+            if variant == 0
+            else _encode(picture, "JPEG", quality=85)
+            if variant == 1
+            else _encode(_crop(picture, 0.15, unrelated_rng), "WEBP", quality=80)
+        )
         start = time.perf_counter()
         verdict = verify(data)
         unrelated_seconds.append(time.perf_counter() - start)
@@ -384,14 +417,24 @@ def main() -> None:
             serial = new_serial()
             lic = _licence(serial, r)
             start = time.perf_counter()
-            encode_signed_png(picture, ImageLicense(
-                artist_name=lic["artist_name"], style_title=lic["style_title"], style_id=str(lic["style_id"]),
-                generation_id=str(lic["generation_id"]), licence_url=lic["licence_url"],
-                licence_serial=format_serial(serial), buyer=lic["buyer"], created_at=lic["created_at"]))
+            encode_signed_png(
+                picture,
+                ImageLicense(
+                    artist_name=lic["artist_name"],
+                    style_title=lic["style_title"],
+                    style_id=str(lic["style_id"]),
+                    generation_id=str(lic["generation_id"]),
+                    licence_url=lic["licence_url"],
+                    licence_serial=format_serial(serial),
+                    buyer=lic["buyer"],
+                    created_at=lic["created_at"],
+                ),
+            )
             baseline.append(time.perf_counter() - start)
             start = time.perf_counter()
-            data, _ = apply_provenance(picture, serial=serial, licence=lic, key=key, c2pa_chain=chain_pem,
-                                       c2pa_key=key_pem)
+            data, _ = apply_provenance(
+                picture, serial=serial, licence=lic, key=key, c2pa_chain=chain_pem, c2pa_key=key_pem
+            )
             stage.append(time.perf_counter() - start)
             # Parts, measured separately on the same picture.
             start = time.perf_counter()
@@ -402,26 +445,47 @@ def main() -> None:
             parts["hashes"].append(time.perf_counter() - start)
             png = encode_signed_png(marked, ImageLicense("a", "b", "c", "d", "e"))
             start = time.perf_counter()
-            c2pa_manifest.sign_c2pa(png, manifest_info={"artist": "a", "licence_serial": format_serial(serial),
-                                                        "licence_url": "u", "terms_version": "sl-1.0",
-                                                        "watermark_alg": "w"},
-                                    cert_chain_pem=chain_pem, private_key_pem=key_pem)
+            c2pa_manifest.sign_c2pa(
+                png,
+                manifest_info={
+                    "artist": "a",
+                    "licence_serial": format_serial(serial),
+                    "licence_url": "u",
+                    "terms_version": "sl-1.0",
+                    "watermark_alg": "w",
+                },
+                cert_chain_pem=chain_pem,
+                private_key_pem=key_pem,
+            )
             parts["c2pa"].append(time.perf_counter() - start)
         med = statistics.median
-        timing_rows.append((size, med(baseline), med(stage), med(stage) - med(baseline),
-                            med(parts["watermark"]), med(parts["c2pa"]), med(parts["hashes"])))
+        timing_rows.append(
+            (
+                size,
+                med(baseline),
+                med(stage),
+                med(stage) - med(baseline),
+                med(parts["watermark"]),
+                med(parts["c2pa"]),
+                med(parts["hashes"]),
+            )
+        )
 
     # 5. Report.
     print("\n## Attribution of attacked copies\n")
-    print(f"{len(originals)} outputs ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}); "
-          "a copy counts when the verdict is verified/derived **and** the serial is the right one.\n")
+    print(
+        f"{len(originals)} outputs ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}); "
+        "a copy counts when the verdict is verified/derived **and** the serial is the right one.\n"
+    )
     print("| attack | attributed | share | how (count) | verify time, median |")
     print("|---|---:|---:|---|---:|")
     for name in attacks:
         ok = results[name]
         how = ", ".join(f"{m} {n}" for m, n in methods[name].most_common())
-        print(f"| {name} | {sum(ok)}/{len(ok)} | {100 * sum(ok) / len(ok):.1f} % | {how} | "
-              f"{statistics.median(seconds[name]):.2f} s |")
+        print(
+            f"| {name} | {sum(ok)}/{len(ok)} | {100 * sum(ok) / len(ok):.1f} % | {how} | "
+            f"{statistics.median(seconds[name]):.2f} s |"
+        )
     print("\n## False positives\n")
     print("| unrelated images | attributed to some licence | rate | verify time, median |")
     print("|---:|---:|---:|---:|")
@@ -429,12 +493,16 @@ def main() -> None:
     median_s = statistics.median(unrelated_seconds)
     print(f"| {args.unrelated} | {len(false_positives)} | {rate:.1f} % | {median_s:.2f} s |")
     print(f"\n## Output stage time per image (median of {args.runs}, this machine)\n")
-    print("| size | metadata-only encode (before) | whole provenance stage | added | of which watermark | "
-          "C2PA sign | hashes |")
+    print(
+        "| size | metadata-only encode (before) | whole provenance stage | added | of which watermark | "
+        "C2PA sign | hashes |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for size, base, stage, added, wm_s, c2pa_s, hash_s in timing_rows:
-        print(f"| {size[0]}×{size[1]} | {base * 1000:.0f} ms | {stage * 1000:.0f} ms | {added * 1000:.0f} ms | "
-              f"{wm_s * 1000:.0f} ms | {c2pa_s * 1000:.0f} ms | {hash_s * 1000:.0f} ms |")
+        print(
+            f"| {size[0]}×{size[1]} | {base * 1000:.0f} ms | {stage * 1000:.0f} ms | {added * 1000:.0f} ms | "
+            f"{wm_s * 1000:.0f} ms | {c2pa_s * 1000:.0f} ms | {hash_s * 1000:.0f} ms |"
+        )
     if misses:
         print("\nMissed copies:\n" + "\n".join(f"- {m}" for m in misses))
     if false_positives:

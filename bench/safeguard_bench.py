@@ -73,8 +73,9 @@ def fill(url: str, styles: int, images: int, outputs: int) -> dict:
             owner = f"(pic + {first}) / {images} + 1"
             connection.execute(text(_insert_sql("artwork", n, 9, 3, owner, owner)))
             connection.commit()
-            print(f"  {first + n:,} training images ({time.perf_counter() - started:.0f} s)", file=sys.stderr,
-                  flush=True)
+            print(
+                f"  {first + n:,} training images ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True
+            )
         if outputs:
             connection.execute(text(_insert_sql("output", outputs, 16, 6, "NULL", f"pic % {max(styles, 1)} + 1")))
         connection.commit()
@@ -182,16 +183,18 @@ def main() -> None:
             rows = db.session.scalar(text("SELECT count(*) FROM image_fingerprints"))
 
         timings.sort()
-        result.update({
-            "table_rows": rows,
-            "lookups": len(timings),
-            "lookup_ms_median": round(statistics.median(timings) * 1000, 2),
-            "lookup_ms_p95": round(timings[int(len(timings) * 0.95)] * 1000, 2),
-            "lookup_ms_max": round(timings[-1] * 1000, 2),
-            "hash_upload_ms": round(hash_ms, 1),
-            "recall": {attack: f"{sum(hits)}/{len(hits)}" for attack, hits in found.items()},
-            "false_positives": f"{false_positives}/{len(unrelated)}",
-        })
+        result.update(
+            {
+                "table_rows": rows,
+                "lookups": len(timings),
+                "lookup_ms_median": round(statistics.median(timings) * 1000, 2),
+                "lookup_ms_p95": round(timings[int(len(timings) * 0.95)] * 1000, 2),
+                "lookup_ms_max": round(timings[-1] * 1000, 2),
+                "hash_upload_ms": round(hash_ms, 1),
+                "recall": {attack: f"{sum(hits)}/{len(hits)}" for attack, hits in found.items()},
+                "false_positives": f"{false_positives}/{len(unrelated)}",
+            }
+        )
         print(json.dumps(result))
     finally:
         with app.app_context():

@@ -24,8 +24,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-QUERIES = ["portrait", "water", "watercolor", "ink", "neon", "art nouveau", "dreams", "kim", "anna", "zzqx",
-           "scape", "an", "po", "ci", "lights", "misty forests"]
+QUERIES = [
+    "portrait",
+    "water",
+    "watercolor",
+    "ink",
+    "neon",
+    "art nouveau",
+    "dreams",
+    "kim",
+    "anna",
+    "zzqx",
+    "scape",
+    "an",
+    "po",
+    "ci",
+    "lights",
+    "misty forests",
+]
 
 
 def main() -> None:
@@ -38,16 +54,45 @@ def main() -> None:
 
     from load_bench import database_exists
 
-    env = {**os.environ, "DATABASE_URL": url, "STYLELICENSE_ENV": "development", "SECRET_KEY": "s",
-           "INTERNAL_API_TOKEN": "s", "STYLELICENSE_INSTANCE": tempfile.mkdtemp(prefix="sl-search-"),
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "STYLELICENSE_ENV": "development",
+        "SECRET_KEY": "s",
+        "INTERNAL_API_TOKEN": "s",
+        "STYLELICENSE_INSTANCE": tempfile.mkdtemp(prefix="sl-search-"),
+        "PYTHONPATH": str(ROOT),
+    }
     existed = database_exists(url, fresh=False)
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     if not existed:
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "demo", "create", "--styles",
-                        str(args.styles), "--generations", str(args.styles * 2), "--likes", str(args.styles * 5),
-                        "--no-images"], cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "--app",
+                "wsgi",
+                "demo",
+                "create",
+                "--styles",
+                str(args.styles),
+                "--generations",
+                str(args.styles * 2),
+                "--likes",
+                str(args.styles * 5),
+                "--no-images",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
 
     from sqlalchemy import text
 
@@ -57,10 +102,13 @@ def main() -> None:
 
     app = create_app(env=env)
     with app.app_context():
-        counts = db.session.execute(text("SELECT (SELECT count(*) FROM styles), (SELECT count(*) FROM tags), "
-                                         "(SELECT count(*) FROM artists)")).one()
-        print(f"{counts[0]:,} styles, {counts[1]:,} tags, {counts[2]:,} artists; "
-              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        counts = db.session.execute(
+            text("SELECT (SELECT count(*) FROM styles), (SELECT count(*) FROM tags), (SELECT count(*) FROM artists)")
+        ).one()
+        print(
+            f"{counts[0]:,} styles, {counts[1]:,} tags, {counts[2]:,} artists; "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
 
         def run(label: str) -> list[float]:
             everything = []
@@ -74,16 +122,24 @@ def main() -> None:
                     samples.append((time.perf_counter() - started) * 1000)
                 samples.sort()
                 everything += samples
-                print(f"{q:<16} {len(result['styles']):>6} {len(result['artists']):>7} "
-                      f"{statistics.median(samples):>9.1f} {samples[int(0.95 * (len(samples) - 1))]:>7.1f}")
+                print(
+                    f"{q:<16} {len(result['styles']):>6} {len(result['artists']):>7} "
+                    f"{statistics.median(samples):>9.1f} {samples[int(0.95 * (len(samples) - 1))]:>7.1f}"
+                )
             everything.sort()
-            print(f"{'all queries':<16} {'':>6} {'':>7} {statistics.median(everything):>9.1f} "
-                  f"{everything[int(0.95 * (len(everything) - 1))]:>7.1f}")
+            print(
+                f"{'all queries':<16} {'':>6} {'':>7} {statistics.median(everything):>9.1f} "
+                f"{everything[int(0.95 * (len(everything) - 1))]:>7.1f}"
+            )
             return everything
 
         run("with trigram indexes")
-        for name in ("ix_styles_title_trgm", "ix_tags_name_trgm", "ix_artists_artist_name_trgm",
-                     "ix_users_username_trgm"):
+        for name in (
+            "ix_styles_title_trgm",
+            "ix_tags_name_trgm",
+            "ix_artists_artist_name_trgm",
+            "ix_users_username_trgm",
+        ):
             db.session.execute(text(f"DROP INDEX IF EXISTS {name}"))
         run("without them (dropped in a transaction, rolled back afterwards)")
         db.session.rollback()

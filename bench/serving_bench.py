@@ -78,16 +78,21 @@ def plain_batch1(model: str, steps: int, size: tuple[int, int], runs: int) -> di
     def one(seed: int) -> float:
         start = time.perf_counter()
         with torch.inference_mode():
-            pipe("benchstyle, portrait", width=width, height=height, num_inference_steps=steps, guidance_scale=7.5,
-                 generator=torch.Generator(device=pipe.device).manual_seed(seed))
+            pipe(
+                "benchstyle, portrait",
+                width=width,
+                height=height,
+                num_inference_steps=steps,
+                guidance_scale=7.5,
+                generator=torch.Generator(device=pipe.device).manual_seed(seed),
+            )
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
     one(0)  # warm-up
     samples = [one(i + 1) for i in range(runs)]
-    return {"images": runs, "images_per_s": runs / sum(samples), "p50_s": _pct(samples, 50),
-            "p95_s": _pct(samples, 95)}
+    return {"images": runs, "images_per_s": runs / sum(samples), "p50_s": _pct(samples, 50), "p95_s": _pct(samples, 95)}
 
 
 def _seed_styles(app, model: str, n_styles: int) -> list[int]:
@@ -102,17 +107,28 @@ def _seed_styles(app, model: str, n_styles: int) -> list[int]:
     ids = []
     with app.app_context():
         for i in range(n_styles):
-            user = User(google_sub=f"dev:artist{i}@bench.example", email=f"artist{i}@bench.example",
-                        username=f"bench_artist{i}", role="artist")
+            user = User(
+                google_sub=f"dev:artist{i}@bench.example",
+                email=f"artist{i}@bench.example",
+                username=f"bench_artist{i}",
+                role="artist",
+            )
             db.session.add(user)
             db.session.flush()
-            artist = Artist(user_id=user.id, artist_name=f"Bench Artist {i}", contact_email=user.email,
-                            signature_image_key="")
+            artist = Artist(
+                user_id=user.id, artist_name=f"Bench Artist {i}", contact_email=user.email, signature_image_key=""
+            )
             db.session.add(artist)
             db.session.flush()
-            style = Style(artist_id=artist.id, title=f"Bench Style {i}", trigger=f"benchstyle{i}", description="",
-                          generation_cost_tokens=1, training_status="completed",
-                          lora_key=f"styles/bench{i}/lora.safetensors")
+            style = Style(
+                artist_id=artist.id,
+                title=f"Bench Style {i}",
+                trigger=f"benchstyle{i}",
+                description="",
+                generation_cost_tokens=1,
+                training_status="completed",
+                lora_key=f"styles/bench{i}/lora.safetensors",
+            )
             db.session.add(style)
             get_storage().put(style.lora_key, random_lora_bytes(unet, seed=i))
             db.session.flush()
@@ -142,8 +158,10 @@ class Client:
         return response.json()["data"]
 
     def create(self, style_id: int, ratio: str, seed: int) -> int:
-        return self.post("/api/generations", {"style_id": style_id, "prompt_tags": ["portrait", "garden"],
-                                              "aspect_ratio": ratio, "seed": seed})["id"]
+        return self.post(
+            "/api/generations",
+            {"style_id": style_id, "prompt_tags": ["portrait", "garden"], "aspect_ratio": ratio, "seed": seed},
+        )["id"]
 
     def wait(self, ids: list[int], timeout: float) -> list[dict]:
         pending, done = set(ids), {}
@@ -180,16 +198,21 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=16, help="worker threads (-c)")
     parser.add_argument("--window-ms", type=float, default=50)
-    parser.add_argument("--mix-styles", default="0",
-                        help="GENERATION_MIX_STYLES for the worker (0: one batch per style)")
+    parser.add_argument(
+        "--mix-styles", default="0", help="GENERATION_MIX_STYLES for the worker (0: one batch per style)"
+    )
     parser.add_argument("--compile", action="store_true", help="GENERATION_COMPILE=1 (CUDA only)")
     parser.add_argument("--database-url")
     parser.add_argument("--broker", help="default: the embedded filesystem broker")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--save", type=Path, help="also write the JSON result here")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads for torch here and in the worker (default 1: on a shared machine more "
-                             "threads spin against each other)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads for torch here and in the worker (default 1: on a shared machine more "
+        "threads spin against each other)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -210,20 +233,36 @@ def main() -> None:
         folder = Path(tmp)
         env = stack_env(folder, database_url=args.database_url, broker=args.broker, model=model)
         os.environ.update(env)  # celery_config reads the broker settings when the API's client is built
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
-                       env={**os.environ, **env}, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
         app, base, stop_server = serve_app(env, quiet=True)
         worker = None
         log_path = folder / "worker.log"
         try:
             style_ids = _seed_styles(app, model, args.styles)
-            worker_env = {**env, "API_BASE_URL": base, "GENERATION_STEPS": str(steps),
-                          "GENERATION_BATCH_SIZE": str(args.batch_size),
-                          "GENERATION_BATCH_WINDOW_MS": str(args.window_ms),
-                          "GENERATION_MIX_STYLES": args.mix_styles, "GENERATION_PROGRESS_INTERVAL": "1",
-                          "GENERATION_COMPILE": "1" if args.compile else "0", "OMP_NUM_THREADS": str(args.threads)}
-            worker = start_worker(worker_env, "image_generation", log_path, "serving-bench",
-                                  pool=["--pool", "threads", "-c", str(args.concurrency)])
+            worker_env = {
+                **env,
+                "API_BASE_URL": base,
+                "GENERATION_STEPS": str(steps),
+                "GENERATION_BATCH_SIZE": str(args.batch_size),
+                "GENERATION_BATCH_WINDOW_MS": str(args.window_ms),
+                "GENERATION_MIX_STYLES": args.mix_styles,
+                "GENERATION_PROGRESS_INTERVAL": "1",
+                "GENERATION_COMPILE": "1" if args.compile else "0",
+                "OMP_NUM_THREADS": str(args.threads),
+            }
+            worker = start_worker(
+                worker_env,
+                "image_generation",
+                log_path,
+                "serving-bench",
+                pool=["--pool", "threads", "-c", str(args.concurrency)],
+            )
             client = Client(base)
             with app.app_context():  # enough tokens for every job (price 1 each)
                 from stylelicense.extensions import db
@@ -246,31 +285,63 @@ def main() -> None:
             ids = [client.create(style_ids[k], args.size, 1000 + i) for i, k in enumerate(choice)]
             burst_rows = client.wait(ids, args.timeout)
             burst_lat = _latencies(burst_rows)
-            span = (max(_ts(r["completed_at"]) for r in burst_rows)
-                    - min(_ts(r["created_at"]) for r in burst_rows)).total_seconds()
+            span = (
+                max(_ts(r["completed_at"]) for r in burst_rows) - min(_ts(r["created_at"]) for r in burst_rows)
+            ).total_seconds()
 
             sizes = [int(n) for n in re.findall(r"\(batch of (\d+)\)", log_path.read_text(errors="replace"))]
-            burst_sizes = sizes[-args.jobs:]
+            burst_sizes = sizes[-args.jobs :]
             rows = [
-                {"mode": "plain diffusers, batch 1", "images": plain["images"], "images_per_s": plain["images_per_s"],
-                 "p50_s": plain["p50_s"], "p95_s": plain["p95_s"]},
-                {"mode": "worker, one job at a time", "images": sequential, "images_per_s": sequential / seq_wall,
-                 "p50_s": _pct(seq_lat, 50), "p95_s": _pct(seq_lat, 95)},
-                {"mode": f"worker, burst of {args.jobs} over {args.styles} styles", "images": args.jobs,
-                 "images_per_s": args.jobs / span, "p50_s": _pct(burst_lat, 50), "p95_s": _pct(burst_lat, 95)},
+                {
+                    "mode": "plain diffusers, batch 1",
+                    "images": plain["images"],
+                    "images_per_s": plain["images_per_s"],
+                    "p50_s": plain["p50_s"],
+                    "p95_s": plain["p95_s"],
+                },
+                {
+                    "mode": "worker, one job at a time",
+                    "images": sequential,
+                    "images_per_s": sequential / seq_wall,
+                    "p50_s": _pct(seq_lat, 50),
+                    "p95_s": _pct(seq_lat, 95),
+                },
+                {
+                    "mode": f"worker, burst of {args.jobs} over {args.styles} styles",
+                    "images": args.jobs,
+                    "images_per_s": args.jobs / span,
+                    "p50_s": _pct(burst_lat, 50),
+                    "p95_s": _pct(burst_lat, 95),
+                },
             ]
             print_table(rows, ["mode", "images", "images_per_s", "p50_s", "p95_s"])
-            ratios = {"burst_vs_one_at_a_time_images_per_s": rows[2]["images_per_s"] / rows[1]["images_per_s"],
-                      "burst_vs_plain_images_per_s": rows[2]["images_per_s"] / rows[0]["images_per_s"],
-                      "one_at_a_time_vs_plain_images_per_s": rows[1]["images_per_s"] / rows[0]["images_per_s"]}
+            ratios = {
+                "burst_vs_one_at_a_time_images_per_s": rows[2]["images_per_s"] / rows[1]["images_per_s"],
+                "burst_vs_plain_images_per_s": rows[2]["images_per_s"] / rows[0]["images_per_s"],
+                "one_at_a_time_vs_plain_images_per_s": rows[1]["images_per_s"] / rows[0]["images_per_s"],
+            }
             result = {
-                "model": model, "steps": steps, "size": args.size, "jobs": args.jobs, "styles": args.styles,
-                "zipf_s": args.zipf, "jobs_per_style": sorted(Counter(choice).values(), reverse=True),
-                "worker": {"pool": "threads", "concurrency": args.concurrency, "batch_size": args.batch_size,
-                           "window_ms": args.window_ms, "mix_styles": args.mix_styles, "compile": args.compile},
+                "model": model,
+                "steps": steps,
+                "size": args.size,
+                "jobs": args.jobs,
+                "styles": args.styles,
+                "zipf_s": args.zipf,
+                "jobs_per_style": sorted(Counter(choice).values(), reverse=True),
+                "worker": {
+                    "pool": "threads",
+                    "concurrency": args.concurrency,
+                    "batch_size": args.batch_size,
+                    "window_ms": args.window_ms,
+                    "mix_styles": args.mix_styles,
+                    "compile": args.compile,
+                },
                 "broker": "filesystem" if not args.broker else args.broker.split("://")[0],
-                "database": env["DATABASE_URL"].split(":")[0], "environment": environment(),
-                "load_average": os.getloadavg(), "results": rows, "ratios": ratios,
+                "database": env["DATABASE_URL"].split(":")[0],
+                "environment": environment(),
+                "load_average": os.getloadavg(),
+                "results": rows,
+                "ratios": ratios,
                 "burst_batch_sizes": dict(sorted(Counter(burst_sizes).items())),
                 "one_at_a_time_median_s": statistics.median(seq_lat),
             }

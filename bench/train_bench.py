@@ -21,9 +21,7 @@ from workers.pipelines.training import TrainingConfig, TrainingProgress, train_l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="tiny", help="'tiny', a model dir or id (default: tiny)")
     parser.add_argument("--arch", choices=["tiny", "sd15-random"], help="random-weight architecture")
     parser.add_argument("--steps", type=int, help="steps to time (default: 10 on CPU, 200 on CUDA)")
@@ -47,9 +45,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        result = train_lora(
-            model, images, "benchstyle", out, config=config, on_progress=reports.append, seed=args.seed
-        )
+        result = train_lora(model, images, "benchstyle", out, config=config, on_progress=reports.append, seed=args.seed)
         wall = time.perf_counter() - start
         lora_bytes = result.lora_path.stat().st_size
 

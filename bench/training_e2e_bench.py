@@ -56,12 +56,14 @@ def _seed_artist(app) -> None:
     from stylelicense.users.models import Artist, User
 
     with app.app_context():
-        user = User(google_sub="dev:artist@bench.example", email="artist@bench.example", username="bench_artist",
-                    role="artist")
+        user = User(
+            google_sub="dev:artist@bench.example", email="artist@bench.example", username="bench_artist", role="artist"
+        )
         db.session.add(user)
         db.session.flush()
-        db.session.add(Artist(user_id=user.id, artist_name="Bench Artist", contact_email=user.email,
-                              signature_image_key=""))
+        db.session.add(
+            Artist(user_id=user.id, artist_name="Bench Artist", contact_email=user.email, signature_image_key="")
+        )
         db.session.commit()
 
 
@@ -82,8 +84,11 @@ def _session(base: str) -> requests.Session:
         if step == "csrf":
             http.headers["X-CSRFToken"] = http.get(f"{base}/api/auth/csrf", timeout=60).json()["data"]["csrf_token"]
         else:
-            http.post(f"{base}/api/auth/dev-login", json={"email": "artist@bench.example", "username": "bench_artist"},
-                      timeout=60).raise_for_status()
+            http.post(
+                f"{base}/api/auth/dev-login",
+                json={"email": "artist@bench.example", "username": "bench_artist"},
+                timeout=60,
+            ).raise_for_status()
     return http
 
 
@@ -102,8 +107,12 @@ def _timestamps(app, style_id: int) -> dict:
 
     with app.app_context():
         style = db.session.get(Style, style_id)
-        values = {"created": style.created_at, "started": style.training_started_at,
-                  "finished": style.training_finished_at, "attempts": style.training_attempts}
+        values = {
+            "created": style.created_at,
+            "started": style.training_started_at,
+            "finished": style.training_finished_at,
+            "attempts": style.training_attempts,
+        }
         db.session.remove()
         return values
 
@@ -122,8 +131,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sl-train-bench-") as tmp:
         folder = Path(tmp)
         env = _env(folder, args)
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
-                       env={**os.environ, **env}, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
         app, base, stop_server = serve_app(env)
         worker = None
         try:
@@ -157,16 +171,27 @@ def main() -> None:
                 raise SystemExit(f"style {style_id} failed")
             stamps = _timestamps(app, style_id)
             row = {
-                "images": args.images, "steps": args.steps or "recipe", "post_s": post_s,
+                "images": args.images,
+                "steps": args.steps or "recipe",
+                "post_s": post_s,
                 "queue_s": (stamps["started"] - stamps["created"]).total_seconds(),
                 "train_s": (stamps["finished"] - stamps["started"]).total_seconds(),
-                "e2e_s": e2e_s, "epochs_seen": len(epochs_seen), "attempts": stamps["attempts"],
+                "e2e_s": e2e_s,
+                "epochs_seen": len(epochs_seen),
+                "attempts": stamps["attempts"],
             }
             print_table([row], list(row))
-            print_json({"model": args.model, "resolution": args.resolution or 512,
-                        "broker": "filesystem" if not args.broker else args.broker.split("://")[0],
-                        "database": env["DATABASE_URL"].split(":")[0], "load_average": os.getloadavg(),
-                        "environment": environment(), "result": row})
+            print_json(
+                {
+                    "model": args.model,
+                    "resolution": args.resolution or 512,
+                    "broker": "filesystem" if not args.broker else args.broker.split("://")[0],
+                    "database": env["DATABASE_URL"].split(":")[0],
+                    "load_average": os.getloadavg(),
+                    "environment": environment(),
+                    "result": row,
+                }
+            )
         finally:
             stop_worker(worker)
             stop_server()

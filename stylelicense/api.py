@@ -255,6 +255,7 @@ def endpoint(
 
 # --- cursor pagination -------------------------------------------------------------------------
 
+
 def _encode_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"t": value.isoformat()}
@@ -280,8 +281,9 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
             raise ValueError
         return [_decode_value(v) for v in values]
     except (ValueError, TypeError, RecursionError):
-        raise ValidationError("The cursor is invalid.", details={"fields": [{"field": "cursor",
-                                                                             "message": "invalid"}]}) from None
+        raise ValidationError(
+            "The cursor is invalid.", details={"fields": [{"field": "cursor", "message": "invalid"}]}
+        ) from None
 
 
 def _cursor_value_fits(value: Any, column: Any) -> bool:
@@ -321,8 +323,9 @@ def paginate(
     if page.cursor:
         values = decode_cursor(page.cursor, len(order_by))
         if not all(_cursor_value_fits(value, column) for value, column in zip(values, order_by, strict=True)):
-            raise ValidationError("The cursor is invalid.",
-                                  details={"fields": [{"field": "cursor", "message": "invalid"}]})
+            raise ValidationError(
+                "The cursor is invalid.", details={"fields": [{"field": "cursor", "message": "invalid"}]}
+            )
         # (a, b, c) < (x, y, z) spelled out, so it works on every database and with NULL-free keys.
         clauses = []
         for i, column in enumerate(order_by):
@@ -330,8 +333,7 @@ def paginate(
             clauses.append(and_(*equal, column < values[i]))
         stmt = stmt.where(or_(*clauses))
     stmt = stmt.order_by(*[column.desc() for column in order_by]).limit(page.limit + 1)
-    rows = list(db.session.execute(stmt).scalars().all()) if _is_entity(stmt) else list(
-        db.session.execute(stmt).all())
+    rows = list(db.session.execute(stmt).scalars().all()) if _is_entity(stmt) else list(db.session.execute(stmt).all())
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
     key = key or (lambda row: [getattr(row, column.key) for column in order_by])
@@ -341,8 +343,11 @@ def paginate(
 
 def _is_entity(stmt: Select) -> bool:
     descriptions = stmt.column_descriptions
-    return len(descriptions) == 1 and descriptions[0].get("entity") is not None and descriptions[0].get(
-        "expr") is descriptions[0].get("entity")
+    return (
+        len(descriptions) == 1
+        and descriptions[0].get("entity") is not None
+        and descriptions[0].get("expr") is descriptions[0].get("entity")
+    )
 
 
 def iso(value: datetime | None) -> str | None:

@@ -11,8 +11,11 @@ from .config import load_config
 
 def create_app(env: dict[str, str] | None = None, **overrides) -> Flask:
     """Build the app from the environment (or ``env``), then apply ``overrides`` (tests)."""
-    app = Flask("stylelicense", instance_path=os.environ.get("STYLELICENSE_INSTANCE")
-                or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance"))
+    app = Flask(
+        "stylelicense",
+        instance_path=os.environ.get("STYLELICENSE_INSTANCE")
+        or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance"),
+    )
     app.config.update(load_config(app.instance_path, env))
     app.config.update(overrides)
 
@@ -43,6 +46,7 @@ def create_app(env: dict[str, str] | None = None, **overrides) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from .auth.google import register_google
     from .extensions import csrf, db, limiter, login_manager, migrate, oauth
+
     import_all_models()
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     db.init_app(app)
@@ -68,6 +72,7 @@ def _init_extensions(app: Flask) -> None:
         from sqlalchemy import event
 
         with app.app_context():
+
             @event.listens_for(db.engine, "connect")
             def _sqlite_pragmas(dbapi_connection, _record):
                 # SQLite ignores foreign keys (and so ON DELETE rules) unless asked.
@@ -99,8 +104,22 @@ def _register_blueprints(app: Flask) -> None:
     # The SPA's files, /media and the API docs are not API calls: a feed page loads dozens of images.
     limiter.exempt(web.bp)
     limiter.exempt(openapi.bp)
-    for blueprint in (health.bp, openapi.bp, auth_bp, users_bp, tokens_bp, styles_bp, generations_bp,
-                      community_bp, notifications_bp, search_bp, provenance_bp, artists_bp, webhooks_bp, web.bp):
+    for blueprint in (
+        health.bp,
+        openapi.bp,
+        auth_bp,
+        users_bp,
+        tokens_bp,
+        styles_bp,
+        generations_bp,
+        community_bp,
+        notifications_bp,
+        search_bp,
+        provenance_bp,
+        artists_bp,
+        webhooks_bp,
+        web.bp,
+    ):
         app.register_blueprint(blueprint)
 
 

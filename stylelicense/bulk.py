@@ -45,9 +45,14 @@ class Writer:
         if count == 0:
             return []
         if self.postgres:
-            rows = self.connection.execute(
-                text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                {"t": table.name, "n": count}).scalars().all()
+            rows = (
+                self.connection.execute(
+                    text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                    {"t": table.name, "n": count},
+                )
+                .scalars()
+                .all()
+            )
             return sorted(rows)
         start = (self.connection.execute(text(f"SELECT max(id) FROM {table.name}")).scalar() or 0) + 1
         return list(range(start, start + count))
@@ -75,5 +80,9 @@ def analyze() -> None:
     visibility map allows index-only scans at once (as autovacuum would do later)."""
     if db.session.get_bind().dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE users, artists, styles, tags, style_tags, generations, "
-                                    "generation_tags, likes, comments, follows, notifications"))
+            connection.execute(
+                text(
+                    "VACUUM ANALYZE users, artists, styles, tags, style_tags, generations, "
+                    "generation_tags, likes, comments, follows, notifications"
+                )
+            )

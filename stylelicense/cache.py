@@ -203,7 +203,8 @@ def _public_change(obj: Any, is_new: bool, is_deleted: bool) -> bool:
         if is_new or is_deleted:
             return bool(getattr(obj, "is_public", False))
         return _changed(obj, {"is_public", "description", "result_key", "thumbnail_key"}) or (
-            bool(obj.is_public) and _changed(obj, {"status"}))
+            bool(obj.is_public) and _changed(obj, {"status"})
+        )
     if is_new or is_deleted:
         return name != "User"  # a new account shows nowhere until it acts
     if name == "Style":
@@ -225,8 +226,11 @@ def _changed(obj: Any, keys: set[str]) -> bool:
 def _note_public_changes(session: Session, _context) -> None:
     if session.info.get("public_changed"):
         return
-    for objects, is_new, is_deleted in ((session.new, True, False), (session.dirty, False, False),
-                                        (session.deleted, False, True)):
+    for objects, is_new, is_deleted in (
+        (session.new, True, False),
+        (session.dirty, False, False),
+        (session.deleted, False, True),
+    ):
         for obj in objects:
             if _public_change(obj, is_new, is_deleted):
                 session.info["public_changed"] = True

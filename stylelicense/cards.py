@@ -39,9 +39,11 @@ def visible_tags_by_style(style_ids: Iterable[int]) -> dict[int, list[str]]:
     if not ids:
         return result
     rows = db.session.execute(
-        select(style_tags.c.style_id, Tag.name).join(Tag, Tag.id == style_tags.c.tag_id)
+        select(style_tags.c.style_id, Tag.name)
+        .join(Tag, Tag.id == style_tags.c.tag_id)
         .where(style_tags.c.style_id.in_(ids), Tag.is_active.is_(True), Tag.is_flagged.is_(False))
-        .order_by(Tag.name))
+        .order_by(Tag.name)
+    )
     for style_id, name in rows:
         result[style_id].append(name)
     return result
@@ -72,14 +74,20 @@ def artist_cards(users: list[User], viewer: User | None = None) -> dict[int, dic
     artist_ids = [user.artist.id for user in users if user.artist is not None]
     followed: set[int] = set()
     if viewer is not None and viewer.is_authenticated and users:
-        followed = set(db.session.scalars(select(Follow.following_id).where(
-            Follow.follower_id == viewer.id, Follow.following_id.in_([user.id for user in users]))))
+        followed = set(
+            db.session.scalars(
+                select(Follow.following_id).where(
+                    Follow.follower_id == viewer.id, Follow.following_id.in_([user.id for user in users])
+                )
+            )
+        )
     styles: dict[int, Style] = {}
     if artist_ids:
-        for style in db.session.scalars(select(Style).where(Style.artist_id.in_(artist_ids),
-                                                            Style.training_status == "completed",
-                                                            Style.is_paused.is_(False))
-                                        .order_by(Style.created_at)):
+        for style in db.session.scalars(
+            select(Style)
+            .where(Style.artist_id.in_(artist_ids), Style.training_status == "completed", Style.is_paused.is_(False))
+            .order_by(Style.created_at)
+        ):
             styles.setdefault(style.artist_id, style)
     tags = visible_tags_by_style(style.id for style in styles.values())
     cards = {}

@@ -9,8 +9,7 @@ import importlib
 
 from flask import Flask
 
-FEATURES = ("users", "tokens", "styles", "generations", "community", "search", "tags", "notifications",
-            "provenance")
+FEATURES = ("users", "tokens", "styles", "generations", "community", "search", "tags", "notifications", "provenance")
 
 
 def register_cli(app: Flask) -> None:
@@ -23,5 +22,5 @@ def register_cli(app: Flask) -> None:
             continue
         for name in ("group", "groups"):
             value = getattr(module, name, None)
-            for group in (value if isinstance(value, (list, tuple)) else [value] if value else []):
+            for group in value if isinstance(value, (list, tuple)) else [value] if value else []:
                 app.cli.add_command(group)

@@ -35,8 +35,11 @@ def _instance_secret(instance_path: Path, name: str) -> str:
     return value
 
 
-_C2PA_FILES = {"C2PA_SIGNING_KEY_PATH": "c2pa-signer.key", "C2PA_CERT_CHAIN_PATH": "c2pa-chain.pem",
-               "C2PA_TRUST_ANCHORS_PATH": "c2pa-root.pem"}
+_C2PA_FILES = {
+    "C2PA_SIGNING_KEY_PATH": "c2pa-signer.key",
+    "C2PA_CERT_CHAIN_PATH": "c2pa-chain.pem",
+    "C2PA_TRUST_ANCHORS_PATH": "c2pa-root.pem",
+}
 
 
 def _c2pa_paths(instance_path: Path, env: dict[str, str], mode: str) -> dict[str, str | None]:
@@ -86,16 +89,22 @@ def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = N
     # Connections per API process: one per gunicorn thread plus a little headroom (docs/DEPLOYMENT.md).
     engine_options: dict = {"pool_pre_ping": _flag(env.get("DB_POOL_PRE_PING"), True)}
     if not database_url.startswith("sqlite"):
-        engine_options.update(pool_size=int(env.get("DB_POOL_SIZE") or 5),
-                              max_overflow=int(env.get("DB_MAX_OVERFLOW") or 10),
-                              pool_timeout=int(env.get("DB_POOL_TIMEOUT") or 30), pool_recycle=1800)
+        engine_options.update(
+            pool_size=int(env.get("DB_POOL_SIZE") or 5),
+            max_overflow=int(env.get("DB_MAX_OVERFLOW") or 10),
+            pool_timeout=int(env.get("DB_POOL_TIMEOUT") or 30),
+            pool_recycle=1800,
+        )
     replica_url = env.get("DATABASE_REPLICA_URL") or None
     # Redis (CACHE_URL, REDIS_URL, or the rate limiter's Redis) shares the public cache between all
     # API processes. Without it: in-process for a local run, off in production (several workers would
     # each keep their own copy and miss each other's invalidations), off in tests unless asked for.
     limiter_uri = env.get("RATELIMIT_STORAGE_URI") or ""
-    cache_url = env.get("CACHE_URL") or env.get("REDIS_URL") or (
-        limiter_uri if limiter_uri.startswith(("redis://", "rediss://")) else None)
+    cache_url = (
+        env.get("CACHE_URL")
+        or env.get("REDIS_URL")
+        or (limiter_uri if limiter_uri.startswith(("redis://", "rediss://")) else None)
+    )
     cache_seconds = 0 if mode == "testing" or (production and not cache_url) else 10
     allow_list = [ip.strip() for ip in env.get("INTERNAL_IP_ALLOWLIST", "").split(",") if ip.strip()]
 
@@ -153,8 +162,7 @@ def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = N
         # Only tools may switch CSRF off, and never in production.
         "WTF_CSRF_ENABLED": True if production else _flag(env.get("WTF_CSRF_ENABLED"), True),
         "PREFERRED_URL_SCHEME": "https" if production else "http",
-        "FRONTEND_DIST": env.get("FRONTEND_DIST")
-        or str(Path(__file__).resolve().parent.parent / "frontend" / "dist"),
+        "FRONTEND_DIST": env.get("FRONTEND_DIST") or str(Path(__file__).resolve().parent.parent / "frontend" / "dist"),
         "TRAINING_MAX_STEPS": int(env["TRAINING_MAX_STEPS"]) if env.get("TRAINING_MAX_STEPS") else None,
         "LICENSE_TERMS_URL": env.get("LICENSE_TERMS_URL") or None,
         **_c2pa_paths(instance, env, mode),

@@ -41,36 +41,170 @@ from .users.models import Artist, User
 EMAIL_DOMAIN = "demo.example.com"
 SMALL = {"users": 40, "styles": 12, "generations": 240, "likes": 1200}
 
-FIRST = ("anna mina jun sora yuki leo max eva noah liam mia ella lucas hana jisoo minho ara theo iris nora "
-         "felix ivy otto ruby kai luna omar zoe ravi nina hugo lena emil ada taro rin kenji mei").split()
-LAST = ("kim lee park choi tanaka sato mori berg novak silva rossi weber costa smith brown garcia lopez "
-        "martin moreau fischer jensen nakamura ito kang yoon han lim cho shin hwang").split()
-ADJECTIVES = ("watercolor ink neon pastel gothic dreamy vintage retro cyber misty golden crimson azure "
-              "velvet lunar solar rustic noir vivid soft bold silent wild frozen electric paper chalk "
-              "oil cosmic floral urban ancient").split()
-NOUNS = ("dreams portraits landscapes cities forests oceans skies gardens stories memories whispers "
-         "shadows lights echoes horizons legends spirits journeys seasons machines creatures castles "
-         "streets tides blossoms mountains rivers islands").split()
+FIRST = (
+    "anna mina jun sora yuki leo max eva noah liam mia ella lucas hana jisoo minho ara theo iris nora "
+    "felix ivy otto ruby kai luna omar zoe ravi nina hugo lena emil ada taro rin kenji mei"
+).split()
+LAST = (
+    "kim lee park choi tanaka sato mori berg novak silva rossi weber costa smith brown garcia lopez "
+    "martin moreau fischer jensen nakamura ito kang yoon han lim cho shin hwang"
+).split()
+ADJECTIVES = (
+    "watercolor ink neon pastel gothic dreamy vintage retro cyber misty golden crimson azure "
+    "velvet lunar solar rustic noir vivid soft bold silent wild frozen electric paper chalk "
+    "oil cosmic floral urban ancient"
+).split()
+NOUNS = (
+    "dreams portraits landscapes cities forests oceans skies gardens stories memories whispers "
+    "shadows lights echoes horizons legends spirits journeys seasons machines creatures castles "
+    "streets tides blossoms mountains rivers islands"
+).split()
 # Most used first (tags are drawn with a Zipf-like skew over this order).
 VOCABULARY = (
-    "portrait", "landscape", "anime", "watercolor", "fantasy", "character", "digital art", "sketch", "cute",
-    "cityscape", "oil painting", "flowers", "night", "girl", "cat", "ink", "pastel", "concept art", "manga",
-    "colorful", "sunset", "forest", "ocean", "dark", "moody", "soft light", "line art", "sci-fi", "cyberpunk",
-    "woman", "man", "dragon", "city", "street", "rain", "snow", "winter", "summer", "autumn", "spring", "moon",
-    "stars", "space", "planet", "castle", "village", "cafe", "interior", "food", "tea", "coffee", "book",
-    "music", "guitar", "piano", "robot", "witch", "knight", "princess", "astronaut", "warrior", "boy", "child",
-    "couple", "family", "festival", "dog", "bird", "train", "car", "boat", "bicycle", "mountain", "sunrise",
-    "fog", "surreal", "abstract", "minimalism", "noir", "steampunk", "pop art", "comic", "chibi", "pixel art",
-    "isometric", "low poly", "flat design", "gouache", "charcoal", "pencil", "woodcut", "ukiyo-e",
-    "art nouveau", "art deco", "impressionism", "expressionism", "baroque", "bright", "monochrome", "sepia",
-    "neon", "dramatic lighting", "hanbok", "kimono", "traditional", "modern", "futuristic", "retro",
-    "vintage", "y2k", "vaporwave", "glitch", "texture", "grain", "halftone", "thick lines", "thin lines",
-    "children book", "editorial", "poster", "album cover", "logo", "icon", "sticker", "tattoo",
+    "portrait",
+    "landscape",
+    "anime",
+    "watercolor",
+    "fantasy",
+    "character",
+    "digital art",
+    "sketch",
+    "cute",
+    "cityscape",
+    "oil painting",
+    "flowers",
+    "night",
+    "girl",
+    "cat",
+    "ink",
+    "pastel",
+    "concept art",
+    "manga",
+    "colorful",
+    "sunset",
+    "forest",
+    "ocean",
+    "dark",
+    "moody",
+    "soft light",
+    "line art",
+    "sci-fi",
+    "cyberpunk",
+    "woman",
+    "man",
+    "dragon",
+    "city",
+    "street",
+    "rain",
+    "snow",
+    "winter",
+    "summer",
+    "autumn",
+    "spring",
+    "moon",
+    "stars",
+    "space",
+    "planet",
+    "castle",
+    "village",
+    "cafe",
+    "interior",
+    "food",
+    "tea",
+    "coffee",
+    "book",
+    "music",
+    "guitar",
+    "piano",
+    "robot",
+    "witch",
+    "knight",
+    "princess",
+    "astronaut",
+    "warrior",
+    "boy",
+    "child",
+    "couple",
+    "family",
+    "festival",
+    "dog",
+    "bird",
+    "train",
+    "car",
+    "boat",
+    "bicycle",
+    "mountain",
+    "sunrise",
+    "fog",
+    "surreal",
+    "abstract",
+    "minimalism",
+    "noir",
+    "steampunk",
+    "pop art",
+    "comic",
+    "chibi",
+    "pixel art",
+    "isometric",
+    "low poly",
+    "flat design",
+    "gouache",
+    "charcoal",
+    "pencil",
+    "woodcut",
+    "ukiyo-e",
+    "art nouveau",
+    "art deco",
+    "impressionism",
+    "expressionism",
+    "baroque",
+    "bright",
+    "monochrome",
+    "sepia",
+    "neon",
+    "dramatic lighting",
+    "hanbok",
+    "kimono",
+    "traditional",
+    "modern",
+    "futuristic",
+    "retro",
+    "vintage",
+    "y2k",
+    "vaporwave",
+    "glitch",
+    "texture",
+    "grain",
+    "halftone",
+    "thick lines",
+    "thin lines",
+    "children book",
+    "editorial",
+    "poster",
+    "album cover",
+    "logo",
+    "icon",
+    "sticker",
+    "tattoo",
 )
-PHRASES = ("Love the colours!", "This is stunning.", "How did you get this light?", "So dreamy.",
-           "The texture is amazing", "Wow, the details!", "Using this as my wallpaper.", "Beautiful mood.",
-           "The artist's style really shows here.", "Great composition!", "I want a print of this.",
-           "Thanks!", "Agreed!", "Same here.", "This made my day.", "Perfect for my zine.")
+PHRASES = (
+    "Love the colours!",
+    "This is stunning.",
+    "How did you get this light?",
+    "So dreamy.",
+    "The texture is amazing",
+    "Wow, the details!",
+    "Using this as my wallpaper.",
+    "Beautiful mood.",
+    "The artist's style really shows here.",
+    "Great composition!",
+    "I want a print of this.",
+    "Thanks!",
+    "Agreed!",
+    "Same here.",
+    "This made my day.",
+    "Perfect for my zine.",
+)
 
 
 @dataclass
@@ -85,9 +219,12 @@ class Sizes:
         """Missing sizes: the small default set, except that users scale with the styles (an artist
         per style plus twice as many other users)."""
         styles = SMALL["styles"] if styles is None else styles
-        sizes = cls(users=users if users is not None else max(SMALL["users"], styles * 3), styles=styles,
-                    generations=SMALL["generations"] if generations is None else generations,
-                    likes=SMALL["likes"] if likes is None else likes)
+        sizes = cls(
+            users=users if users is not None else max(SMALL["users"], styles * 3),
+            styles=styles,
+            generations=SMALL["generations"] if generations is None else generations,
+            likes=SMALL["likes"] if likes is None else likes,
+        )
         if sizes.styles < 1 or sizes.users <= sizes.styles or sizes.generations < 0 or sizes.likes < 0:
             raise ValueError("need at least 1 style and more users than styles (every style has its own artist)")
         return sizes
@@ -102,6 +239,7 @@ class Summary:
 
 
 # --- planning helpers ---------------------------------------------------------------------------
+
 
 def _zipf_cum(n: int, s: float) -> list[float]:
     return list(itertools.accumulate((k + 1) ** -s for k in range(n)))
@@ -161,6 +299,7 @@ def demo_exists() -> bool:
 
 # --- the plan -----------------------------------------------------------------------------------
 
+
 def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progress=lambda message: None) -> Summary:
     """Write the demo data set in the current transaction (the caller commits)."""
     import time
@@ -169,9 +308,16 @@ def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progre
     rng = random.Random(seed)
     writer = Writer()
     now = utcnow()
-    keys = _demo_images(seed) if images else {"generation": ["demo/generation-0.png"],
-                                              "generation_thumb": ["demo/generation-0-thumb.png"],
-                                              "style": ["demo/style-0-thumb.png"], "avatar": []}
+    keys = (
+        _demo_images(seed)
+        if images
+        else {
+            "generation": ["demo/generation-0.png"],
+            "generation_thumb": ["demo/generation-0-thumb.png"],
+            "style": ["demo/style-0-thumb.png"],
+            "avatar": [],
+        }
+    )
     summary = Summary()
     U, S = sizes.users, sizes.styles  # noqa: N806 - sizes read like the maths they are
 
@@ -189,14 +335,40 @@ def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progre
         user_created.append(now - timedelta(days=rng.uniform(60, 400)))
     inactive_artists = {i for i in range(S) if rng.random() < 0.01}
     avatars = keys["avatar"]
-    summary.counts["users"] = writer.insert(User.__table__, (
-        "id", "google_sub", "email", "username", "bio", "profile_image_key", "role", "token_balance", "is_active",
-        "deactivated_at", "created_at", "updated_at"), (
-        (user_ids[i], f"dev:{usernames[i]}@{EMAIL_DOMAIN}", f"{usernames[i]}@{EMAIL_DOMAIN}", usernames[i],
-         "Demo account.", rng.choice(avatars) if avatars and rng.random() < 0.3 else None,
-         "artist" if i < S else "user", 0, i not in inactive_artists,
-         now - timedelta(days=1) if i in inactive_artists else None, user_created[i], user_created[i])
-        for i in range(U)))
+    summary.counts["users"] = writer.insert(
+        User.__table__,
+        (
+            "id",
+            "google_sub",
+            "email",
+            "username",
+            "bio",
+            "profile_image_key",
+            "role",
+            "token_balance",
+            "is_active",
+            "deactivated_at",
+            "created_at",
+            "updated_at",
+        ),
+        (
+            (
+                user_ids[i],
+                f"dev:{usernames[i]}@{EMAIL_DOMAIN}",
+                f"{usernames[i]}@{EMAIL_DOMAIN}",
+                usernames[i],
+                "Demo account.",
+                rng.choice(avatars) if avatars and rng.random() < 0.3 else None,
+                "artist" if i < S else "user",
+                0,
+                i not in inactive_artists,
+                now - timedelta(days=1) if i in inactive_artists else None,
+                user_created[i],
+                user_created[i],
+            )
+            for i in range(U)
+        ),
+    )
     progress(f"users: {U}")
 
     # styles, with a popularity order that generations, likes and follows share
@@ -217,8 +389,9 @@ def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progre
     gen_user = rng.choices(user_order, cum_weights=_zipf_cum(U, 0.8), k=G)
     gen_status = rng.choices(("completed", "failed"), weights=(97, 3), k=G)
     gen_public = [gen_status[g] == "completed" and rng.random() < 0.55 for g in range(G)]
-    gen_created = [_between(rng, style_created[gen_style[g]] + timedelta(hours=1), now - timedelta(minutes=5))
-                   for g in range(G)]
+    gen_created = [
+        _between(rng, style_created[gen_style[g]] + timedelta(hours=1), now - timedelta(minutes=5)) for g in range(G)
+    ]
     public = [g for g in range(G) if gen_public[g]]
     rng.shuffle(public)
 
@@ -233,8 +406,11 @@ def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progre
             if missing <= 0:
                 break
             draw = int(missing * 1.2) + 10
-            for g, u in zip(rng.choices(public, cum_weights=gen_cum, k=draw),
-                            rng.choices(user_order, cum_weights=user_cum, k=draw), strict=True):
+            for g, u in zip(
+                rng.choices(public, cum_weights=gen_cum, k=draw),
+                rng.choices(user_order, cum_weights=user_cum, k=draw),
+                strict=True,
+            ):
                 pairs.add(g * U + u)
         while len(pairs) > sizes.likes:
             pairs.pop()
@@ -254,8 +430,9 @@ def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progre
         comments.append((comment_ids[c], g, top_author[c], None, _between(rng, gen_created[g], now)))
     for r, parent in enumerate(reply_parent):
         _, g, _, _, parent_created = comments[parent]
-        comments.append((comment_ids[top_n + r], g, rng.choice(user_order), comment_ids[parent],
-                         _between(rng, parent_created, now)))
+        comments.append(
+            (comment_ids[top_n + r], g, rng.choice(user_order), comment_ids[parent], _between(rng, parent_created, now))
+        )
     comment_count = Counter(c[1] for c in comments)
 
     # follows: everyone follows a few artists, popular artists (of popular styles) most
@@ -270,23 +447,73 @@ def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progre
     follower_count = Counter(a for _, a in follows)
 
     # now write, parents first
-    summary.counts["artists"] = writer.insert(Artist.__table__, (
-        "id", "user_id", "artist_name", "contact_email", "signature_image_key", "earned_token_balance",
-        "follower_count", "created_at", "updated_at"), (
-        (artist_ids[i], user_ids[i], artist_names[i], f"studio@{EMAIL_DOMAIN}",
-         "", 0, follower_count[i], user_created[i], user_created[i]) for i in range(S)))
+    summary.counts["artists"] = writer.insert(
+        Artist.__table__,
+        (
+            "id",
+            "user_id",
+            "artist_name",
+            "contact_email",
+            "signature_image_key",
+            "earned_token_balance",
+            "follower_count",
+            "created_at",
+            "updated_at",
+        ),
+        (
+            (
+                artist_ids[i],
+                user_ids[i],
+                artist_names[i],
+                f"studio@{EMAIL_DOMAIN}",
+                "",
+                0,
+                follower_count[i],
+                user_created[i],
+                user_created[i],
+            )
+            for i in range(S)
+        ),
+    )
     generation_count = Counter(gen_style)
-    summary.counts["styles"] = writer.insert(Style.__table__, (
-        "id", "artist_id", "title", "description", "generation_cost_tokens", "training_status", "training_attempts",
-        "failure_reason", "thumbnail_key", "generation_count", "training_started_at", "training_finished_at",
-        "created_at", "updated_at"), (
-        (style_ids[i], artist_ids[i], titles[i], f"{titles[i]} — a demo style (no trained model).",
-         rng.choice((1, 2, 3, 5, 5, 8, 10, 10, 15, 20, 30, 50)), statuses[i],
-         0 if statuses[i] == "pending" else 1, "Demo failure" if statuses[i] == "failed" else None,
-         rng.choice(keys["style"]), generation_count[i],
-         None if statuses[i] == "pending" else style_created[i] + timedelta(minutes=2),
-         style_created[i] + timedelta(minutes=25) if statuses[i] in ("completed", "failed") else None,
-         style_created[i], style_created[i]) for i in range(S)))
+    summary.counts["styles"] = writer.insert(
+        Style.__table__,
+        (
+            "id",
+            "artist_id",
+            "title",
+            "description",
+            "generation_cost_tokens",
+            "training_status",
+            "training_attempts",
+            "failure_reason",
+            "thumbnail_key",
+            "generation_count",
+            "training_started_at",
+            "training_finished_at",
+            "created_at",
+            "updated_at",
+        ),
+        (
+            (
+                style_ids[i],
+                artist_ids[i],
+                titles[i],
+                f"{titles[i]} — a demo style (no trained model).",
+                rng.choice((1, 2, 3, 5, 5, 8, 10, 10, 15, 20, 30, 50)),
+                statuses[i],
+                0 if statuses[i] == "pending" else 1,
+                "Demo failure" if statuses[i] == "failed" else None,
+                rng.choice(keys["style"]),
+                generation_count[i],
+                None if statuses[i] == "pending" else style_created[i] + timedelta(minutes=2),
+                style_created[i] + timedelta(minutes=25) if statuses[i] in ("completed", "failed") else None,
+                style_created[i],
+                style_created[i],
+            )
+            for i in range(S)
+        ),
+    )
     progress(f"artists and styles: {S}")
 
     tag_names = set(VOCABULARY) | {title.lower() for title in titles}
@@ -294,8 +521,11 @@ def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progre
     missing = sorted(tag_names - set(tag_ids))
     for name, tag_id in zip(missing, writer.reserve_ids(Tag.__table__, len(missing)), strict=True):
         tag_ids[name] = tag_id
-    writer.insert(Tag.__table__, ("id", "name", "usage_count", "is_active", "is_flagged", "created_at", "updated_at"),
-                  ((tag_ids[name], name, 0, True, False, now, now) for name in missing))
+    writer.insert(
+        Tag.__table__,
+        ("id", "name", "usage_count", "is_active", "is_flagged", "created_at", "updated_at"),
+        ((tag_ids[name], name, 0, True, False, now, now) for name in missing),
+    )
     vocab_cum = _zipf_cum(len(VOCABULARY), 1.0)
     usage: Counter[int] = Counter()
     style_links = []
@@ -312,60 +542,128 @@ def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progre
         for g in range(G):
             done = gen_status[g] == "completed"
             k = rng.randrange(len(keys["generation"]))
-            yield (gen_ids[g], user_ids[gen_user[g]], style_ids[gen_style[g]], prompts[g], "",
-                   rng.choices(("1:1", "2:2", "1:2"), weights=(80, 10, 10))[0], rng.randrange(2**32), gen_status[g],
-                   1, None if done else "GENERATION_FAILED", None if done else "Demo failure",
-                   keys["generation"][k] if done else None, keys["generation_thumb"][k] if done else None,
-                   gen_public[g], like_count[g], comment_count[g], 0,
-                   gen_created[g] + timedelta(seconds=12) if done else None, gen_created[g], gen_created[g])
+            yield (
+                gen_ids[g],
+                user_ids[gen_user[g]],
+                style_ids[gen_style[g]],
+                prompts[g],
+                "",
+                rng.choices(("1:1", "2:2", "1:2"), weights=(80, 10, 10))[0],
+                rng.randrange(2**32),
+                gen_status[g],
+                1,
+                None if done else "GENERATION_FAILED",
+                None if done else "Demo failure",
+                keys["generation"][k] if done else None,
+                keys["generation_thumb"][k] if done else None,
+                gen_public[g],
+                like_count[g],
+                comment_count[g],
+                0,
+                gen_created[g] + timedelta(seconds=12) if done else None,
+                gen_created[g],
+                gen_created[g],
+            )
 
-    summary.counts["generations"] = writer.insert(Generation.__table__, (
-        "id", "user_id", "style_id", "prompt_tags", "description", "aspect_ratio", "seed", "status", "attempts",
-        "error_code", "error_message", "result_key", "thumbnail_key", "is_public", "like_count", "comment_count",
-        "cost_tokens", "completed_at", "created_at", "updated_at"), generation_rows())
+    summary.counts["generations"] = writer.insert(
+        Generation.__table__,
+        (
+            "id",
+            "user_id",
+            "style_id",
+            "prompt_tags",
+            "description",
+            "aspect_ratio",
+            "seed",
+            "status",
+            "attempts",
+            "error_code",
+            "error_message",
+            "result_key",
+            "thumbnail_key",
+            "is_public",
+            "like_count",
+            "comment_count",
+            "cost_tokens",
+            "completed_at",
+            "created_at",
+            "updated_at",
+        ),
+        generation_rows(),
+    )
     generation_links = [(gen_ids[g], tag_ids[name]) for g in range(G) for name in prompts[g]]
     usage.update(tag for _, tag in generation_links)
     writer.insert(generation_tags, ("generation_id", "tag_id"), generation_links)
     for n, group in itertools.groupby(sorted(usage.items(), key=lambda item: item[1]), key=lambda item: item[1]):
-        db.session.execute(update(Tag).where(Tag.id.in_([tag for tag, _ in group]))
-                           .values(usage_count=Tag.usage_count + n).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Tag)
+            .where(Tag.id.in_([tag for tag, _ in group]))
+            .values(usage_count=Tag.usage_count + n)
+            .execution_options(synchronize_session=False)
+        )
     progress(f"generations: {G}")
 
     # likes and their notifications, streamed
     like_created = {code: _between(rng, gen_created[code // U], now) for code in pairs}
-    summary.counts["likes"] = writer.insert(Like.__table__, ("user_id", "generation_id", "created_at", "updated_at"), (
-        (user_ids[code % U], gen_ids[code // U], like_created[code], like_created[code]) for code in pairs))
+    summary.counts["likes"] = writer.insert(
+        Like.__table__,
+        ("user_id", "generation_id", "created_at", "updated_at"),
+        ((user_ids[code % U], gen_ids[code // U], like_created[code], like_created[code]) for code in pairs),
+    )
     progress(f"likes: {len(pairs)}")
-    summary.counts["comments"] = writer.insert(Comment.__table__, (
-        "id", "generation_id", "author_id", "parent_id", "body", "is_deleted", "created_at", "updated_at"), (
-        (cid, gen_ids[g], user_ids[a], parent, rng.choice(PHRASES), False, created, created)
-        for cid, g, a, parent, created in comments))
+    summary.counts["comments"] = writer.insert(
+        Comment.__table__,
+        ("id", "generation_id", "author_id", "parent_id", "body", "is_deleted", "created_at", "updated_at"),
+        (
+            (cid, gen_ids[g], user_ids[a], parent, rng.choice(PHRASES), False, created, created)
+            for cid, g, a, parent, created in comments
+        ),
+    )
     follow_created = {pair: _between(rng, max(user_created[pair[0]], user_created[pair[1]]), now) for pair in follows}
-    summary.counts["follows"] = writer.insert(Follow.__table__, (
-        "follower_id", "following_id", "created_at", "updated_at"), (
-        (user_ids[u], user_ids[a], follow_created[(u, a)], follow_created[(u, a)]) for u, a in follows))
+    summary.counts["follows"] = writer.insert(
+        Follow.__table__,
+        ("follower_id", "following_id", "created_at", "updated_at"),
+        ((user_ids[u], user_ids[a], follow_created[(u, a)], follow_created[(u, a)]) for u, a in follows),
+    )
 
     unread_after = now - timedelta(days=3)
     parent_author = {c[0]: c[2] for c in comments}
 
     def notification_rows() -> Iterator[tuple]:
         def row(recipient, kind, target_type, target_id, actor, created, dedupe=None):
-            return (user_ids[recipient], user_ids[actor] if actor is not None else None, kind, target_type, target_id,
-                    created < unread_after, dedupe, created, created)
+            return (
+                user_ids[recipient],
+                user_ids[actor] if actor is not None else None,
+                kind,
+                target_type,
+                target_id,
+                created < unread_after,
+                dedupe,
+                created,
+                created,
+            )
 
         for code in pairs:
             g, u = divmod(code, U)
             if gen_user[g] != u:
-                yield row(gen_user[g], "like", "generation", gen_ids[g], u, like_created[code],
-                          f"like:{user_ids[u]}:{gen_ids[g]}")
+                yield row(
+                    gen_user[g],
+                    "like",
+                    "generation",
+                    gen_ids[g],
+                    u,
+                    like_created[code],
+                    f"like:{user_ids[u]}:{gen_ids[g]}",
+                )
         for cid, g, a, parent, created in comments:
             recipients = [gen_user[g]] + ([parent_author[parent]] if parent is not None else [])
             for recipient in dict.fromkeys(recipients):
                 if recipient != a:
                     yield row(recipient, "comment", "comment", cid, a, created)
         for u, a in follows:
-            yield row(a, "follow", "user", user_ids[u], u, follow_created[(u, a)],
-                      f"follow:{user_ids[u]}:{user_ids[a]}")
+            yield row(
+                a, "follow", "user", user_ids[u], u, follow_created[(u, a)], f"follow:{user_ids[u]}:{user_ids[a]}"
+            )
         for g in range(G):
             kind = "generation_complete" if gen_status[g] == "completed" else "generation_failed"
             yield row(gen_user[g], kind, "generation", gen_ids[g], None, gen_created[g] + timedelta(seconds=12))
@@ -374,9 +672,21 @@ def create_demo_data(sizes: Sizes, *, seed: int = 1, images: bool = True, progre
                 kind = "style_training_complete" if statuses[i] == "completed" else "style_training_failed"
                 yield row(i, kind, "style", style_ids[i], None, style_created[i] + timedelta(minutes=25))
 
-    summary.counts["notifications"] = writer.insert(Notification.__table__, (
-        "recipient_id", "actor_id", "type", "target_type", "target_id", "is_read", "dedupe_key", "created_at",
-        "updated_at"), notification_rows())
+    summary.counts["notifications"] = writer.insert(
+        Notification.__table__,
+        (
+            "recipient_id",
+            "actor_id",
+            "type",
+            "target_type",
+            "target_id",
+            "is_read",
+            "dedupe_key",
+            "created_at",
+            "updated_at",
+        ),
+        notification_rows(),
+    )
     progress(f"notifications: {summary.counts['notifications']}")
 
     received = Counter(gen_user[code // U] for code in pairs)

@@ -22,8 +22,14 @@ class APIError(Exception):
     code = "VALIDATION_ERROR"
     message = "The request could not be processed."
 
-    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None,
-                 code: str | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        code: str | None = None,
+        status: int | None = None,
+    ):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.details = details or {}
@@ -156,7 +162,8 @@ def _service_down(error: BaseException) -> bool:
         return True
     name = type(error).__name__
     if type(error).__module__.startswith(("botocore", "kombu", "amqp")) and (
-            "Connect" in name or "Timeout" in name or name == "OperationalError"):
+        "Connect" in name or "Timeout" in name or name == "OperationalError"
+    ):
         return True
     if type(error).__name__ == "ClientError" and type(error).__module__.startswith("botocore"):
         status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

@@ -68,8 +68,9 @@ class PerAppLimiter(Limiter):
             app.config["RATELIMIT_ENABLED"] = wanted
         protect = app.extensions.get("csrf")
         # (Tests re-bind the limiter to an app that already served requests: register once.)
-        if isinstance(protect, HeaderCSRFProtect) and protect.check_after_rate_limits not in \
-                app.before_request_funcs.get(None, []):
+        if isinstance(
+            protect, HeaderCSRFProtect
+        ) and protect.check_after_rate_limits not in app.before_request_funcs.get(None, []):
             app.before_request(protect.check_after_rate_limits)
 
 

@@ -49,24 +49,32 @@ def read_upload(file_storage, *, max_bytes: int, field: str) -> bytes:
     """Read an uploaded file, refusing it as soon as it is larger than ``max_bytes``."""
     data = file_storage.stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ImageSizeExceeded(f"{field}: the file is larger than {max_bytes // (1024 * 1024)} MB.",
-                                details={"field": field, "filename": file_storage.filename,
-                                         "max_bytes": max_bytes})
+        raise ImageSizeExceeded(
+            f"{field}: the file is larger than {max_bytes // (1024 * 1024)} MB.",
+            details={"field": field, "filename": file_storage.filename, "max_bytes": max_bytes},
+        )
     if not data:
-        raise InvalidImageFormat(f"{field}: the file is empty.", details={"field": field,
-                                                                           "filename": file_storage.filename})
+        raise InvalidImageFormat(
+            f"{field}: the file is empty.", details={"field": field, "filename": file_storage.filename}
+        )
     return data
 
 
-def too_many_pixels(field: str, details: dict, max_pixels: int, width: int | None = None,
-                    height: int | None = None) -> InvalidImageFormat:
+def too_many_pixels(
+    field: str, details: dict, max_pixels: int, width: int | None = None, height: int | None = None
+) -> InvalidImageFormat:
     """The INVALID_IMAGE_FORMAT error for an image over its pixel cap (the message names the cap)."""
     size = f" ({width}×{height})" if width is not None else ""
     return InvalidImageFormat(
         f"{field}: the image has too many pixels{size}; at most {max_pixels:,} pixels "
         f"({max_pixels / 1_000_000:g} megapixels) are accepted.",
-        details={**details, "reason": "too_many_pixels", "max_pixels": max_pixels,
-                 **({"width": width, "height": height} if width is not None else {})})
+        details={
+            **details,
+            "reason": "too_many_pixels",
+            "max_pixels": max_pixels,
+            **({"width": width, "height": height} if width is not None else {}),
+        },
+    )
 
 
 @dataclass
@@ -76,8 +84,15 @@ class ProbedImage:
     height: int
 
 
-def probe_image(data: bytes, *, field: str, filename: str | None = None, min_side: int = 0,
-                max_pixels: int = MAX_PIXELS, formats: tuple[str, ...] = ("JPEG", "PNG")) -> ProbedImage:
+def probe_image(
+    data: bytes,
+    *,
+    field: str,
+    filename: str | None = None,
+    min_side: int = 0,
+    max_pixels: int = MAX_PIXELS,
+    formats: tuple[str, ...] = ("JPEG", "PNG"),
+) -> ProbedImage:
     """Read only the header (format, size, frames; nothing is decoded) and refuse what a decode must not
     be spent on: INVALID_IMAGE_FORMAT (not JPEG/PNG, over ``max_pixels``, animated, smaller than
     ``min_side``). Run it on every file of a request before decoding any of them."""
@@ -90,8 +105,10 @@ def probe_image(data: bytes, *, field: str, filename: str | None = None, min_sid
                 if width * height > max_pixels:
                     raise too_many_pixels(field, details, max_pixels, width, height)
                 if getattr(probe, "is_animated", False) or getattr(probe, "n_frames", 1) > 1:
-                    raise InvalidImageFormat(f"{field}: animated or multi-frame images are not accepted.",
-                                             details={**details, "reason": "multi_frame"})
+                    raise InvalidImageFormat(
+                        f"{field}: animated or multi-frame images are not accepted.",
+                        details={**details, "reason": "multi_frame"},
+                    )
     except InvalidImageFormat:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -99,20 +116,24 @@ def probe_image(data: bytes, *, field: str, filename: str | None = None, min_sid
         raise too_many_pixels(field, details, max_pixels) from None
     except UnidentifiedImageError:
         names = ", ".join("JPG" if f == "JPEG" else ("WebP" if f == "WEBP" else f) for f in formats)
-        raise InvalidImageFormat(f"{field}: only real {names} images are accepted.",
-                                 details={**details, "reason": "not_jpeg_or_png"}) from None
+        raise InvalidImageFormat(
+            f"{field}: only real {names} images are accepted.", details={**details, "reason": "not_jpeg_or_png"}
+        ) from None
     except (OSError, SyntaxError, ValueError):
-        raise InvalidImageFormat(f"{field}: the image is damaged or truncated.",
-                                 details={**details, "reason": "corrupt"}) from None
+        raise InvalidImageFormat(
+            f"{field}: the image is damaged or truncated.", details={**details, "reason": "corrupt"}
+        ) from None
     if min(width, height) < min_side:  # the short side does not change with EXIF orientation
-        raise InvalidImageFormat(f"{field}: images must be at least {min_side}×{min_side} pixels.",
-                                 details={**details, "reason": "too_small", "width": width,
-                                          "height": height, "min_side": min_side})
+        raise InvalidImageFormat(
+            f"{field}: images must be at least {min_side}×{min_side} pixels.",
+            details={**details, "reason": "too_small", "width": width, "height": height, "min_side": min_side},
+        )
     return ProbedImage(format=fmt, width=width, height=height)
 
 
-def check_image(data: bytes, *, field: str, filename: str | None = None, min_side: int = 0,
-                max_pixels: int = MAX_PIXELS) -> CheckedImage:
+def check_image(
+    data: bytes, *, field: str, filename: str | None = None, min_side: int = 0, max_pixels: int = MAX_PIXELS
+) -> CheckedImage:
     """Decode ``data`` as JPEG or PNG and return the normalised image, or raise
     INVALID_IMAGE_FORMAT (not an image, wrong format, truncated, animated, bomb, too small).
     The header is probed first (:func:`probe_image`), so an over-cap image is never decoded."""
@@ -131,11 +152,13 @@ def check_image(data: bytes, *, field: str, filename: str | None = None, min_sid
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise too_many_pixels(field, details, max_pixels) from None
     except UnidentifiedImageError:
-        raise InvalidImageFormat(f"{field}: only real JPG or PNG images are accepted.",
-                                 details={**details, "reason": "not_jpeg_or_png"}) from None
+        raise InvalidImageFormat(
+            f"{field}: only real JPG or PNG images are accepted.", details={**details, "reason": "not_jpeg_or_png"}
+        ) from None
     except (OSError, SyntaxError, ValueError):
-        raise InvalidImageFormat(f"{field}: the image is damaged or truncated.",
-                                 details={**details, "reason": "corrupt"}) from None
+        raise InvalidImageFormat(
+            f"{field}: the image is damaged or truncated.", details={**details, "reason": "corrupt"}
+        ) from None
     mode = "RGBA" if image.mode in ("RGBA", "LA", "P") and _has_alpha(image) else "RGB"
     icc = image.info.get("icc_profile")
     image = image.convert(mode)
@@ -145,9 +168,16 @@ def check_image(data: bytes, *, field: str, filename: str | None = None, min_sid
     if icc:
         image = _to_srgb(image, icc)
     if min(image.size) < min_side:
-        raise InvalidImageFormat(f"{field}: images must be at least {min_side}×{min_side} pixels.",
-                                 details={**details, "reason": "too_small", "width": image.width,
-                                          "height": image.height, "min_side": min_side})
+        raise InvalidImageFormat(
+            f"{field}: images must be at least {min_side}×{min_side} pixels.",
+            details={
+                **details,
+                "reason": "too_small",
+                "width": image.width,
+                "height": image.height,
+                "min_side": min_side,
+            },
+        )
     return CheckedImage(image=image, format=fmt, width=image.width, height=image.height)
 
 

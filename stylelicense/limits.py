@@ -62,8 +62,10 @@ def limits() -> dict[str, int]:
 
 def packages() -> list[dict[str, Any]]:
     """Token packages, cheapest first (prices are the server's; a client sends only the id)."""
-    return [{"id": p.id, "tokens": p.tokens, "price": p.price, "currency": p.currency}
-            for p in sorted(PACKAGES.values(), key=lambda p: p.price)]
+    return [
+        {"id": p.id, "tokens": p.tokens, "price": p.price, "currency": p.currency}
+        for p in sorted(PACKAGES.values(), key=lambda p: p.price)
+    ]
 
 
 def error_codes() -> list[str]:

@@ -57,8 +57,9 @@ def configure_logging(app: Flask) -> None:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - g.get("request_started", time.perf_counter()))
-                                         * 1000, 1),
+                    "duration_ms": round(
+                        (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 1
+                    ),
                     "remote_addr": request.remote_addr,
                 },
             )

@@ -50,38 +50,46 @@ def build_document(app: Flask) -> dict[str, Any]:
             continue
         path = _CONVERTER.sub(r"{\2}", rule.rule)
         parameters = [
-            {"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer" if conv == "int" else "string"}}
+            {"name": name, "in": "path", "required": True, "schema": {"type": "integer" if conv == "int" else "string"}}
             for conv, name in _CONVERTER.findall(rule.rule)
         ]
         if meta["query"] is not None:
             schema = meta["query"].model_json_schema()
             for name, prop in schema.get("properties", {}).items():
-                parameters.append({"name": name, "in": "query", "required": name in schema.get("required", []),
-                                   "schema": prop})
+                parameters.append(
+                    {"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
+                )
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             operation: dict[str, Any] = {
                 "summary": meta["summary"],
                 "tags": [rule.endpoint.split(".")[0]],
                 "parameters": parameters,
                 "responses": {
-                    str(meta["status"]): {"description": "Success",
-                                          "content": {"application/json": {"schema": _success(meta, components)}}},
-                    "default": {"description": "Error envelope",
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    str(meta["status"]): {
+                        "description": "Success",
+                        "content": {"application/json": {"schema": _success(meta, components)}},
+                    },
+                    "default": {
+                        "description": "Error envelope",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
                 },
             }
             content: dict[str, Any] = {}
             if meta["body"] is not None:
                 content["application/json"] = {"schema": _schema_ref(meta["body"], components)}
             if meta["form"] is not None or meta["files"]:
-                schema = meta["form"].model_json_schema() if meta["form"] is not None else {"type": "object",
-                                                                                           "properties": {}}
+                schema = (
+                    meta["form"].model_json_schema()
+                    if meta["form"] is not None
+                    else {"type": "object", "properties": {}}
+                )
                 schema.pop("$defs", None)
                 for name, kind in meta["files"].items():
                     file_schema = {"type": "string", "format": "binary"}
                     schema.setdefault("properties", {})[name] = (
-                        {"type": "array", "items": file_schema} if kind == "array" else file_schema)
+                        {"type": "array", "items": file_schema} if kind == "array" else file_schema
+                    )
                 content["multipart/form-data"] = {"schema": schema}
             if content:
                 operation["requestBody"] = {"required": True, "content": content}
@@ -90,8 +98,11 @@ def build_document(app: Flask) -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Style License API", "version": "1.0.0",
-                 "description": "Licensed style generation. Envelope: {success, data} / {success: false, error}."},
+        "info": {
+            "title": "Style License API",
+            "version": "1.0.0",
+            "description": "Licensed style generation. Envelope: {success, data} / {success: false, error}.",
+        },
         "paths": paths,
         "components": {
             "schemas": components,
@@ -103,9 +114,14 @@ def build_document(app: Flask) -> dict[str, Any]:
 def _success(meta: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = _schema_ref(meta["response"], components) if meta["response"] else {}
     if meta["paginated"]:
-        data = {"type": "object", "properties": {"results": {"type": "array", "items": data},
-                                                 "next_cursor": {"type": ["string", "null"]},
-                                                 "has_more": {"type": "boolean"}}}
+        data = {
+            "type": "object",
+            "properties": {
+                "results": {"type": "array", "items": data},
+                "next_cursor": {"type": ["string", "null"]},
+                "has_more": {"type": "boolean"},
+            },
+        }
     return {"type": "object", "properties": {"success": {"type": "boolean", "const": True}, "data": data}}
 
 

@@ -21,7 +21,8 @@ def init_security(app: Flask) -> None:
         from .errors import BadRequest, NotFound
 
         if "\x00" in request.path or any(
-                "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+            "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
+        ):
             raise BadRequest("The address contains a NUL character.")
         for value in (request.view_args or {}).values():
             if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
@@ -47,5 +48,6 @@ def init_security(app: Flask) -> None:
         except ImportError:
             app.logger.warning("SENTRY_DSN is set but sentry-sdk is not installed")  # pragma: no cover
         else:
-            sentry_sdk.init(dsn=app.config["SENTRY_DSN"], integrations=[FlaskIntegration()],
-                            environment=app.config["ENV_NAME"])
+            sentry_sdk.init(
+                dsn=app.config["SENTRY_DSN"], integrations=[FlaskIntegration()], environment=app.config["ENV_NAME"]
+            )

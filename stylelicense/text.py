@@ -41,8 +41,9 @@ def clean_title(raw: str, *, max_length: int, field: str = "title") -> str:
     title = one_line(raw)
     if not 1 <= len(title) <= max_length:
         kind = "string_too_short" if not title else "string_too_long"  # the SPA translates the type
-        raise field_error(field, f"The title must be 1–{max_length} characters of text.", type=kind,
-                          max_length=max_length)
+        raise field_error(
+            field, f"The title must be 1–{max_length} characters of text.", type=kind, max_length=max_length
+        )
     return title
 
 

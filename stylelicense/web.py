@@ -32,8 +32,10 @@ class ConfigOut(Schema):
     toss_client_key: str | None
     sandbox_checkout: bool
     environment: str
-    limits: dict[str, int] = Field(description="Every limit the server enforces (sizes in bytes, lengths in "
-                                               "characters); the SPA validates with these, never its own copies")
+    limits: dict[str, int] = Field(
+        description="Every limit the server enforces (sizes in bytes, lengths in "
+        "characters); the SPA validates with these, never its own copies"
+    )
     packages: list[PackageOut] = Field(description="Token packages, cheapest first")
     error_codes: list[str] = Field(description="Every code an error envelope can carry (SPEC §6)")
 
@@ -43,16 +45,18 @@ class ConfigOut(Schema):
 def public_config():
     """What the SPA needs to know about this deployment (no secrets), with the server's limits."""
     config = current_app.config
-    return ok({
-        "google_login": bool(config["GOOGLE_CLIENT_ID"]),
-        "dev_login": config["DEV_LOGIN_ENABLED"],
-        "toss_client_key": config["TOSS_CLIENT_KEY"],
-        "sandbox_checkout": config["SANDBOX_CHECKOUT"],
-        "environment": config["ENV_NAME"],
-        "limits": limits.limits(),
-        "packages": limits.packages(),
-        "error_codes": limits.error_codes(),
-    })
+    return ok(
+        {
+            "google_login": bool(config["GOOGLE_CLIENT_ID"]),
+            "dev_login": config["DEV_LOGIN_ENABLED"],
+            "toss_client_key": config["TOSS_CLIENT_KEY"],
+            "sandbox_checkout": config["SANDBOX_CHECKOUT"],
+            "environment": config["ENV_NAME"],
+            "limits": limits.limits(),
+            "packages": limits.packages(),
+            "error_codes": limits.error_codes(),
+        }
+    )
 
 
 @bp.get("/media/private/<path:key>")
@@ -88,8 +92,9 @@ def _send(storage: LocalStorage, key: str, *, public: bool):
         abort(404)
     # ?download=<name>: save it under a name that says what it is (Content-Disposition: attachment).
     name = _download_name(request.args.get("download"), path.suffix)
-    response = send_from_directory(path.parent, path.name, max_age=3600 if public else 0,
-                                   as_attachment=name is not None, download_name=name)
+    response = send_from_directory(
+        path.parent, path.name, max_age=3600 if public else 0, as_attachment=name is not None, download_name=name
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     if not public:
         # A private image is for its owner's browser only: no shared cache keeps a copy.

@@ -54,10 +54,19 @@ def database_url():
 
 
 def _run_migrations(url: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url, "STYLELICENSE_ENV": "testing",
-           "STYLELICENSE_INSTANCE": str(Path("/tmp") / f"sl-migrate-{os.getpid()}")}
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "STYLELICENSE_ENV": "testing",
+        "STYLELICENSE_INSTANCE": str(Path("/tmp") / f"sl-migrate-{os.getpid()}"),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def base_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
@@ -119,9 +128,13 @@ def _clean_database(request, database_url):
         return
     engine = _cached_engine(database_url)
     with engine.begin() as connection:
-        tables = connection.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-        )).scalars().all()
+        tables = (
+            connection.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+            .scalars()
+            .all()
+        )
         if tables:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
@@ -161,8 +174,9 @@ def login():
     bonus like a first Google login) and returns the /api/auth/me payload."""
 
     def _login(client, username: str = "alice", email: str | None = None):
-        response = client.post("/api/auth/dev-login", json={"email": email or f"{username}@example.com",
-                                                            "username": username})
+        response = client.post(
+            "/api/auth/dev-login", json={"email": email or f"{username}@example.com", "username": username}
+        )
         assert response.status_code == 200, response.get_json()
         return response.get_json()["data"]
 
@@ -191,11 +205,15 @@ def make_artist(client, login, png_bytes):
 
     def _make(client=client, username: str = "artist1", artist_name: str | None = None):
         login(client, username)
-        response = client.post("/api/users/me/upgrade-to-artist", data={
-            "artist_name": artist_name or username.title(),
-            "contact_email": f"{username}@studio.example",
-            "signature_image": (BytesIO(png_bytes(300, 120, (10, 10, 10))), "signature.png"),
-        }, content_type="multipart/form-data")
+        response = client.post(
+            "/api/users/me/upgrade-to-artist",
+            data={
+                "artist_name": artist_name or username.title(),
+                "contact_email": f"{username}@studio.example",
+                "signature_image": (BytesIO(png_bytes(300, 120, (10, 10, 10))), "signature.png"),
+            },
+            content_type="multipart/form-data",
+        )
         assert response.status_code == 200, response.get_json()
         return client.get("/api/auth/me").get_json()["data"]
 
@@ -204,6 +222,7 @@ def make_artist(client, login, png_bytes):
 
 # --- end-to-end: live server, RabbitMQ vhost, real Celery worker --------------------------------
 
+
 @pytest.fixture(scope="session")
 def rabbitmq_url():
     """A private RabbitMQ virtual host for this session (queues of parallel runs never mix)."""
@@ -211,8 +230,12 @@ def rabbitmq_url():
     host = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1")
     try:
         subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-        subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            ["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     except Exception as error:
         pytest.exit(f"RabbitMQ (rabbitmqctl) is required for end-to-end tests: {error}", returncode=3)
     yield f"amqp://guest:guest@{host}:5672/{vhost}"
@@ -273,18 +296,37 @@ class WorkerProcess:
         self.process: subprocess.Popen | None = None
         # The generation worker runs as deployed: a threads pool feeding one batching GPU thread.
         threads = queues == "image_generation"
-        self.pool = ["--pool", "threads", "-c", env.get("GENERATION_CONCURRENCY", "8")] if threads else \
-            ["--pool", "prefork", "-c", "1"]
+        self.pool = (
+            ["--pool", "threads", "-c", env.get("GENERATION_CONCURRENCY", "8")]
+            if threads
+            else ["--pool", "prefork", "-c", "1"]
+        )
 
     def start(self) -> WorkerProcess:
         self.log = open(self.log_path, "ab")
         # As documented: from the repository root, nothing set but the settings (no PYTHONPATH).
         env = {key: value for key, value in {**os.environ, **self.env}.items() if key != "PYTHONPATH"}
         self.process = subprocess.Popen(
-            [*self.celery, "-A", "workers", "worker", "-Q", self.queues, *self.pool,
-             "--without-gossip", "--without-mingle", "-l", "info",
-             "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                *self.celery,
+                "-A",
+                "workers",
+                "worker",
+                "-Q",
+                self.queues,
+                *self.pool,
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "info",
+                "-n",
+                f"test-{uuid.uuid4().hex[:6]}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -312,8 +354,9 @@ def start_worker(live_app, e2e_env, tmp_path):
     """``start_worker()`` launches a worker for both queues; all are stopped after the test."""
     workers: list[WorkerProcess] = []
 
-    def _start(queues: str = "model_training,image_generation", celery: list[str] | None = None,
-               **extra_env) -> WorkerProcess:
+    def _start(
+        queues: str = "model_training,image_generation", celery: list[str] | None = None, **extra_env
+    ) -> WorkerProcess:
         env = {**e2e_env, "API_BASE_URL": live_app.config["LIVE_URL"], **extra_env}
         worker = WorkerProcess(env, queues, tmp_path / f"worker-{len(workers)}.log", celery).start()
         workers.append(worker)

@@ -33,48 +33,77 @@ def create_user(username: str | None = None, **overrides) -> User:
     return user
 
 
-def create_artist(username: str | None = None, artist_name: str | None = None, *, follower_count: int = 0,
-                  **user_overrides) -> User:
+def create_artist(
+    username: str | None = None, artist_name: str | None = None, *, follower_count: int = 0, **user_overrides
+) -> User:
     """A user with the artist role and profile; returns the user (``user.artist`` is the profile)."""
     user = create_user(username, role="artist", **user_overrides)
-    artist = Artist(user_id=user.id, artist_name=artist_name or user.username.title(),
-                    contact_email=user.email, signature_image_key=f"signatures/{user.id}.png",
-                    follower_count=follower_count)
+    artist = Artist(
+        user_id=user.id,
+        artist_name=artist_name or user.username.title(),
+        contact_email=user.email,
+        signature_image_key=f"signatures/{user.id}.png",
+        follower_count=follower_count,
+    )
     db.session.add(artist)
     db.session.flush()
     db.session.refresh(user)
     return user
 
 
-def create_style(artist: User | Artist | None = None, *, title: str | None = None, status: str = "completed",
-                 tags: list[str] | None = None, **overrides) -> Style:
+def create_style(
+    artist: User | Artist | None = None,
+    *,
+    title: str | None = None,
+    status: str = "completed",
+    tags: list[str] | None = None,
+    **overrides,
+) -> Style:
     """A style of ``artist`` (a new artist if omitted); its title is also one of its tags."""
     if artist is None:
         artist = create_artist()
     profile = artist.artist if isinstance(artist, User) else artist
     title = title or f"Style {next(_counter)}"
-    style = Style(artist_id=profile.id, title=title, description=overrides.pop("description", "A test style"),
-                  generation_cost_tokens=overrides.pop("generation_cost_tokens", 10), training_status=status,
-                  thumbnail_key=overrides.pop("thumbnail_key", f"styles/{next(_counter)}/thumb.png"), **overrides)
+    style = Style(
+        artist_id=profile.id,
+        title=title,
+        description=overrides.pop("description", "A test style"),
+        generation_cost_tokens=overrides.pop("generation_cost_tokens", 10),
+        training_status=status,
+        thumbnail_key=overrides.pop("thumbnail_key", f"styles/{next(_counter)}/thumb.png"),
+        **overrides,
+    )
     style.tags = get_or_create_tags(list(dict.fromkeys([title.lower(), *(tags or [])])))
     db.session.add(style)
     db.session.flush()
     return style
 
 
-def create_generation(user: User | None = None, style: Style | None = None, *, is_public: bool = True,
-                      status: str = "completed", **overrides) -> Generation:
+def create_generation(
+    user: User | None = None,
+    style: Style | None = None,
+    *,
+    is_public: bool = True,
+    status: str = "completed",
+    **overrides,
+) -> Generation:
     """A generation of ``user`` in ``style`` (both created if omitted), completed and public by default."""
     user = user or create_user()
     style = style or create_style()
     done = status == "completed"
     generation = Generation(
-        user_id=user.id, style_id=style.id, prompt_tags=overrides.pop("prompt_tags", ["portrait"]),
-        seed=overrides.pop("seed", 42), status=status, is_public=is_public,
+        user_id=user.id,
+        style_id=style.id,
+        prompt_tags=overrides.pop("prompt_tags", ["portrait"]),
+        seed=overrides.pop("seed", 42),
+        status=status,
+        is_public=is_public,
         cost_tokens=overrides.pop("cost_tokens", style.generation_cost_tokens),
         result_key=f"generations/{next(_counter)}.png" if done else None,
         thumbnail_key=f"generations/{next(_counter)}_thumb.png" if done else None,
-        completed_at=utcnow() if done else None, **overrides)
+        completed_at=utcnow() if done else None,
+        **overrides,
+    )
     db.session.add(generation)
     db.session.flush()
     return generation
@@ -97,10 +126,16 @@ def create_follow(follower: User, artist_user: User) -> Follow:
     return follow
 
 
-def create_comment(author: User, generation: Generation, body: str = "Nice!", *, parent: Comment | None = None,
-                   **overrides) -> Comment:
-    comment = Comment(generation_id=generation.id, author_id=author.id, body=body,
-                      parent_id=parent.id if parent else None, **overrides)
+def create_comment(
+    author: User, generation: Generation, body: str = "Nice!", *, parent: Comment | None = None, **overrides
+) -> Comment:
+    comment = Comment(
+        generation_id=generation.id,
+        author_id=author.id,
+        body=body,
+        parent_id=parent.id if parent else None,
+        **overrides,
+    )
     if not comment.is_deleted:
         generation.comment_count += 1
     db.session.add(comment)
@@ -108,11 +143,24 @@ def create_comment(author: User, generation: Generation, body: str = "Nice!", *,
     return comment
 
 
-def create_notification(recipient: User, type: str = "like", *, target_type: str = "generation", target_id: int = 0,
-                        actor: User | None = None, is_read: bool = False, age: timedelta | None = None
-                        ) -> Notification:
-    notification = Notification(recipient_id=recipient.id, type=type, target_type=target_type, target_id=target_id,
-                                actor_id=actor.id if actor else None, is_read=is_read)
+def create_notification(
+    recipient: User,
+    type: str = "like",
+    *,
+    target_type: str = "generation",
+    target_id: int = 0,
+    actor: User | None = None,
+    is_read: bool = False,
+    age: timedelta | None = None,
+) -> Notification:
+    notification = Notification(
+        recipient_id=recipient.id,
+        type=type,
+        target_type=target_type,
+        target_id=target_id,
+        actor_id=actor.id if actor else None,
+        is_read=is_read,
+    )
     if age is not None:
         notification.created_at = utcnow() - age
     db.session.add(notification)
@@ -180,6 +228,10 @@ def bought_generation(app, client, login):
     response = client.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["cat"]})
     assert response.status_code == 201
     generation_id = response.get_json()["data"]["id"]
-    return SimpleNamespace(id=generation_id, client=client, artist_id=artist_id,
-                           result_key=f"generations/{generation_id}/abc.png",
-                           thumbnail_key=f"generations/{generation_id}/abc-thumb.webp")
+    return SimpleNamespace(
+        id=generation_id,
+        client=client,
+        artist_id=artist_id,
+        result_key=f"generations/{generation_id}/abc.png",
+        thumbnail_key=f"generations/{generation_id}/abc-thumb.webp",
+    )

@@ -24,8 +24,11 @@ def _sell(buyer, style, *, days_ago: int = 0, deliver: bool = True):
     if deliver:
         credit = ledger.credit_artist_for_generation(generation, style.artist)
         licence.delivered_at = utcnow() - timedelta(days=days_ago)
-        db.session.execute(update(Transaction).where(Transaction.id == credit.id)
-                           .values(created_at=utcnow() - timedelta(days=days_ago)))
+        db.session.execute(
+            update(Transaction)
+            .where(Transaction.id == credit.id)
+            .values(created_at=utcnow() - timedelta(days=days_ago))
+        )
     db.session.flush()
     return licence
 
@@ -55,8 +58,17 @@ def test_dashboard_sums_the_ledger_per_day_and_per_style(app, client, login):
     assert (data["daily"][-1]["tokens"], data["daily"][-1]["generations"]) == (20, 2)
     assert (data["daily"][-4]["tokens"], data["daily"][-4]["generations"]) == (10, 1)
     assert sum(day["tokens"] for day in data["daily"]) == 30
-    assert data["styles"] == [{"id": style_id, "title": "Ink", "training_status": "completed", "is_paused": True,
-                               "generation_cost_tokens": 10, "generations": 4, "earned": 40}]
+    assert data["styles"] == [
+        {
+            "id": style_id,
+            "title": "Ink",
+            "training_status": "completed",
+            "is_paused": True,
+            "generation_cost_tokens": 10,
+            "generations": 4,
+            "earned": 40,
+        }
+    ]
     licences = data["recent_licences"]
     assert len(licences) == 4
     assert all(item["licensee"] == {"id": buyer_id, "username": "buyer1"} for item in licences)

@@ -28,9 +28,15 @@ def google_app(provider, database_url, tmp_path_factory):
     from stylelicense.app import create_app
 
     tmp = tmp_path_factory.mktemp("google")
-    app = create_app(env=base_env(tmp, database_url, GOOGLE_CLIENT_ID=provider.client_id,
-                                  GOOGLE_CLIENT_SECRET=provider.client_secret,
-                                  GOOGLE_METADATA_URL=provider.metadata_url))
+    app = create_app(
+        env=base_env(
+            tmp,
+            database_url,
+            GOOGLE_CLIENT_ID=provider.client_id,
+            GOOGLE_CLIENT_SECRET=provider.client_secret,
+            GOOGLE_METADATA_URL=provider.metadata_url,
+        )
+    )
     app.test_client_class = ApiClient
     return app
 
@@ -101,6 +107,7 @@ def refusal_reason(caplog) -> str:
 
 # --- Google -------------------------------------------------------------------------------------
 
+
 def test_first_google_login_creates_user_with_welcome_bonus(google_app, browser, provider):
     response = google_login(browser)
     assert response.status_code == 302 and response.headers["Location"] == "/"
@@ -114,8 +121,12 @@ def test_first_google_login_creates_user_with_welcome_bonus(google_app, browser,
     [user] = users(google_app)
     assert user.google_sub == f"google:{DEFAULT_USER['sub']}"
     [bonus] = welcome_rows(google_app, user.id)
-    assert (bonus.transaction_type, bonus.amount, bonus.sender_id, bonus.memo) == ("welcome_bonus", 100, None,
-                                                                                   "Welcome Bonus")
+    assert (bonus.transaction_type, bonus.amount, bonus.sender_id, bonus.memo) == (
+        "welcome_bonus",
+        100,
+        None,
+        "Welcome Bonus",
+    )
     # The token exchange carried the PKCE verifier (the fake refuses it otherwise) and client auth.
     token_requests = [r for r in provider.requests if r["path"] == "/token"]
     assert token_requests[-1]["form"]["code_verifier"]
@@ -236,6 +247,7 @@ def test_google_login_is_404_when_not_configured(client):
 
 # --- dev login, me, logout ----------------------------------------------------------------------
 
+
 def test_dev_login_me_and_logout(app, client, login):
     me = login(client, "bob")
     assert me["username"] == "bob" and me["token_balance"] == 100
@@ -265,6 +277,7 @@ def test_dev_login_of_a_deactivated_account_is_forbidden(app, client, login):
 
 # --- CSRF ---------------------------------------------------------------------------------------
 
+
 def test_csrf_endpoint_returns_a_token(client):
     body = client.get("/api/auth/csrf").get_json()
     assert body["success"] is True and len(body["data"]["csrf_token"]) > 20
@@ -287,8 +300,10 @@ def test_every_state_changing_route_requires_the_csrf_header(app, client, login)
             assert response.status_code != 403 or response.get_json()["error"]["code"] != "CSRF_FAILED"
             continue
         assert response.status_code == 403, (method, path, response.status_code)
-        assert response.get_json() == {"success": False, "error": {
-            "code": "CSRF_FAILED", "message": response.get_json()["error"]["message"], "details": {}}}
+        assert response.get_json() == {
+            "success": False,
+            "error": {"code": "CSRF_FAILED", "message": response.get_json()["error"]["message"], "details": {}},
+        }
         checked += 1
     assert checked >= 5  # logout, dev-login, PATCH/DELETE users/me, upgrade-to-artist at least
     # A wrong token is refused as well, and nothing was changed along the way.

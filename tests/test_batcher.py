@@ -59,8 +59,10 @@ def test_an_engine_bug_reaches_every_waiting_caller_and_the_thread_goes_on():
 
 def test_warm_up_runs_on_the_rendering_thread_before_the_first_request():
     order = []
-    batcher = RequestBatcher(lambda batch: order.append(("render", threading.current_thread().name)) or batch,
-                             warm_up=lambda: order.append(("warm", threading.current_thread().name)))
+    batcher = RequestBatcher(
+        lambda batch: order.append(("render", threading.current_thread().name)) or batch,
+        warm_up=lambda: order.append(("warm", threading.current_thread().name)),
+    )
     batcher.render(1, timeout=30)
     assert order == [("warm", "gpu-batcher"), ("render", "gpu-batcher")]
 

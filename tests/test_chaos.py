@@ -36,9 +36,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BUCKET = "chaos"
 TRIGGER = "ink wash"
-WORKER_ENV = {"GENERATION_STEPS": "2", "GENERATION_RETRY_DELAYS": "0,1,1", "GENERATION_PROGRESS_INTERVAL": "0",
-              # one job in hand at a time: the others wait in RabbitMQ, as in a backlog
-              "GENERATION_CONCURRENCY": "1", "WEBHOOK_FINAL_DEADLINE": "120"}
+WORKER_ENV = {
+    "GENERATION_STEPS": "2",
+    "GENERATION_RETRY_DELAYS": "0,1,1",
+    "GENERATION_PROGRESS_INTERVAL": "0",
+    # one job in hand at a time: the others wait in RabbitMQ, as in a backlog
+    "GENERATION_CONCURRENCY": "1",
+    "WEBHOOK_FINAL_DEADLINE": "120",
+}
 
 
 def _via(url: str, proxy: TcpProxy) -> str:
@@ -53,17 +58,28 @@ def stack(database_url, tmp_path_factory, lora_bytes):  # noqa: F811
     tmp = tmp_path_factory.mktemp("chaos")
     vhost = f"sl_chaos_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        ["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     s3 = FakeS3().start()
     s3.create_bucket(BUCKET)
     s3_host, s3_port = urlsplit(s3.endpoint_url).hostname, urlsplit(s3.endpoint_url).port
-    proxies = SimpleNamespace(pg=TcpProxy("127.0.0.1", urlsplit(database_url).port or 5432).start(),
-                              mq=TcpProxy(os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1"), 5672).start(),
-                              s3=TcpProxy(s3_host, s3_port).start())
+    proxies = SimpleNamespace(
+        pg=TcpProxy("127.0.0.1", urlsplit(database_url).port or 5432).start(),
+        mq=TcpProxy(os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1"), 5672).start(),
+        s3=TcpProxy(s3_host, s3_port).start(),
+    )
     s3_env = {**s3.env(), "S3_ENDPOINT_URL": f"http://127.0.0.1:{proxies.s3.port}"}
-    env = base_env(tmp, _via(database_url, proxies.pg), STORAGE_URL=f"s3://{BUCKET}",
-                   CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{proxies.mq.port}/{vhost}", **s3_env)
+    env = base_env(
+        tmp,
+        _via(database_url, proxies.pg),
+        STORAGE_URL=f"s3://{BUCKET}",
+        CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{proxies.mq.port}/{vhost}",
+        **s3_env,
+    )
     saved = {name: os.environ.get(name) for name in s3_env}
     os.environ.update(s3_env)  # boto3 in this process (the API) reads its credentials from here
 
@@ -73,11 +89,15 @@ def stack(database_url, tmp_path_factory, lora_bytes):  # noqa: F811
     app.test_client_class = ApiClient
     server = LiveServer(app).start()
     proxies.api = TcpProxy("127.0.0.1", server.server.server_port).start()
-    worker = WorkerProcess({**env, **WORKER_ENV, "API_BASE_URL": f"http://127.0.0.1:{proxies.api.port}"},
-                           "image_generation", tmp / "worker.log").start()
+    worker = WorkerProcess(
+        {**env, **WORKER_ENV, "API_BASE_URL": f"http://127.0.0.1:{proxies.api.port}"},
+        "image_generation",
+        tmp / "worker.log",
+    ).start()
     try:
-        yield SimpleNamespace(app=app, worker=worker, proxies=proxies, s3=s3, lora=lora_bytes, vhost=vhost,
-                              url=server.url)
+        yield SimpleNamespace(
+            app=app, worker=worker, proxies=proxies, s3=s3, lora=lora_bytes, vhost=vhost, url=server.url
+        )
     finally:
         worker.stop()
         server.stop()
@@ -112,8 +132,9 @@ def shop(stack, login):
 
 
 def _post(shop, seed: int = 7):
-    return shop.client.post("/api/generations", json={"style_id": shop.style_id, "prompt_tags": ["portrait"],
-                                                      "seed": seed})
+    return shop.client.post(
+        "/api/generations", json={"style_id": shop.style_id, "prompt_tags": ["portrait"], "seed": seed}
+    )
 
 
 def _create(shop, seed: int = 7) -> int:
@@ -127,8 +148,12 @@ def _status(shop, generation_id: int) -> dict:
 
 
 def _wait_processing(shop, generation_id: int, step: int = 1, timeout: float = 120) -> None:
-    wait_for(lambda: (_status(shop, generation_id)["progress"] or {}).get("current_step", 0) >= step,
-             timeout=timeout, interval=0.05, message=f"generation {generation_id} at step {step}")
+    wait_for(
+        lambda: (_status(shop, generation_id)["progress"] or {}).get("current_step", 0) >= step,
+        timeout=timeout,
+        interval=0.05,
+        message=f"generation {generation_id} at step {step}",
+    )
 
 
 def _files(stack, generation_id: int) -> list[str]:
@@ -139,8 +164,7 @@ def _files(stack, generation_id: int) -> list[str]:
         listing = client.list_objects_v2(Bucket=BUCKET)
     finally:
         client.close()
-    return sorted(item["Key"] for item in listing.get("Contents", [])
-                  if f"generations/{generation_id}/" in item["Key"])
+    return sorted(item["Key"] for item in listing.get("Contents", []) if f"generations/{generation_id}/" in item["Key"])
 
 
 def settle(stack, shop, *, sweep: bool = False, timeout: float = 150) -> dict[int, dict]:
@@ -178,9 +202,14 @@ def settle(stack, shop, *, sweep: bool = False, timeout: float = 150) -> dict[in
         assert sweep_stale(timedelta(seconds=1)) == []
         db.session.commit()
         for generation_id, state in states.items():
-            movements = [key.split(":")[0] for key in db.session.scalars(
-                select(Transaction.idempotency_key).where(Transaction.related_generation_id == generation_id)
-                .order_by(Transaction.id))]
+            movements = [
+                key.split(":")[0]
+                for key in db.session.scalars(
+                    select(Transaction.idempotency_key)
+                    .where(Transaction.related_generation_id == generation_id)
+                    .order_by(Transaction.id)
+                )
+            ]
             files = _files(stack, generation_id)
             if state["status"] == "completed":
                 assert movements == ["charge", "credit"], (generation_id, movements)
@@ -188,8 +217,10 @@ def settle(stack, shop, *, sweep: bool = False, timeout: float = 150) -> dict[in
             else:
                 assert movements == ["charge", "refund"], (generation_id, movements)
                 assert files == [], files
-        assert db.session.scalars(select(Generation.status).where(
-            Generation.status.not_in(("completed", "failed")))).all() == []
+        assert (
+            db.session.scalars(select(Generation.status).where(Generation.status.not_in(("completed", "failed")))).all()
+            == []
+        )
     result = stack.app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert result.exit_code == 0 and "ledger OK" in result.output, result.output
     return states
@@ -202,8 +233,12 @@ def test_api_down_while_the_worker_finishes_loses_nothing(stack, shop):
     generation_id = _create(shop)
     _wait_processing(shop, generation_id)
     stack.proxies.api.down()
-    wait_for(lambda: any("/public/" in f or f.startswith("public/") for f in _files(stack, generation_id)),
-             timeout=120, interval=0.1, message="the signed image to be uploaded")
+    wait_for(
+        lambda: any("/public/" in f or f.startswith("public/") for f in _files(stack, generation_id)),
+        timeout=120,
+        interval=0.1,
+        message="the signed image to be uploaded",
+    )
     time.sleep(17)  # the final callback is refused all this time (longer than its old ≈15 s of retries)
     stack.proxies.api.up()
     states = settle(stack, shop)
@@ -229,8 +264,12 @@ def test_rabbitmq_restart_with_jobs_queued_and_running(stack, shop):
     assert [states[i]["status"] for i in ids] == ["completed"] * 3, stack.worker.output()
     # The running job's message was redelivered when the worker reconnected: its run restarted or was
     # skipped as finished; either way the image was paid and delivered once (checked by settle).
-    queues = subprocess.run(["rabbitmqctl", "list_queues", "-p", stack.vhost, "name", "durable", "messages"],
-                            capture_output=True, text=True, timeout=60).stdout
+    queues = subprocess.run(
+        ["rabbitmqctl", "list_queues", "-p", stack.vhost, "name", "durable", "messages"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     # Durable queue, persistent messages (Celery's default): a real restart keeps the waiting jobs.
     assert any(line.split() == ["image_generation", "true", "0"] for line in queues.splitlines()), queues
     with stack.app.app_context():
@@ -264,8 +303,10 @@ def test_postgresql_restart_under_api_traffic(stack, shop):
             body = response.get_json() or {}
             answers.append((time.monotonic(), kind, response.status_code, (body.get("error") or {}).get("code")))
 
-    threads = [threading.Thread(target=traffic, args=(client, kind))
-               for client, kind in ((shop.client, "buy"), (reader, "read"))]
+    threads = [
+        threading.Thread(target=traffic, args=(client, kind))
+        for client, kind in ((shop.client, "buy"), (reader, "read"))
+    ]
     for thread in threads:
         thread.start()
     time.sleep(1.5)

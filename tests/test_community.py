@@ -38,11 +38,20 @@ def world(app):
         public = create_generation(fan, style, is_public=True)
         private = create_generation(fan, style, is_public=False)
         running = create_generation(fan, style, is_public=True, status="processing")
-        return {"painter": painter.id, "artist_id": painter.artist.id, "style": style.id, "fan": fan.id,
-                "other": other.id, "public": public.id, "private": private.id, "running": running.id}
+        return {
+            "painter": painter.id,
+            "artist_id": painter.artist.id,
+            "style": style.id,
+            "fan": fan.id,
+            "other": other.id,
+            "public": public.id,
+            "private": private.id,
+            "running": running.id,
+        }
 
 
 # --- follows -------------------------------------------------------------------------------------
+
 
 def test_follow_unfollow_counts_notifies_and_lists(app, client, login, world):
     login(client, "fan")
@@ -50,8 +59,16 @@ def test_follow_unfollow_counts_notifies_and_lists(app, client, login, world):
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["data"] == {"following": True, "follower_count": 1}
     assert fetch(app, Artist, world["artist_id"], "follower_count") == 1
-    assert count_rows(app, Notification, Notification.recipient_id == world["painter"],
-                      Notification.type == "follow", Notification.actor_id == world["fan"]) == 1
+    assert (
+        count_rows(
+            app,
+            Notification,
+            Notification.recipient_id == world["painter"],
+            Notification.type == "follow",
+            Notification.actor_id == world["fan"],
+        )
+        == 1
+    )
 
     listed = client.get("/api/users/me/following").get_json()["data"]
     assert [card["id"] for card in listed["results"]] == [world["painter"]]
@@ -114,6 +131,7 @@ def test_following_list_hides_deactivated_artists(app, client, login):
 
 # --- likes ---------------------------------------------------------------------------------------
 
+
 def test_like_and_unlike_keep_the_counter_equal_to_rows_and_notify_the_owner_once(app, client, login, world):
     login(client, "other")
     response = client.post(f"/api/generations/{world['public']}/like")
@@ -151,10 +169,13 @@ def test_like_of_private_or_unfinished_images(app, client, login, world):
 
 # --- comments ------------------------------------------------------------------------------------
 
+
 def test_comment_body_is_trimmed_and_stripped_of_html(client, login, world):
     login(client, "other")
-    response = client.post(f"/api/generations/{world['public']}/comments",
-                           json={"body": "  <b>Lovely</b> colours <script>alert(1)</script>&amp; light  "})
+    response = client.post(
+        f"/api/generations/{world['public']}/comments",
+        json={"body": "  <b>Lovely</b> colours <script>alert(1)</script>&amp; light  "},
+    )
     assert response.status_code == 201, response.get_json()
     comment = response.get_json()["data"]
     assert comment["body"] == "Lovely colours & light"
@@ -246,8 +267,7 @@ def test_comments_on_private_images(app, client, login, make_client, world):
     assert count_rows(app, Notification) == 0
 
 
-def test_comment_notifications_go_to_owner_and_parent_author_once_never_to_self(app, client, login, make_client,
-                                                                                world):
+def test_comment_notifications_go_to_owner_and_parent_author_once_never_to_self(app, client, login, make_client, world):
     fan, other, painter = client, make_client(), make_client()
     login(fan, "fan")
     login(other, "other")
@@ -299,8 +319,12 @@ def test_delete_comment_with_replies_keeps_thread_and_counts(app, client, login,
     response = author.delete(f"/api/comments/{top['id']}")
     assert response.status_code == 200 and response.get_json()["data"]["kept_as_placeholder"] is True
     response = author.delete(f"/api/comments/{lonely['id']}")
-    assert response.get_json()["data"] == {"id": lonely["id"], "deleted": True, "kept_as_placeholder": False,
-                                           "comment_count": 1}
+    assert response.get_json()["data"] == {
+        "id": lonely["id"],
+        "deleted": True,
+        "kept_as_placeholder": False,
+        "comment_count": 1,
+    }
     listed = client.get(url).get_json()["data"]["results"]
     assert [c["id"] for c in listed] == [top["id"]]
     assert listed[0]["is_deleted"] is True and listed[0]["body"] == "" and listed[0]["author"] is None
@@ -396,8 +420,7 @@ def test_unknown_ids_are_404_and_write_nothing(app, client, login, world):
 def test_bad_input_shapes_are_422(app, client, login, world):
     login(client, "other")
     url = f"/api/generations/{world['public']}/comments"
-    for body in ({}, {"body": 5}, {"body": "ok", "parent_id": "x"}, {"body": "ok", "extra": 1},
-                 {"body": "y" * 10_001}):
+    for body in ({}, {"body": 5}, {"body": "ok", "parent_id": "x"}, {"body": "ok", "extra": 1}, {"body": "y" * 10_001}):
         response = client.post(url, json=body)
         assert response.status_code == 422 and error_code(response) == "VALIDATION_ERROR", body
     assert client.get(url, query_string={"limit": 0}).status_code == 422

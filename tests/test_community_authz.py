@@ -27,48 +27,127 @@ PRIVATE_TEXT = "a private note nobody else may read"
 
 # endpoint: (method, url template, JSON body, {persona: status})
 MATRIX = {
-    "follow artist": ("post", "/api/users/{artist}/follow", None,
-                      {"anonymous": 401, "owner": 409, "other": 201, "artist": 400}),
-    "unfollow artist": ("delete", "/api/users/{artist}/follow", None,
-                        {"anonymous": 401, "owner": 200, "other": 404, "artist": 404}),
-    "follow a non-artist": ("post", "/api/users/{other}/follow", None,
-                            {"anonymous": 401, "owner": 404, "other": 400, "artist": 404}),
-    "list following": ("get", "/api/users/me/following", None,
-                       {"anonymous": 401, "owner": 200, "other": 200, "artist": 200}),
-    "like public": ("post", "/api/generations/{public}/like", None,
-                    {"anonymous": 401, "owner": 201, "other": 409, "artist": 201}),
-    "like private": ("post", "/api/generations/{private}/like", None,
-                     {"anonymous": 401, "owner": 422, "other": 404, "artist": 404}),
-    "unlike public": ("delete", "/api/generations/{public}/like", None,
-                      {"anonymous": 401, "owner": 404, "other": 200, "artist": 404}),
-    "unlike private": ("delete", "/api/generations/{private}/like", None,
-                       {"anonymous": 401, "owner": 422, "other": 404, "artist": 404}),
-    "read comments public": ("get", "/api/generations/{public}/comments", None,
-                             {"anonymous": 200, "owner": 200, "other": 200, "artist": 200}),
-    "read comments private": ("get", "/api/generations/{private}/comments", None,
-                              {"anonymous": 404, "owner": 200, "other": 404, "artist": 404}),
-    "comment public": ("post", "/api/generations/{public}/comments", {"body": "hi"},
-                       {"anonymous": 401, "owner": 201, "other": 201, "artist": 201}),
-    "comment private": ("post", "/api/generations/{private}/comments", {"body": "hi"},
-                        {"anonymous": 401, "owner": 201, "other": 404, "artist": 404}),
-    "reply on public": ("post", "/api/generations/{public}/comments", {"body": "re", "parent_id": "{comment}"},
-                        {"anonymous": 401, "owner": 201, "other": 201, "artist": 201}),
-    "edit comment": ("patch", "/api/comments/{comment}", {"body": "edited"},
-                     {"anonymous": 401, "owner": 200, "other": 403, "artist": 403}),
-    "delete comment": ("delete", "/api/comments/{comment}", None,
-                       {"anonymous": 401, "owner": 200, "other": 403, "artist": 403}),
-    "edit comment on private": ("patch", "/api/comments/{private_comment}", {"body": "edited"},
-                                {"anonymous": 401, "owner": 200, "other": 404, "artist": 404}),
-    "delete comment on private": ("delete", "/api/comments/{private_comment}", None,
-                                  {"anonymous": 401, "owner": 200, "other": 404, "artist": 404}),
-    "list notifications": ("get", "/api/notifications", None,
-                           {"anonymous": 401, "owner": 200, "other": 200, "artist": 200}),
-    "read notification": ("patch", "/api/notifications/{notification}/read", None,
-                          {"anonymous": 401, "owner": 200, "other": 404, "artist": 404}),
-    "read all notifications": ("post", "/api/notifications/read-all", None,
-                               {"anonymous": 401, "owner": 200, "other": 200, "artist": 200}),
-    "search": ("get", "/api/search?q=dusk", None,
-               {"anonymous": 200, "owner": 200, "other": 200, "artist": 200}),
+    "follow artist": (
+        "post",
+        "/api/users/{artist}/follow",
+        None,
+        {"anonymous": 401, "owner": 409, "other": 201, "artist": 400},
+    ),
+    "unfollow artist": (
+        "delete",
+        "/api/users/{artist}/follow",
+        None,
+        {"anonymous": 401, "owner": 200, "other": 404, "artist": 404},
+    ),
+    "follow a non-artist": (
+        "post",
+        "/api/users/{other}/follow",
+        None,
+        {"anonymous": 401, "owner": 404, "other": 400, "artist": 404},
+    ),
+    "list following": (
+        "get",
+        "/api/users/me/following",
+        None,
+        {"anonymous": 401, "owner": 200, "other": 200, "artist": 200},
+    ),
+    "like public": (
+        "post",
+        "/api/generations/{public}/like",
+        None,
+        {"anonymous": 401, "owner": 201, "other": 409, "artist": 201},
+    ),
+    "like private": (
+        "post",
+        "/api/generations/{private}/like",
+        None,
+        {"anonymous": 401, "owner": 422, "other": 404, "artist": 404},
+    ),
+    "unlike public": (
+        "delete",
+        "/api/generations/{public}/like",
+        None,
+        {"anonymous": 401, "owner": 404, "other": 200, "artist": 404},
+    ),
+    "unlike private": (
+        "delete",
+        "/api/generations/{private}/like",
+        None,
+        {"anonymous": 401, "owner": 422, "other": 404, "artist": 404},
+    ),
+    "read comments public": (
+        "get",
+        "/api/generations/{public}/comments",
+        None,
+        {"anonymous": 200, "owner": 200, "other": 200, "artist": 200},
+    ),
+    "read comments private": (
+        "get",
+        "/api/generations/{private}/comments",
+        None,
+        {"anonymous": 404, "owner": 200, "other": 404, "artist": 404},
+    ),
+    "comment public": (
+        "post",
+        "/api/generations/{public}/comments",
+        {"body": "hi"},
+        {"anonymous": 401, "owner": 201, "other": 201, "artist": 201},
+    ),
+    "comment private": (
+        "post",
+        "/api/generations/{private}/comments",
+        {"body": "hi"},
+        {"anonymous": 401, "owner": 201, "other": 404, "artist": 404},
+    ),
+    "reply on public": (
+        "post",
+        "/api/generations/{public}/comments",
+        {"body": "re", "parent_id": "{comment}"},
+        {"anonymous": 401, "owner": 201, "other": 201, "artist": 201},
+    ),
+    "edit comment": (
+        "patch",
+        "/api/comments/{comment}",
+        {"body": "edited"},
+        {"anonymous": 401, "owner": 200, "other": 403, "artist": 403},
+    ),
+    "delete comment": (
+        "delete",
+        "/api/comments/{comment}",
+        None,
+        {"anonymous": 401, "owner": 200, "other": 403, "artist": 403},
+    ),
+    "edit comment on private": (
+        "patch",
+        "/api/comments/{private_comment}",
+        {"body": "edited"},
+        {"anonymous": 401, "owner": 200, "other": 404, "artist": 404},
+    ),
+    "delete comment on private": (
+        "delete",
+        "/api/comments/{private_comment}",
+        None,
+        {"anonymous": 401, "owner": 200, "other": 404, "artist": 404},
+    ),
+    "list notifications": (
+        "get",
+        "/api/notifications",
+        None,
+        {"anonymous": 401, "owner": 200, "other": 200, "artist": 200},
+    ),
+    "read notification": (
+        "patch",
+        "/api/notifications/{notification}/read",
+        None,
+        {"anonymous": 401, "owner": 200, "other": 404, "artist": 404},
+    ),
+    "read all notifications": (
+        "post",
+        "/api/notifications/read-all",
+        None,
+        {"anonymous": 401, "owner": 200, "other": 200, "artist": 200},
+    ),
+    "search": ("get", "/api/search?q=dusk", None, {"anonymous": 200, "owner": 200, "other": 200, "artist": 200}),
 }
 
 CASES = [pytest.param(name, persona, id=f"{name}-{persona}") for name in MATRIX for persona in PERSONAS]
@@ -87,12 +166,19 @@ def world(app):
         private_comment = create_comment(owner, private, PRIVATE_TEXT)
         create_follow(owner, artist)
         create_like(other, public)
-        notification = create_notification(owner, "like", target_type="generation", target_id=public.id,
-                                           actor=other)
+        notification = create_notification(owner, "like", target_type="generation", target_id=public.id, actor=other)
         create_notification(owner, "comment", target_type="comment", target_id=private_comment.id)
-        return {"artist": artist.id, "owner": owner.id, "other": other.id, "public": public.id,
-                "private": private.id, "comment": comment.id, "private_comment": private_comment.id,
-                "notification": notification.id, "private_thumbnail": private.thumbnail_key}
+        return {
+            "artist": artist.id,
+            "owner": owner.id,
+            "other": other.id,
+            "public": public.id,
+            "private": private.id,
+            "comment": comment.id,
+            "private_comment": private_comment.id,
+            "notification": notification.id,
+            "private_thumbnail": private.thumbnail_key,
+        }
 
 
 def _fill(template, world):

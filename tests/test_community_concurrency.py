@@ -22,8 +22,10 @@ def wide_app(database_url, tmp_path_factory):
     """The app with a pool big enough that all 50 users really hold a connection at once."""
     from stylelicense.app import create_app
 
-    application = create_app(env=base_env(tmp_path_factory.mktemp("wide"), database_url),
-                             SQLALCHEMY_ENGINE_OPTIONS={"pool_size": USERS, "max_overflow": 5, "pool_timeout": 60})
+    application = create_app(
+        env=base_env(tmp_path_factory.mktemp("wide"), database_url),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": USERS, "max_overflow": 5, "pool_timeout": 60},
+    )
     application.test_client_class = ApiClient
     yield application
     with application.app_context():
@@ -36,8 +38,9 @@ def _signed_in_clients(app, count: int, prefix: str = "liker"):
     clients = []
     for i in range(count):
         client = app.test_client()
-        response = client.post("/api/auth/dev-login", json={"email": f"{prefix}{i}@example.com",
-                                                             "username": f"{prefix}{i}"})
+        response = client.post(
+            "/api/auth/dev-login", json={"email": f"{prefix}{i}@example.com", "username": f"{prefix}{i}"}
+        )
         assert response.status_code == 200
         client.get("/api/auth/csrf")
         clients.append(client)
@@ -103,7 +106,7 @@ def test_the_same_user_liking_twice_at_once_gets_one_like(wide_app):
         tabs += [first, second]
     results = _run_at_once(len(tabs), lambda i: tabs[i].post(f"/api/generations/{generation_id}/like").status_code)
     for i in range(users):
-        assert sorted(results[2 * i: 2 * i + 2]) == [201, 409], results
+        assert sorted(results[2 * i : 2 * i + 2]) == [201, 409], results
     assert count_rows(wide_app, Like) == users
     assert fetch(wide_app, Generation, generation_id, "like_count") == users
 
@@ -139,6 +142,7 @@ def test_deleting_a_comment_while_someone_replies_keeps_comment_count_right(wide
     outcomes = set()
     for _ in range(12):
         comment_id = author.post(url, json={"body": "soon gone"}).get_json()["data"]["id"]
+
         def race(i, comment_id=comment_id):
             if i == 0:
                 return author.delete(f"/api/comments/{comment_id}")

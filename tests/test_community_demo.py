@@ -34,8 +34,9 @@ def test_demo_create_is_consistent_and_usable(app, client, login):
         session = db.session
         # counters equal their rows
         likes = dict(session.execute(select(Like.generation_id, func.count()).group_by(Like.generation_id)).all())
-        comments = dict(session.execute(select(Comment.generation_id, func.count())
-                                        .group_by(Comment.generation_id)).all())
+        comments = dict(
+            session.execute(select(Comment.generation_id, func.count()).group_by(Comment.generation_id)).all()
+        )
         for generation in session.scalars(select(Generation)):
             assert generation.like_count == likes.get(generation.id, 0)
             assert generation.comment_count == comments.get(generation.id, 0)
@@ -50,8 +51,12 @@ def test_demo_create_is_consistent_and_usable(app, client, login):
         counts = sorted(likes.values())
         assert counts[-1] >= 5 * counts[len(counts) // 2]
         # every like by someone else notified the owner once
-        liked_by_others = session.scalar(select(func.count()).select_from(Like).join(
-            Generation, Generation.id == Like.generation_id).where(Like.user_id != Generation.user_id))
+        liked_by_others = session.scalar(
+            select(func.count())
+            .select_from(Like)
+            .join(Generation, Generation.id == Like.generation_id)
+            .where(Like.user_id != Generation.user_id)
+        )
         assert count_rows(app, Notification, Notification.type == "like") == liked_by_others
         from stylelicense.tokens.ledger import verify_ledger
 
@@ -95,13 +100,24 @@ def test_impossible_sizes_are_refused(app):
 
 def test_default_demo_set_on_sqlite(tmp_path):
     """`make run` uses SQLite: the default set is created there too (through the real command line)."""
-    env = {**os.environ, "STYLELICENSE_ENV": "development", "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
-           "STORAGE_URL": (tmp_path / "storage").as_uri(), "STYLELICENSE_INSTANCE": str(tmp_path / "instance"),
-           "CELERY_BROKER_URL": "memory://"}
+    env = {
+        **os.environ,
+        "STYLELICENSE_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "STORAGE_URL": (tmp_path / "storage").as_uri(),
+        "STYLELICENSE_INSTANCE": str(tmp_path / "instance"),
+        "CELERY_BROKER_URL": "memory://",
+    }
 
     def flask(*args):
-        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     assert flask("db", "upgrade").returncode == 0
     result = flask("demo", "create")

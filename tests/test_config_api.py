@@ -55,15 +55,21 @@ def test_every_code_raised_by_name_is_published_or_webhook_only(app):
 def test_the_spa_fallback_limits_equal_the_servers():
     """validation/limits.js keeps fallbacks for when /api/config cannot be read: they must not drift."""
     source = (ROOT / "frontend" / "src" / "validation" / "limits.js").read_text()
-    block = source[source.index("export const LIMITS = {"):source.index("}", source.index("export const LIMITS = {"))]
-    spa = {key: eval(value.replace("MB", str(1024 * 1024)))  # noqa: S307 — numbers and `N * MB` only
-           for key, value in re.findall(r"^\s*(\w+): ([\d\s*MB]+),", block, re.M)}
-    names = dict(re.findall(r"^\s*(\w+): '(\w+)',", source[source.index("SERVER_NAMES"):], re.M))
+    block = source[source.index("export const LIMITS = {") : source.index("}", source.index("export const LIMITS = {"))]
+    spa = {
+        key: eval(value.replace("MB", str(1024 * 1024)))  # noqa: S307 — numbers and `N * MB` only
+        for key, value in re.findall(r"^\s*(\w+): ([\d\s*MB]+),", block, re.M)
+    }
+    names = dict(re.findall(r"^\s*(\w+): '(\w+)',", source[source.index("SERVER_NAMES") :], re.M))
     server = limits.limits()
     assert set(names) <= set(server)
     assert {names[name]: server[name] for name in names} == {names[name]: spa[names[name]] for name in names}
-    megabytes = {"maxSignatureMb": "max_signature_bytes", "maxProfileImageMb": "max_profile_image_bytes",
-                 "maxImageMb": "max_image_bytes", "maxVerifyMb": "max_verify_bytes"}
+    megabytes = {
+        "maxSignatureMb": "max_signature_bytes",
+        "maxProfileImageMb": "max_profile_image_bytes",
+        "maxImageMb": "max_image_bytes",
+        "maxVerifyMb": "max_verify_bytes",
+    }
     mb = 1024 * 1024
     assert {key: spa[key] for key in megabytes} == {key: server[name] // mb for key, name in megabytes.items()}
 
@@ -71,18 +77,37 @@ def test_the_spa_fallback_limits_equal_the_servers():
 # SPA response schema (frontend/src/api/schemas.js) → the OpenAPI component of the answer it parses (artist
 # cards travel only inside following entries now: search answers flat artist hits, SPEC §6.1).
 SPA_SCHEMAS = {
-    "artistCardSchema": "FollowingOut", "artistSummarySchema": "StyleArtistOut", "balanceSchema": "BalanceOut",
-    "certificateSchema": "CertificateOut", "commentDeletedSchema": "CommentDeletedOut", "commentSchema": "CommentOut",
-    "configSchema": "ConfigOut", "confirmSchema": "PurchaseOut", "csrfSchema": "CsrfOut",
+    "artistCardSchema": "FollowingOut",
+    "artistSummarySchema": "StyleArtistOut",
+    "balanceSchema": "BalanceOut",
+    "certificateSchema": "CertificateOut",
+    "commentDeletedSchema": "CommentDeletedOut",
+    "commentSchema": "CommentOut",
+    "configSchema": "ConfigOut",
+    "confirmSchema": "PurchaseOut",
+    "csrfSchema": "CsrfOut",
     "dashboardSchema": "DashboardOut",
-    "followingSchema": "FollowingOut", "generationProgressSchema": "ProgressOut", "generationSchema": "GenerationOut",
-    "licenceTermsSchema": "TermsOut", "likeResultSchema": "LikeOut", "meSchema": "MeOut",
-    "notificationListSchema": "NotificationListOut", "notificationSchema": "NotificationOut",
-    "packageSchema": "PackageOut", "publicUserSchema": "PublicProfileOut", "purchaseSchema": "CheckoutOut",
-    "replySchema": "CommentOut", "styleSchema": "StyleOut", "trainingProgressSchema": "TrainingProgressOut",
-    "transactionSchema": "TransactionOut", "unreadCountSchema": "UnreadCountOut",
-    "userRefSchema": "UserSummaryOut", "verifyLicenceSchema": "VerifyLicenceOut",
-    "verifyResultSchema": "VerifyOut", "searchStyleHitSchema": "StyleHitOut", "searchArtistHitSchema": "ArtistHitOut",
+    "followingSchema": "FollowingOut",
+    "generationProgressSchema": "ProgressOut",
+    "generationSchema": "GenerationOut",
+    "licenceTermsSchema": "TermsOut",
+    "likeResultSchema": "LikeOut",
+    "meSchema": "MeOut",
+    "notificationListSchema": "NotificationListOut",
+    "notificationSchema": "NotificationOut",
+    "packageSchema": "PackageOut",
+    "publicUserSchema": "PublicProfileOut",
+    "purchaseSchema": "CheckoutOut",
+    "replySchema": "CommentOut",
+    "styleSchema": "StyleOut",
+    "trainingProgressSchema": "TrainingProgressOut",
+    "transactionSchema": "TransactionOut",
+    "unreadCountSchema": "UnreadCountOut",
+    "userRefSchema": "UserSummaryOut",
+    "verifyLicenceSchema": "VerifyLicenceOut",
+    "verifyResultSchema": "VerifyOut",
+    "searchStyleHitSchema": "StyleHitOut",
+    "searchArtistHitSchema": "ArtistHitOut",
 }
 # Optional fields the SPA reads when present but the server does not send: aliases of older drafts and
 # flat variants of artist cards. The test fails when one of these appears on
@@ -107,8 +132,9 @@ def _properties(components: dict, name: str) -> dict:
 def test_the_spa_response_schemas_agree_with_the_openapi_document(client):
     """Every field a Zod response schema of the SPA declares is in the server's schema of that answer
     (required ones always; optional ones unless listed as a known extra)."""
-    result = subprocess.run(["node", "scripts/schema-fields.mjs"], cwd=ROOT / "frontend", capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        ["node", "scripts/schema-fields.mjs"], cwd=ROOT / "frontend", capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     spa = json.loads(result.stdout)
     components = client.get("/api/openapi.json").get_json()["components"]["schemas"]
@@ -118,8 +144,11 @@ def test_the_spa_response_schemas_agree_with_the_openapi_document(client):
         server = set(_properties(components, component))
         fields = spa[name]
         missing_required = sorted(f for f, required in fields.items() if required and f not in server)
-        unknown = sorted(f for f, required in fields.items()
-                         if not required and f not in server and f not in SPA_EXTRAS.get(name, set()))
+        unknown = sorted(
+            f
+            for f, required in fields.items()
+            if not required and f not in server and f not in SPA_EXTRAS.get(name, set())
+        )
         stale = sorted(SPA_EXTRAS.get(name, set()) & server)
         if missing_required or unknown or stale:
             problems[name] = {"required, not sent": missing_required, "not sent": unknown, "now sent": stale}

@@ -63,9 +63,12 @@ def test_caps_are_far_below_a_bomb_and_published(client):
     assert Image.MAX_IMAGE_PIXELS == images.MAX_PIXELS == 16_000_000  # Pillow refuses above 2× this itself
     published = client.get("/api/config").get_json()["data"]["limits"]
     assert published == limits.limits()
-    assert (published["max_profile_image_pixels"], published["max_signature_pixels"],
-            published["max_image_pixels"], published["max_verify_pixels"]) == (4_000_000, 4_000_000,
-                                                                                 16_000_000, 16_000_000)
+    assert (
+        published["max_profile_image_pixels"],
+        published["max_signature_pixels"],
+        published["max_image_pixels"],
+        published["max_verify_pixels"],
+    ) == (4_000_000, 4_000_000, 16_000_000, 16_000_000)
 
 
 def test_bomb_profile_image_and_signature_are_refused(app, client, login, bomb):
@@ -89,8 +92,9 @@ def test_over_the_cap_is_refused_from_the_header_with_its_size(app, client, logi
 
 
 def test_bomb_is_refused_by_anonymous_verify(client, bomb):
-    response = client.post("/api/verify", data={"image": (io.BytesIO(bomb), "copy.png")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/verify", data={"image": (io.BytesIO(bomb), "copy.png")}, content_type="multipart/form-data"
+    )
     _refused_for_pixels(response, "image", 16_000_000)
 
 
@@ -101,8 +105,9 @@ def test_normal_images_are_still_accepted(client, login):
     assert upgrade(client, io.BytesIO(image_bytes(400, 120)), "sig.png").status_code in (200, 201)
     # A big JPEG (2560×2048) is decoded reduced and still verified (nothing of ours: "not found").
     big = image_bytes(2560, 2048, fmt="JPEG", quality=90)
-    response = client.post("/api/verify", data={"image": (io.BytesIO(big), "copy.jpg")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/verify", data={"image": (io.BytesIO(big), "copy.jpg")}, content_type="multipart/form-data"
+    )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["data"]["verdict"] == "unknown"
 

@@ -20,10 +20,31 @@ def b64(raw: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-BAD_VALUES = ['"x"', str(HUGE), str(-HUGE), '{"t":"nope"}', '{"t":5}', '{"t":"9999-12-31T23:59:59+00:00"}',
-              "null", "[1]", "true", "1e400", '"\\u0000"', '{"a":1}', "1.5"]
-FORGED = ["!!!", "%%%", "a" * 2000, b64("not json"), b64('{"a":1}'), b64("[]"), b64("[" * 5000 + "]" * 5000),
-          b64('"' + "\\u0000" + '"')]
+BAD_VALUES = [
+    '"x"',
+    str(HUGE),
+    str(-HUGE),
+    '{"t":"nope"}',
+    '{"t":5}',
+    '{"t":"9999-12-31T23:59:59+00:00"}',
+    "null",
+    "[1]",
+    "true",
+    "1e400",
+    '"\\u0000"',
+    '{"a":1}',
+    "1.5",
+]
+FORGED = [
+    "!!!",
+    "%%%",
+    "a" * 2000,
+    b64("not json"),
+    b64('{"a":1}'),
+    b64("[]"),
+    b64("[" * 5000 + "]" * 5000),
+    b64('"' + "\\u0000" + '"'),
+]
 for size in (1, 2, 3, 4):
     for bad in BAD_VALUES:
         # The bad value in every position, the other positions plausible.
@@ -81,8 +102,18 @@ def test_every_list_refuses_malformed_and_forged_cursors(app, client, world):
 
 def test_every_list_refuses_nul_and_huge_numbers_in_the_query(app, client, world):
     for path in list_paths(app, world):
-        for query in ("limit=99999999999999999999999", "limit=-1", "limit=%00", "cursor=%00",
-                      "q=%00ink", "tag=a%00b", "type=%00", "sort=%00", "visibility=%00", "x%00=1"):
+        for query in (
+            "limit=99999999999999999999999",
+            "limit=-1",
+            "limit=%00",
+            "cursor=%00",
+            "q=%00ink",
+            "tag=a%00b",
+            "type=%00",
+            "sort=%00",
+            "visibility=%00",
+            "x%00=1",
+        ):
             assert_refused(client.get(path, query_string=query))
 
 
@@ -97,23 +128,27 @@ def test_ids_beyond_64_bits_in_any_path_are_not_found(app, client, world):
                 assert_refused(response, allowed)
 
 
-@pytest.mark.parametrize("path", ["/api/licences/%00abc", "/media/%00x.png", "/media/private/a%00b",
-                                  "/api/users/%00", "/%00"])
+@pytest.mark.parametrize(
+    "path", ["/api/licences/%00abc", "/media/%00x.png", "/media/private/a%00b", "/api/users/%00", "/%00"]
+)
 def test_nul_bytes_in_paths_are_refused(client, world, path):
     assert_refused(client.get(path))
 
 
-@pytest.mark.parametrize("body", [
-    {"style_id": HUGE, "prompt_tags": ["cat"]},
-    {"style_id": 2**40, "prompt_tags": ["cat"]},  # fits 64 bits, not the 32-bit id column
-    {"style_id": 2**64 - 1, "prompt_tags": ["cat"]},
-    {"style_id": -HUGE, "prompt_tags": ["cat"]},
-    {"style_id": 1, "prompt_tags": ["c\x00at"]},
-    {"style_id": 1, "prompt_tags": ["cat"], "description": "a\x00b"},
-    {"style_id": 1, "prompt_tags": ["cat"], "seed": HUGE},
-    {"style_id": 1, "prompt_tags": ["cat"], "a\x00": 1},
-    {"style_id": 1, "prompt_tags": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["cat"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"style_id": HUGE, "prompt_tags": ["cat"]},
+        {"style_id": 2**40, "prompt_tags": ["cat"]},  # fits 64 bits, not the 32-bit id column
+        {"style_id": 2**64 - 1, "prompt_tags": ["cat"]},
+        {"style_id": -HUGE, "prompt_tags": ["cat"]},
+        {"style_id": 1, "prompt_tags": ["c\x00at"]},
+        {"style_id": 1, "prompt_tags": ["cat"], "description": "a\x00b"},
+        {"style_id": 1, "prompt_tags": ["cat"], "seed": HUGE},
+        {"style_id": 1, "prompt_tags": ["cat"], "a\x00": 1},
+        {"style_id": 1, "prompt_tags": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["cat"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+    ],
+)
 def test_crafted_bodies_are_refused_and_nothing_is_charged(client, world, body):
     before = client.get("/api/tokens/balance").get_json()["data"]["token_balance"]
     assert_refused(client.post("/api/generations", json=body), (404, 422))
@@ -127,13 +162,16 @@ def test_deeply_nested_json_is_refused(client, world, depth):
     assert_refused(response, (400, 413, 422))
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/api/auth/dev-login", {"email": "a\x00@example.com", "username": "abc"}),
-    ("/api/comments/1", {"body": "hi\x00"}),
-    ("/api/users/me", {"bio": "\x00"}),
-    ("/api/tokens/purchase", {"package_id": "\x00"}),
-    ("/api/tokens/purchase/confirm", {"payment_key": "k\x00", "order_id": "o", "amount": HUGE}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/auth/dev-login", {"email": "a\x00@example.com", "username": "abc"}),
+        ("/api/comments/1", {"body": "hi\x00"}),
+        ("/api/users/me", {"bio": "\x00"}),
+        ("/api/tokens/purchase", {"package_id": "\x00"}),
+        ("/api/tokens/purchase/confirm", {"payment_key": "k\x00", "order_id": "o", "amount": HUGE}),
+    ],
+)
 def test_nul_and_huge_values_in_other_bodies(client, world, path, body):
     method = "PATCH" if path in ("/api/comments/1", "/api/users/me") else "POST"
     assert_refused(client.open(path, method=method, json=body), (404, 422))
@@ -141,9 +179,17 @@ def test_nul_and_huge_values_in_other_bodies(client, world, path, body):
 
 def test_webhooks_refuse_crafted_ids(client, world):
     headers = {"Authorization": f"Bearer {INTERNAL_TOKEN}", "X-Request-Source": "inference-server"}
-    for body in ({"generation_id": HUGE, "current_step": 0, "total_steps": 30},
-                 {"generation_id": 1, "current_step": HUGE, "total_steps": 30},
-                 {"generation_id": 1, "current_step": 0, "total_steps": 30, "run_id": "\x00"}):
-        response = client.open("/api/webhooks/inference/progress", method="PATCH", data=json.dumps(body),
-                               content_type="application/json", headers=headers, csrf=False)
+    for body in (
+        {"generation_id": HUGE, "current_step": 0, "total_steps": 30},
+        {"generation_id": 1, "current_step": HUGE, "total_steps": 30},
+        {"generation_id": 1, "current_step": 0, "total_steps": 30, "run_id": "\x00"},
+    ):
+        response = client.open(
+            "/api/webhooks/inference/progress",
+            method="PATCH",
+            data=json.dumps(body),
+            content_type="application/json",
+            headers=headers,
+            csrf=False,
+        )
         assert_refused(response, (422,))

@@ -12,10 +12,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_VARIABLES = [
-    "STYLELICENSE_ENV", "SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "STORAGE_URL", "S3_ENDPOINT_URL",
-    "PUBLIC_STORAGE_URL", "INTERNAL_API_TOKEN", "API_BASE_URL", "STYLELICENSE_BASE_MODEL", "STYLELICENSE_DEV_LOGIN",
-    "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "TOSS_CLIENT_KEY", "TOSS_SECRET_KEY", "TOSS_API_BASE",
-    "RATELIMIT_STORAGE_URI", "SENTRY_DSN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "STYLELICENSE_ENV",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "STORAGE_URL",
+    "S3_ENDPOINT_URL",
+    "PUBLIC_STORAGE_URL",
+    "INTERNAL_API_TOKEN",
+    "API_BASE_URL",
+    "STYLELICENSE_BASE_MODEL",
+    "STYLELICENSE_DEV_LOGIN",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "TOSS_CLIENT_KEY",
+    "TOSS_SECRET_KEY",
+    "TOSS_API_BASE",
+    "RATELIMIT_STORAGE_URI",
+    "SENTRY_DSN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
 ]
 
 
@@ -40,10 +56,24 @@ def test_compose_file_validates():
     assert compose, "docker-compose (Debian package) is required; .ci/run installs it"
     result = subprocess.run(
         [compose, "-f", "deploy/docker-compose.yml", "--env-file", "deploy/.env.example", "config"],
-        cwd=ROOT, env={**os.environ, "ENV_FILE": ".env.example"}, capture_output=True, text=True, timeout=120)
+        cwd=ROOT,
+        env={**os.environ, "ENV_FILE": ".env.example"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
-    for service in ("postgres", "rabbitmq", "redis", "minio", "api", "worker-training", "worker-inference",
-                    "flower", "nginx"):
+    for service in (
+        "postgres",
+        "rabbitmq",
+        "redis",
+        "minio",
+        "api",
+        "worker-training",
+        "worker-inference",
+        "flower",
+        "nginx",
+    ):
         assert f"  {service}:" in result.stdout
     # GPU workers are pinned to one GPU each.
     assert "CUDA_VISIBLE_DEVICES: '0'" in result.stdout and "CUDA_VISIBLE_DEVICES: '1'" in result.stdout
@@ -66,8 +96,12 @@ def test_the_sweeps_ship_as_a_scheduled_service():
     script = (ROOT / "deploy/sweeper.sh").read_text()
     assert os.access(ROOT / "deploy/sweeper.sh", os.X_OK)
     commands = re.findall(r'"\$FLASK" --app wsgi (\S+) (\S+)', script)
-    assert sorted(commands) == [("generations", "sweep-stale"), ("purchases", "sweep-confirming"),
-                                ("purchases", "sweep-paid"), ("styles", "sweep-stale")]
+    assert sorted(commands) == [
+        ("generations", "sweep-stale"),
+        ("purchases", "sweep-confirming"),
+        ("purchases", "sweep-paid"),
+        ("styles", "sweep-stale"),
+    ]
     cli = create_app(env={"STYLELICENSE_ENV": "testing", "SECRET_KEY": "x", "INTERNAL_API_TOKEN": "y" * 32}).cli
     for group, name in commands:
         assert isinstance(cli.commands[group], Group) and name in cli.commands[group].commands

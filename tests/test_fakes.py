@@ -333,9 +333,7 @@ def _session(oidc: FakeOIDCProvider, **kwargs) -> OAuth2Session:
 
 def _authorize(oidc: FakeOIDCProvider, session: OAuth2Session, verifier: str, nonce: str = "n-0S6_WzA2Mj"):
     """Run /authorize like a browser would; return the callback URL and the state."""
-    url, state = session.create_authorization_url(
-        oidc.authorization_endpoint, code_verifier=verifier, nonce=nonce
-    )
+    url, state = session.create_authorization_url(oidc.authorization_endpoint, code_verifier=verifier, nonce=nonce)
     response = requests.get(url, allow_redirects=False, timeout=5)
     assert response.status_code == 302
     return response.headers["Location"], state
@@ -345,9 +343,7 @@ def _verify_id_token(oidc: FakeOIDCProvider, token: dict, nonce: str) -> CodeIDT
     """Verify as Authlib's Flask client does: JWKS from the discovery document, then the claims."""
     metadata = requests.get(oidc.metadata_url, timeout=5).json()
     key_set = KeySet.import_key_set(requests.get(metadata["jwks_uri"], timeout=5).json())
-    decoded = jwt.decode(
-        token["id_token"], key_set, algorithms=metadata["id_token_signing_alg_values_supported"]
-    )
+    decoded = jwt.decode(token["id_token"], key_set, algorithms=metadata["id_token_signing_alg_values_supported"])
     claims = CodeIDToken(
         decoded.claims,
         decoded.header,
@@ -387,9 +383,7 @@ def test_code_flow_with_pkce_and_nonce(oidc, auth_method):
         assert authorize_request["code_challenge"] == create_s256_code_challenge(verifier)
         assert authorize_request["code_challenge_method"] == "S256"
 
-        token = session.fetch_token(
-            oidc.token_endpoint, authorization_response=callback, code_verifier=verifier
-        )
+        token = session.fetch_token(oidc.token_endpoint, authorization_response=callback, code_verifier=verifier)
         assert token["token_type"] == "Bearer"
         claims = _verify_id_token(oidc, token, nonce="n-0S6_WzA2Mj")
         assert claims["nonce"] == "n-0S6_WzA2Mj"
@@ -524,9 +518,7 @@ def test_tamper_nonce_fails_validation(oidc):
     verifier = "f" * 64
     with _session(oidc) as session:
         callback, _ = _authorize(oidc, session, verifier)
-        token = session.fetch_token(
-            oidc.token_endpoint, authorization_response=callback, code_verifier=verifier
-        )
+        token = session.fetch_token(oidc.token_endpoint, authorization_response=callback, code_verifier=verifier)
     with pytest.raises(InvalidClaimError, match="nonce"):
         _verify_id_token(oidc, token, nonce="n-0S6_WzA2Mj")
     assert oidc.tamper_nonce is False  # one-shot
@@ -537,9 +529,7 @@ def test_tamper_signature_fails_verification(oidc):
     verifier = "g" * 64
     with _session(oidc) as session:
         callback, _ = _authorize(oidc, session, verifier)
-        token = session.fetch_token(
-            oidc.token_endpoint, authorization_response=callback, code_verifier=verifier
-        )
+        token = session.fetch_token(oidc.token_endpoint, authorization_response=callback, code_verifier=verifier)
     with pytest.raises(BadSignatureError):
         _verify_id_token(oidc, token, nonce="n-0S6_WzA2Mj")
 

@@ -25,14 +25,24 @@ def _free_port() -> int:
 
 
 def _flower(tmp_path: Path, port: int, **env: str) -> subprocess.Popen:
-    environment = {**os.environ, "STYLELICENSE_INSTANCE": str(tmp_path / "instance"),
-                   "CELERY_BROKER_URL": "memory://", "STYLELICENSE_ENV": "development", **env}
+    environment = {
+        **os.environ,
+        "STYLELICENSE_INSTANCE": str(tmp_path / "instance"),
+        "CELERY_BROKER_URL": "memory://",
+        "STYLELICENSE_ENV": "development",
+        **env,
+    }
     if "FLOWER_BASIC_AUTH" not in env:
         environment.pop("FLOWER_BASIC_AUTH", None)
     log = open(tmp_path / "flower.log", "wb")  # (a pipe nobody reads would fill up and block Flower)
-    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers", "flower", f"--port={port}",
-                             "--address=127.0.0.1"], cwd=ROOT, env=environment, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "flower", f"--port={port}", "--address=127.0.0.1"],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _get(port: int, auth=None):
@@ -70,9 +80,19 @@ def test_compose_requires_flower_credentials(tmp_path):
     compose = shutil.which("docker-compose")
     assert compose, "docker-compose (Debian package) is required; .ci/run installs it"
     env_file = tmp_path / "no-flower.env"
-    env_file.write_text("\n".join(line for line in (ROOT / "deploy/.env.example").read_text().splitlines()
-                                  if not line.startswith("FLOWER_BASIC_AUTH=")))
-    result = subprocess.run([compose, "-f", "deploy/docker-compose.yml", "--env-file", str(env_file), "config"],
-                            cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"},
-                            capture_output=True, text=True, timeout=120)
+    env_file.write_text(
+        "\n".join(
+            line
+            for line in (ROOT / "deploy/.env.example").read_text().splitlines()
+            if not line.startswith("FLOWER_BASIC_AUTH=")
+        )
+    )
+    result = subprocess.run(
+        [compose, "-f", "deploy/docker-compose.yml", "--env-file", str(env_file), "config"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0 and "FLOWER_BASIC_AUTH" in result.stderr

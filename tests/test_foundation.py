@@ -18,8 +18,10 @@ def test_healthz_and_readyz(client):
 def test_unknown_api_route_uses_error_envelope(client):
     response = client.get("/api/nope")
     assert response.status_code == 404
-    assert response.get_json() == {"success": False, "error": {"code": "NOT_FOUND", "message": response.get_json()[
-        "error"]["message"], "details": {}}}
+    assert response.get_json() == {
+        "success": False,
+        "error": {"code": "NOT_FOUND", "message": response.get_json()["error"]["message"], "details": {}},
+    }
 
 
 def test_openapi_document_lists_endpoints(client):
@@ -32,23 +34,39 @@ def test_openapi_document_lists_endpoints(client):
     assert client.get("/api/docs/static/swagger-ui-bundle.js").status_code == 200
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"STYLELICENSE_ENV": "production", "INTERNAL_API_TOKEN": "t"}, "SECRET_KEY"),
-    ({"STYLELICENSE_ENV": "production", "SECRET_KEY": "s"}, "INTERNAL_API_TOKEN"),
-    ({"STYLELICENSE_ENV": "production", "SECRET_KEY": "s", "INTERNAL_API_TOKEN": "t",
-      "STYLELICENSE_DEV_LOGIN": "1"}, "DEV_LOGIN"),
-    ({"STYLELICENSE_ENV": "production", "SECRET_KEY": "s", "INTERNAL_API_TOKEN": "t",
-      "TOSS_SECRET_KEY": "test_sk_abc"}, "test key"),
-    ({"STYLELICENSE_ENV": "staging"}, "STYLELICENSE_ENV"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"STYLELICENSE_ENV": "production", "INTERNAL_API_TOKEN": "t"}, "SECRET_KEY"),
+        ({"STYLELICENSE_ENV": "production", "SECRET_KEY": "s"}, "INTERNAL_API_TOKEN"),
+        (
+            {
+                "STYLELICENSE_ENV": "production",
+                "SECRET_KEY": "s",
+                "INTERNAL_API_TOKEN": "t",
+                "STYLELICENSE_DEV_LOGIN": "1",
+            },
+            "DEV_LOGIN",
+        ),
+        (
+            {
+                "STYLELICENSE_ENV": "production",
+                "SECRET_KEY": "s",
+                "INTERNAL_API_TOKEN": "t",
+                "TOSS_SECRET_KEY": "test_sk_abc",
+            },
+            "test key",
+        ),
+        ({"STYLELICENSE_ENV": "staging"}, "STYLELICENSE_ENV"),
+    ],
+)
 def test_production_refuses_unsafe_configuration(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message):
         load_config(tmp_path, env)
 
 
 def test_production_config_has_no_dev_login_or_sandbox(tmp_path):
-    config = load_config(tmp_path, {"STYLELICENSE_ENV": "production", "SECRET_KEY": "s",
-                                    "INTERNAL_API_TOKEN": "t"})
+    config = load_config(tmp_path, {"STYLELICENSE_ENV": "production", "SECRET_KEY": "s", "INTERNAL_API_TOKEN": "t"})
     assert config["DEV_LOGIN_ENABLED"] is False
     assert config["SANDBOX_CHECKOUT"] is False
     assert config["SESSION_COOKIE_SECURE"] is True

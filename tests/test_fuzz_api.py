@@ -107,8 +107,14 @@ def _world(app) -> dict[str, object]:
         factories.create_follow(fuzzer, painter)
         notification = factories.create_notification(fuzzer, actor=painter, target_id=generation.id)
         db.session.flush()
-        return {"generation_id": generation.id, "style_id": style.id, "user_id": painter.id,
-                "comment_id": comment.id, "notification_id": notification.id, "serial": format_serial(licence.serial)}
+        return {
+            "generation_id": generation.id,
+            "style_id": style.id,
+            "user_id": painter.id,
+            "comment_id": comment.id,
+            "notification_id": notification.id,
+            "serial": format_serial(licence.serial),
+        }
 
 
 @pytest.mark.parametrize("who", ["anonymous", "signed_in"])
@@ -126,8 +132,10 @@ def test_every_answer_conforms_and_none_is_a_server_error(app, login, who, capsy
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:
             for failure in group.exceptions:
-                failures.append(f"{case.method} {case.formatted_path} → {response.status_code}: "
-                                f"{failure.title}: {str(failure.message)[:300]}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} → {response.status_code}: "
+                    f"{failure.title}: {str(failure.message)[:300]}"
+                )
         if "json" in (response.headers.get("Content-Type") or [""])[0]:
             body = response.json()
             if isinstance(body, dict) and "success" in body:
@@ -142,13 +150,21 @@ def test_every_answer_conforms_and_none_is_a_server_error(app, login, who, capsy
         if who == "anonymous" and key[0] != "GET":
             continue  # refused before anything is read (no CSRF token): the fuzzing covers that
         if names and all(name in known for name in names) and (key in BODIES or not len(operation.body)):
-            case = operation.Case(path_parameters={name: known[name] for name in names},
-                                  **({"body": BODIES[key], "media_type": "application/json"} if key in BODIES else {}))
+            case = operation.Case(
+                path_parameters={name: known[name] for name in names},
+                **({"body": BODIES[key], "media_type": "application/json"} if key in BODIES else {}),
+            )
             check(case, case.call(headers=headers, cookies=cookies))
 
     for operation in operations:
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def run(case):
             check(case, case.call(headers={**(case.headers or {}), **headers}, cookies=cookies))
@@ -156,7 +172,9 @@ def test_every_answer_conforms_and_none_is_a_server_error(app, login, who, capsy
         run()
 
     with capsys.disabled():
-        print(f"\nfuzz {who}: {len(operations)} operations, {counts['cases']} cases, "
-              f"{dict(sorted((k, v) for k, v in counts.items() if k.endswith('xx')))}, "
-              f"{len(failures)} failures")
+        print(
+            f"\nfuzz {who}: {len(operations)} operations, {counts['cases']} cases, "
+            f"{dict(sorted((k, v) for k, v in counts.items() if k.endswith('xx')))}, "
+            f"{len(failures)} failures"
+        )
     assert not failures, "\n".join(failures[:20])

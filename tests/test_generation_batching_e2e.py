@@ -57,9 +57,15 @@ def _alone(lora_bytes: bytes, data: dict) -> Image.Image:
     from workers.pipelines.batching import BatchEngine, RenderRequest
     from workers.pipelines.inference import build_prompt
 
-    request = RenderRequest(prompt=build_prompt(TRIGGER, data["prompt_tags"]), seed=data["seed"], width=data["width"],
-                            height=data["height"], steps=int(BATCH_ENV["GENERATION_STEPS"]), lora_key="reference",
-                            lora_loader=lambda: lora_bytes)
+    request = RenderRequest(
+        prompt=build_prompt(TRIGGER, data["prompt_tags"]),
+        seed=data["seed"],
+        width=data["width"],
+        height=data["height"],
+        steps=int(BATCH_ENV["GENERATION_STEPS"]),
+        lora_key="reference",
+        lora_loader=lambda: lora_bytes,
+    )
     (outcome,) = BatchEngine("tiny", device="cpu").render([request])
     assert outcome.ok and outcome.batch_size == 1
     return outcome.image
@@ -69,8 +75,9 @@ def _batch_sizes(output: str) -> list[int]:
     return [int(n) for n in re.findall(r"\(batch of (\d+)\)", output)]
 
 
-def test_burst_is_batched_with_progress_for_each_and_one_bad_request_fails_alone(live_app, start_worker, shop,
-                                                                                 lora_bytes):
+def test_burst_is_batched_with_progress_for_each_and_one_bad_request_fails_alone(
+    live_app, start_worker, shop, lora_bytes
+):
     import io
 
     good = [_create(shop, seed=seed) for seed in (1, 2, 3, 4)]
@@ -117,8 +124,14 @@ def test_worker_killed_mid_batch_redelivers_every_job_once(live_app, start_worke
     # Each task thread pauses after reporting step 1, so the kill lands with every message unacknowledged.
     first = start_worker("image_generation", **BATCH_ENV, STYLELICENSE_FAULTS="sleep:300")
     for job in created:
-        wait_for(lambda job=job: (shop.client.get(f"/api/generations/{job['id']}").get_json()["data"]["progress"]
-                                  or {}).get("current_step", 0) >= 1, timeout=180, message=f"{job['id']} at step 1")
+        wait_for(
+            lambda job=job: (shop.client.get(f"/api/generations/{job['id']}").get_json()["data"]["progress"] or {}).get(
+                "current_step", 0
+            )
+            >= 1,
+            timeout=180,
+            message=f"{job['id']} at step 1",
+        )
     first.kill()
 
     second = start_worker("image_generation", **BATCH_ENV)

@@ -27,13 +27,22 @@ def world(app):
     with app.app_context():
         artist = factories.create_artist("painter", "Painter Pat")
         ledger.grant_tokens(artist, 50, memo="test", key="painter")
-        style = factories.create_style(artist, title="Ink Wash", lora_key="styles/1/lora.safetensors",
-                                       generation_cost_tokens=10, trigger="ink wash")
+        style = factories.create_style(
+            artist,
+            title="Ink Wash",
+            lora_key="styles/1/lora.safetensors",
+            generation_cost_tokens=10,
+            trigger="ink wash",
+        )
         other = factories.create_artist("sketcher", "Sketchy")
         training = factories.create_style(other, title="Not Yet", status="training")
         db.session.commit()
-        return SimpleNamespace(artist_user_id=artist.id, style_id=style.id, training_style_id=training.id,
-                               signature_key=artist.artist.signature_image_key)
+        return SimpleNamespace(
+            artist_user_id=artist.id,
+            style_id=style.id,
+            training_style_id=training.id,
+            signature_key=artist.artist.signature_image_key,
+        )
 
 
 @pytest.fixture
@@ -71,8 +80,9 @@ def _balance(app, username):
 
 def test_create_charges_once_and_enqueues_everything_the_worker_needs(app, client, login, world, broker_jobs):
     login(client, "buyer")
-    response = _post(client, world.style_id, description="<b>Golden</b> hour <script>x()</script>",
-                     aspect_ratio="1:2", seed=1234)
+    response = _post(
+        client, world.style_id, description="<b>Golden</b> hour <script>x()</script>", aspect_ratio="1:2", seed=1234
+    )
     assert response.status_code == 201, response.get_json()
     data = response.get_json()["data"]
     assert data["status"] == "queued"
@@ -147,19 +157,22 @@ def test_spending_down_to_zero_then_refused(app, client, login, world):
     assert _balance(app, "spender") == 0
 
 
-@pytest.mark.parametrize("change, code, status", [
-    ({"style_id": 999_999}, "NOT_FOUND", 404),
-    ({"prompt_tags": []}, "VALIDATION_ERROR", 422),
-    ({"prompt_tags": ["  ", ""]}, "VALIDATION_ERROR", 422),
-    ({"prompt_tags": ["고양이"]}, "VALIDATION_ERROR", 422),
-    ({"prompt_tags": [f"tag{i}" for i in range(21)]}, "VALIDATION_ERROR", 422),
-    ({"prompt_tags": "woman"}, "VALIDATION_ERROR", 422),
-    ({"aspect_ratio": "16:9"}, "VALIDATION_ERROR", 422),
-    ({"seed": -1}, "VALIDATION_ERROR", 422),
-    ({"seed": 2**32}, "VALIDATION_ERROR", 422),
-    ({"description": "x" * 501}, "VALIDATION_ERROR", 422),
-    ({"price": 1}, "VALIDATION_ERROR", 422),
-])
+@pytest.mark.parametrize(
+    "change, code, status",
+    [
+        ({"style_id": 999_999}, "NOT_FOUND", 404),
+        ({"prompt_tags": []}, "VALIDATION_ERROR", 422),
+        ({"prompt_tags": ["  ", ""]}, "VALIDATION_ERROR", 422),
+        ({"prompt_tags": ["고양이"]}, "VALIDATION_ERROR", 422),
+        ({"prompt_tags": [f"tag{i}" for i in range(21)]}, "VALIDATION_ERROR", 422),
+        ({"prompt_tags": "woman"}, "VALIDATION_ERROR", 422),
+        ({"aspect_ratio": "16:9"}, "VALIDATION_ERROR", 422),
+        ({"seed": -1}, "VALIDATION_ERROR", 422),
+        ({"seed": 2**32}, "VALIDATION_ERROR", 422),
+        ({"description": "x" * 501}, "VALIDATION_ERROR", 422),
+        ({"price": 1}, "VALIDATION_ERROR", 422),
+    ],
+)
 def test_invalid_requests_are_refused_without_charging(app, client, login, world, change, code, status):
     login(client, "buyer")
     response = _post(client, world.style_id, **change)
@@ -170,8 +183,9 @@ def test_invalid_requests_are_refused_without_charging(app, client, login, world
 
 def test_twenty_tags_and_a_500_character_description_after_stripping_are_fine(client, login, world):
     login(client, "buyer")
-    response = _post(client, world.style_id, prompt_tags=[f"tag{i}" for i in range(20)],
-                     description="<i>" + "y" * 500 + "</i>")
+    response = _post(
+        client, world.style_id, prompt_tags=[f"tag{i}" for i in range(20)], description="<i>" + "y" * 500 + "</i>"
+    )
     assert response.status_code == 201, response.get_json()
     assert len(response.get_json()["data"]["description"]) == 500
 
@@ -199,6 +213,7 @@ def test_artist_pays_for_their_own_style_too(app, client, login, world):
 
 
 # --- reading and visibility --------------------------------------------------------------------
+
 
 def _make(app, owner: str, *, n: int = 1, **overrides) -> list[int]:
     with app.app_context():
@@ -233,7 +248,8 @@ def test_private_images_are_invisible_to_others_public_ones_are_in_the_feed(app,
         assert client.get(f"/api/generations/{own}").status_code == 200
     mine = client.get("/api/generations/me").get_json()["data"]
     assert sorted(item["id"] for item in mine["results"]) == sorted(
-        [created["id"], private_done, public_done, public_running])
+        [created["id"], private_done, public_done, public_running]
+    )
     assert stranger.get("/api/generations/me").get_json()["data"]["results"] == []
     private = client.get("/api/generations/me?visibility=private").get_json()["data"]["results"]
     assert {item["id"] for item in private} == {created["id"], private_done}
@@ -244,8 +260,9 @@ def test_feed_and_my_list_page_newest_first(app, client, login, world):
     ids = _make(app, "owner", n=5, is_public=True)
     seen, cursor = [], None
     while True:
-        page = client.get("/api/generations/feed", query_string={"limit": 2, **({"cursor": cursor} if cursor
-                                                                                 else {})}).get_json()["data"]
+        page = client.get(
+            "/api/generations/feed", query_string={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        ).get_json()["data"]
         seen += [item["id"] for item in page["results"]]
         if not page["has_more"]:
             break
@@ -258,8 +275,14 @@ def test_feed_and_my_list_page_newest_first(app, client, login, world):
 
 def test_progress_is_shown_only_while_running(app, client, login, world):
     login(client, "owner")
-    progress = {"current_step": 3, "total_steps": 30, "progress_percent": 10, "estimated_seconds": 9,
-                "last_updated": "2026-01-01T00:00:00Z", "run_id": "internal"}
+    progress = {
+        "current_step": 3,
+        "total_steps": 30,
+        "progress_percent": 10,
+        "estimated_seconds": 9,
+        "last_updated": "2026-01-01T00:00:00Z",
+        "run_id": "internal",
+    }
     [running] = _make(app, "owner", status="processing", progress=progress)
     [retrying] = _make(app, "owner", status="retrying", progress=progress)
     [queued] = _make(app, "owner", status="queued", progress=progress)
@@ -278,8 +301,9 @@ def test_owner_edits_visibility_and_description_others_cannot(app, client, make_
     login(stranger, "stranger")
     assert stranger.patch(f"/api/generations/{generation}", json={"is_public": True}).status_code == 404
 
-    response = client.patch(f"/api/generations/{generation}", json={"is_public": True,
-                                                                    "description": "<em>mine</em> & yours"})
+    response = client.patch(
+        f"/api/generations/{generation}", json={"is_public": True, "description": "<em>mine</em> & yours"}
+    )
     assert response.status_code == 200
     assert response.get_json()["data"]["is_public"] is True
     assert response.get_json()["data"]["description"] == "mine & yours"
@@ -295,13 +319,20 @@ def test_owner_edits_visibility_and_description_others_cannot(app, client, make_
 
 def test_openapi_lists_the_generation_routes(client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
-    for path in ("/api/generations", "/api/generations/{generation_id}", "/api/generations/me",
-                 "/api/generations/feed", "/api/webhooks/inference/progress", "/api/webhooks/inference/complete",
-                 "/api/webhooks/inference/failed"):
+    for path in (
+        "/api/generations",
+        "/api/generations/{generation_id}",
+        "/api/generations/me",
+        "/api/generations/feed",
+        "/api/webhooks/inference/progress",
+        "/api/webhooks/inference/complete",
+        "/api/webhooks/inference/failed",
+    ):
         assert path in paths, path
 
 
 # --- rate limit ---------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def limited_client(app, database_url, tmp_path):

@@ -25,9 +25,11 @@ def gen(app, client, login):
 
 def _movements(app, generation_id):
     with app.app_context():
-        return db.session.execute(select(Transaction.transaction_type, Transaction.amount)
-                                  .where(Transaction.related_generation_id == generation_id)
-                                  .order_by(Transaction.id)).all()
+        return db.session.execute(
+            select(Transaction.transaction_type, Transaction.amount)
+            .where(Transaction.related_generation_id == generation_id)
+            .order_by(Transaction.id)
+        ).all()
 
 
 def _balance(app, username="buyer"):

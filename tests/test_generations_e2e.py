@@ -34,8 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STEPS = 8
 TRIGGER = "ink wash"
-WORKER_ENV = {"GENERATION_STEPS": str(STEPS), "GENERATION_RETRY_DELAYS": "0,1,1",
-              "GENERATION_PROGRESS_INTERVAL": "0"}
+WORKER_ENV = {"GENERATION_STEPS": str(STEPS), "GENERATION_RETRY_DELAYS": "0,1,1", "GENERATION_PROGRESS_INTERVAL": "0"}
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +48,14 @@ def lora_bytes(tmp_path_factory) -> bytes:
         image = Image.new("RGB", (96, 96), tuple(int(v) for v in rng.integers(0, 255, 3)))
         ImageDraw.Draw(image).ellipse((10 + i * 5, 10, 70, 80), fill=("red", "blue", "green", "black")[i])
         images.append((image, ["circle"]))
-    result = train_lora("tiny", images, TRIGGER, tmp_path_factory.mktemp("lora"),
-                        config=TrainingConfig(resolution=64, max_steps=4, epochs=2, learning_rate=2e-3), seed=0)
+    result = train_lora(
+        "tiny",
+        images,
+        TRIGGER,
+        tmp_path_factory.mktemp("lora"),
+        config=TrainingConfig(resolution=64, max_steps=4, epochs=2, learning_rate=2e-3),
+        seed=0,
+    )
     return result.lora_path.read_bytes()
 
 
@@ -75,14 +80,15 @@ def shop(live_app, lora_bytes, login, rabbitmq_url):
         artist = factories.create_artist("painter", "Painter Pat")
         style = factories.create_style(artist, title="Ink Wash", trigger=TRIGGER, generation_cost_tokens=10)
         style.lora_key = f"styles/{style.id}/lora.safetensors"
-        broken = factories.create_style(artist, title="Lost Model", generation_cost_tokens=10,
-                                        lora_key="styles/missing/lora.safetensors")
+        broken = factories.create_style(
+            artist, title="Lost Model", generation_cost_tokens=10, lora_key="styles/missing/lora.safetensors"
+        )
         storage = get_storage()
         storage.put(style.lora_key, lora_bytes)
         storage.put(artist.artist.signature_image_key, _signature_png())
         db.session.commit()
         ids = SimpleNamespace(style_id=style.id, broken_style_id=broken.id, artist_user_id=artist.id)
-    root = Path(live_app.config["STORAGE_URL"][len("file://"):])
+    root = Path(live_app.config["STORAGE_URL"][len("file://") :])
     for folder in (root / "public" / "generations", root / "private" / "generations"):
         shutil.rmtree(folder, ignore_errors=True)  # ids restart with every test; the storage does not
     buyer = live_app.test_client()
@@ -91,8 +97,10 @@ def shop(live_app, lora_bytes, login, rabbitmq_url):
 
 
 def _create(shop, style_id=None, **extra) -> dict:
-    response = shop.client.post("/api/generations", json={
-        "style_id": style_id or shop.style_id, "prompt_tags": ["woman", "portrait"], "seed": 7, **extra})
+    response = shop.client.post(
+        "/api/generations",
+        json={"style_id": style_id or shop.style_id, "prompt_tags": ["woman", "portrait"], "seed": 7, **extra},
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["data"]
 
@@ -118,16 +126,22 @@ def _follow(shop, generation_id, *, until=("completed", "failed"), timeout=240.0
 
 def _ledger(app, generation_id):
     with app.app_context():
-        keys = db.session.scalars(select(Transaction.idempotency_key)
-                                  .where(Transaction.related_generation_id == generation_id)
-                                  .order_by(Transaction.id)).all()
+        keys = db.session.scalars(
+            select(Transaction.idempotency_key)
+            .where(Transaction.related_generation_id == generation_id)
+            .order_by(Transaction.id)
+        ).all()
         notes = db.session.scalars(select(Notification.type).where(Notification.target_id == generation_id)).all()
         buyer = db.session.scalar(select(User).where(User.username == "buyer"))
         painter = db.session.scalar(select(User).where(User.username == "painter"))
-        return SimpleNamespace(movements=[key.split(":")[0] for key in keys], notifications=sorted(notes),
-                               balance=buyer.token_balance, earned=painter.artist.earned_token_balance,
-                               drift=ledger.verify_ledger(),
-                               attempts=db.session.get(Generation, generation_id).attempts)
+        return SimpleNamespace(
+            movements=[key.split(":")[0] for key in keys],
+            notifications=sorted(notes),
+            balance=buyer.token_balance,
+            earned=painter.artist.earned_token_balance,
+            drift=ledger.verify_ledger(),
+            attempts=db.session.get(Generation, generation_id).attempts,
+        )
 
 
 # A delivered generation keeps three files: the signed PNG, its thumbnail and the web-sized display copy.
@@ -136,8 +150,11 @@ DELIVERED_FILES = 3
 
 def _files(root: Path, generation_id: int) -> list[str]:
     """Every stored object of this generation, public or private."""
-    return sorted(str(path.relative_to(root)) for path in root.rglob("*")
-                  if path.is_file() and f"generations/{generation_id}/" in str(path.relative_to(root)))
+    return sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and f"generations/{generation_id}/" in str(path.relative_to(root))
+    )
 
 
 def _unsigned_render(lora_bytes: bytes, data: dict) -> Image.Image:
@@ -145,13 +162,21 @@ def _unsigned_render(lora_bytes: bytes, data: dict) -> Image.Image:
     from workers.pipelines.inference import InferenceEngine, build_prompt
 
     engine = InferenceEngine("tiny", device="cpu")
-    return engine.generate(lora_key="reference", lora_loader=lambda: lora_bytes,
-                           prompt=build_prompt(TRIGGER, data["prompt_tags"]), width=data["width"],
-                           height=data["height"], seed=data["seed"], steps=STEPS, guidance_scale=7.5)
+    return engine.generate(
+        lora_key="reference",
+        lora_loader=lambda: lora_bytes,
+        prompt=build_prompt(TRIGGER, data["prompt_tags"]),
+        width=data["width"],
+        height=data["height"],
+        seed=data["seed"],
+        steps=STEPS,
+        guidance_scale=7.5,
+    )
 
 
-def test_post_progress_completed_signed_with_metadata_paid_once(live_app, start_worker, shop, lora_bytes,
-                                                                make_client, login):
+def test_post_progress_completed_signed_with_metadata_paid_once(
+    live_app, start_worker, shop, lora_bytes, make_client, login
+):
     from workers.pipelines.signing import DIGITAL_SOURCE_TYPE, read_metadata, signature_box
 
     worker = start_worker("image_generation", **WORKER_ENV)
@@ -235,8 +260,11 @@ def test_post_progress_completed_signed_with_metadata_paid_once(live_app, start_
         from dataclasses import asdict
 
         send_now(GENERATE_IMAGE, asdict(build_payload(generation, generation.style, generation.user)))
-    wait_for(lambda: "is already completed; nothing to do" in worker.output(), timeout=60,
-             message="the duplicate to be skipped")
+    wait_for(
+        lambda: "is already completed; nothing to do" in worker.output(),
+        timeout=60,
+        message="the duplicate to be skipped",
+    )
     assert _files(shop.storage_root, data["id"]) == files
     facts = _ledger(live_app, data["id"])
     assert facts.movements == ["charge", "credit"] and facts.notifications == ["generation_complete"]
@@ -289,8 +317,14 @@ def test_worker_killed_mid_generation_is_redelivered_and_nothing_doubles(live_ap
     first = start_worker("image_generation", **WORKER_ENV, STYLELICENSE_FAULTS="sleep:120")
     created = _create(shop)
     running, _ = _follow(shop, created["id"], until=("processing",), worker=first)
-    wait_for(lambda: (shop.client.get(f"/api/generations/{created['id']}").get_json()["data"]["progress"] or {})
-             .get("current_step", 0) >= 1, timeout=120, message="step 1")
+    wait_for(
+        lambda: (shop.client.get(f"/api/generations/{created['id']}").get_json()["data"]["progress"] or {}).get(
+            "current_step", 0
+        )
+        >= 1,
+        timeout=120,
+        message="step 1",
+    )
     first.kill()
     assert running["attempts"] == 1
 

@@ -32,23 +32,28 @@ def test_retry_countdowns_default_to_0_30_120_and_are_configurable():
     assert retry_delays(RETRY_DELAYS_ENV, {"GENERATION_RETRY_DELAYS": "5"}) == (5.0,)
 
 
-@pytest.mark.parametrize("error, expected", [
-    (__import__("torch").OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
-     (True, "GPU_OUT_OF_MEMORY")),
-    (RuntimeError("CUDA error: out of memory"), (True, "GPU_OUT_OF_MEMORY")),
-    (SoftTimeLimitExceeded(), (True, "TIMEOUT")),
-    (requests.ReadTimeout("read timed out"), (True, "TIMEOUT")),
-    (TimeoutError("slow"), (True, "TIMEOUT")),
-    (requests.ConnectionError("refused"), (True, "CONNECTION_ERROR")),
-    (ConnectionResetError("reset"), (True, "CONNECTION_ERROR")),
-    (StorageError("S3 unreachable"), (True, "CONNECTION_ERROR")),
-    (TransientError("API could not see the result"), (True, "CONNECTION_ERROR")),
-    (LoraMissingError("LoRA 'x' not found"), (False, "MODEL_MISSING")),
-    (PromptError("the prompt is empty"), (False, "INVALID_PROMPT")),
-    (InferenceInputError("width must be a multiple of 8"), (False, "INVALID_INPUT")),
-    (ObjectNotFound("styles/1/lora.safetensors"), (False, "GENERATION_FAILED")),
-    (ValueError("a bug"), (False, "GENERATION_FAILED")),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (
+            __import__("torch").OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+            (True, "GPU_OUT_OF_MEMORY"),
+        ),
+        (RuntimeError("CUDA error: out of memory"), (True, "GPU_OUT_OF_MEMORY")),
+        (SoftTimeLimitExceeded(), (True, "TIMEOUT")),
+        (requests.ReadTimeout("read timed out"), (True, "TIMEOUT")),
+        (TimeoutError("slow"), (True, "TIMEOUT")),
+        (requests.ConnectionError("refused"), (True, "CONNECTION_ERROR")),
+        (ConnectionResetError("reset"), (True, "CONNECTION_ERROR")),
+        (StorageError("S3 unreachable"), (True, "CONNECTION_ERROR")),
+        (TransientError("API could not see the result"), (True, "CONNECTION_ERROR")),
+        (LoraMissingError("LoRA 'x' not found"), (False, "MODEL_MISSING")),
+        (PromptError("the prompt is empty"), (False, "INVALID_PROMPT")),
+        (InferenceInputError("width must be a multiple of 8"), (False, "INVALID_INPUT")),
+        (ObjectNotFound("styles/1/lora.safetensors"), (False, "GENERATION_FAILED")),
+        (ValueError("a bug"), (False, "GENERATION_FAILED")),
+    ],
+)
 def test_only_infrastructure_errors_are_retried(error, expected):
     assert classify(error) == expected
 
@@ -73,8 +78,15 @@ def test_progress_is_throttled_but_first_and_last_steps_always_go():
         report_step(reporter, step, 30)
     assert [call["current_step"] for call in client.calls] == [0, 1, 30]
     last = client.calls[-1]
-    assert last == {"generation_id": 7, "current_step": 30, "total_steps": 30, "progress_percent": 100,
-                    "estimated_seconds": 0, "attempt": 2, "run_id": "r"}
+    assert last == {
+        "generation_id": 7,
+        "current_step": 30,
+        "total_steps": 30,
+        "progress_percent": 100,
+        "estimated_seconds": 0,
+        "attempt": 2,
+        "run_id": "r",
+    }
     assert client.calls[0]["estimated_seconds"] is None and client.calls[1]["progress_percent"] == 3
 
     every = RecordingClient()
@@ -85,8 +97,11 @@ def test_progress_is_throttled_but_first_and_last_steps_always_go():
 
 
 def test_a_finished_generation_stops_the_worker():
-    finished = {"_status": 409, "success": False, "error": {"code": "GENERATION_FINISHED",
-                                                            "details": {"status": "completed"}}}
+    finished = {
+        "_status": 409,
+        "success": False,
+        "error": {"code": "GENERATION_FINISHED", "details": {"status": "completed"}},
+    }
     with pytest.raises(Finished, match="completed"):
         announce(step_reporter(RecordingClient({0: finished}), 1, attempt=1, run_id="r"), 30)
     reporter = step_reporter(RecordingClient({1: finished}), 1, attempt=1, run_id="r")

@@ -37,14 +37,28 @@ def _hook(client, method, path, body, headers=HEADERS):
 
 
 def _start(client, generation_id, run_id="run-1", total=30):
-    return _hook(client, "PATCH", "progress", {"generation_id": generation_id, "current_step": 0,
-                                               "total_steps": total, "run_id": run_id})
+    return _hook(
+        client,
+        "PATCH",
+        "progress",
+        {"generation_id": generation_id, "current_step": 0, "total_steps": total, "run_id": run_id},
+    )
 
 
 def _step(client, generation_id, step, run_id="run-1", total=30):
-    return _hook(client, "PATCH", "progress", {"generation_id": generation_id, "current_step": step,
-                                               "total_steps": total, "progress_percent": step * 100 // total,
-                                               "estimated_seconds": total - step, "run_id": run_id})
+    return _hook(
+        client,
+        "PATCH",
+        "progress",
+        {
+            "generation_id": generation_id,
+            "current_step": step,
+            "total_steps": total,
+            "progress_percent": step * 100 // total,
+            "estimated_seconds": total - step,
+            "run_id": run_id,
+        },
+    )
 
 
 def _store_outputs(app, gen):
@@ -55,33 +69,52 @@ def _store_outputs(app, gen):
 
 
 def _complete(client, gen):
-    return _hook(client, "POST", "complete", {"generation_id": gen.id, "result_key": gen.result_key,
-                                              "thumbnail_key": gen.thumbnail_key})
+    return _hook(
+        client,
+        "POST",
+        "complete",
+        {"generation_id": gen.id, "result_key": gen.result_key, "thumbnail_key": gen.thumbnail_key},
+    )
 
 
 def _failed(client, generation_id, code="GPU_OUT_OF_MEMORY"):
-    return _hook(client, "POST", "failed", {"generation_id": generation_id, "error_code": code,
-                                            "reason": "CUDA out of memory"})
+    return _hook(
+        client, "POST", "failed", {"generation_id": generation_id, "error_code": code, "reason": "CUDA out of memory"}
+    )
 
 
 def _facts(app, generation_id):
     with app.app_context():
         generation = db.session.get(Generation, generation_id)
-        movements = db.session.scalars(select(Transaction.idempotency_key).where(
-            Transaction.related_generation_id == generation_id).order_by(Transaction.id)).all()
+        movements = db.session.scalars(
+            select(Transaction.idempotency_key)
+            .where(Transaction.related_generation_id == generation_id)
+            .order_by(Transaction.id)
+        ).all()
         notes = db.session.scalars(select(Notification.type).where(Notification.target_id == generation_id)).all()
         buyer = db.session.get(User, generation.user_id)
         earned = db.session.scalar(select(func.sum(Artist.earned_token_balance)))
-        return SimpleNamespace(status=generation.status, attempts=generation.attempts, progress=generation.progress,
-                               result_key=generation.result_key, error_code=generation.error_code,
-                               movements=[key.split(":")[0] for key in movements], notifications=sorted(notes),
-                               balance=buyer.token_balance, earned=earned,
-                               drift=verify_ledger())
+        return SimpleNamespace(
+            status=generation.status,
+            attempts=generation.attempts,
+            progress=generation.progress,
+            result_key=generation.result_key,
+            error_code=generation.error_code,
+            movements=[key.split(":")[0] for key in movements],
+            notifications=sorted(notes),
+            balance=buyer.token_balance,
+            earned=earned,
+            drift=verify_ledger(),
+        )
 
 
 def test_progress_then_complete_credits_and_notifies_once(app, client, gen):
-    assert _start(client, gen.id).get_json()["data"] == {"generation_id": gen.id, "status": "processing",
-                                                          "attempts": 1, "changed": True}
+    assert _start(client, gen.id).get_json()["data"] == {
+        "generation_id": gen.id,
+        "status": "processing",
+        "attempts": 1,
+        "changed": True,
+    }
     assert _step(client, gen.id, 12).status_code == 200
     shown = gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]
     assert shown["status"] == "processing" and shown["attempts"] == 1
@@ -123,9 +156,21 @@ def test_progress_then_complete_credits_and_notifies_once(app, client, gen):
 def test_retrying_then_final_failure_refunds_and_notifies_once(app, client, gen):
     _start(client, gen.id, run_id="a")
     _step(client, gen.id, 1, run_id="a")
-    retry = _hook(client, "PATCH", "progress", {"generation_id": gen.id, "current_step": 0, "total_steps": 0,
-                                                "attempt": 1, "run_id": "a", "retrying": True,
-                                                "error_code": "GPU_OUT_OF_MEMORY", "reason": "OOM"})
+    retry = _hook(
+        client,
+        "PATCH",
+        "progress",
+        {
+            "generation_id": gen.id,
+            "current_step": 0,
+            "total_steps": 0,
+            "attempt": 1,
+            "run_id": "a",
+            "retrying": True,
+            "error_code": "GPU_OUT_OF_MEMORY",
+            "reason": "OOM",
+        },
+    )
     assert retry.status_code == 200
     shown = gen.client.get(f"/api/generations/{gen.id}").get_json()["data"]
     assert shown["status"] == "retrying" and shown["attempts"] == 1 and shown["progress"] is not None
@@ -158,8 +203,12 @@ def test_retrying_then_final_failure_refunds_and_notifies_once(app, client, gen)
 def test_resent_start_stale_runs_and_out_of_order_steps_change_nothing(app, client, gen):
     _start(client, gen.id, run_id="a")
     again = _start(client, gen.id, run_id="a")
-    assert again.get_json()["data"] == {"generation_id": gen.id, "status": "processing", "attempts": 1,
-                                        "changed": False}
+    assert again.get_json()["data"] == {
+        "generation_id": gen.id,
+        "status": "processing",
+        "attempts": 1,
+        "changed": False,
+    }
     _step(client, gen.id, 10, run_id="a")
     assert _step(client, gen.id, 4, run_id="a").get_json()["data"]["changed"] is False
     assert _facts(app, gen.id).progress["current_step"] == 10
@@ -182,8 +231,12 @@ def test_a_message_that_keeps_killing_workers_is_failed_and_refunded(app, client
 
 def test_complete_checks_keys_and_storage(app, client, gen):
     _start(client, gen.id)
-    other = _hook(client, "POST", "complete", {"generation_id": gen.id, "result_key": "generations/999/x.png",
-                                               "thumbnail_key": gen.thumbnail_key})
+    other = _hook(
+        client,
+        "POST",
+        "complete",
+        {"generation_id": gen.id, "result_key": "generations/999/x.png", "thumbnail_key": gen.thumbnail_key},
+    )
     assert other.status_code == 422
     missing = _complete(client, gen)
     assert missing.status_code == 409 and missing.get_json()["error"]["code"] == "RESULT_MISSING"
@@ -196,10 +249,13 @@ def test_complete_checks_keys_and_storage(app, client, gen):
 def test_webhooks_need_the_internal_token_and_source(app, client, gen):
     body = {"generation_id": gen.id, "error_code": "X", "reason": "nope"}
     assert _hook(client, "POST", "failed", body, headers={}).status_code == 401
-    assert _hook(client, "POST", "failed", body, headers={**HEADERS, "Authorization": "Bearer wrong"}).status_code \
-        == 401
-    assert _hook(client, "POST", "failed", body, headers={**HEADERS, "X-Request-Source": "training-server"}
-                 ).status_code == 403
+    assert (
+        _hook(client, "POST", "failed", body, headers={**HEADERS, "Authorization": "Bearer wrong"}).status_code == 401
+    )
+    assert (
+        _hook(client, "POST", "failed", body, headers={**HEADERS, "X-Request-Source": "training-server"}).status_code
+        == 403
+    )
     # A browser session (with CSRF) is not enough either.
     assert gen.client.post("/api/webhooks/inference/failed", json=body).status_code == 401
     assert _facts(app, gen.id).status == "queued"
@@ -233,10 +289,14 @@ def test_concurrent_duplicate_callbacks_credit_once(app, client, gen):
 
 # --- stale sweeper and operator commands --------------------------------------------------------
 
+
 def _age(app, generation_id, minutes):
     with app.app_context():
-        db.session.execute(update(Generation).where(Generation.id == generation_id)
-                           .values(updated_at=utcnow() - timedelta(minutes=minutes)))
+        db.session.execute(
+            update(Generation)
+            .where(Generation.id == generation_id)
+            .values(updated_at=utcnow() - timedelta(minutes=minutes))
+        )
         db.session.commit()
 
 
@@ -258,8 +318,11 @@ def test_sweep_stale_fails_and_refunds_only_stuck_generations(app, client, gen):
     fresh = buyer.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["dog"]}).get_json()["data"]
     waiting = buyer.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["fox"]}).get_json()["data"]
     done = buyer.post("/api/generations", json={"style_id": style_id, "prompt_tags": ["owl"]}).get_json()["data"]
-    finished = SimpleNamespace(id=done["id"], result_key=f"generations/{done['id']}/r.png",
-                               thumbnail_key=f"generations/{done['id']}/r-thumb.webp")
+    finished = SimpleNamespace(
+        id=done["id"],
+        result_key=f"generations/{done['id']}/r.png",
+        thumbnail_key=f"generations/{done['id']}/r-thumb.webp",
+    )
     _store_outputs(app, finished)
     _start(client, finished.id)
     _complete(client, finished)

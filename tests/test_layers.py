@@ -55,16 +55,27 @@ def _worker_modules() -> list[str]:
 
 
 def _probe(modules: list[str]) -> dict[str, list[str]]:
-    result = subprocess.run([sys.executable, "-c", PROBE.format(forbidden=FORBIDDEN, modules=modules)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(forbidden=FORBIDDEN, modules=modules)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_every_worker_module_imports_without_flask_or_sqlalchemy():
     modules = _worker_modules()
-    assert {"workers.tasks", "workers.lifecycle", "workers.training", "workers.generation",
-            "workers.provenance.output_stage", "workers.pipelines.training"} <= set(modules)
+    assert {
+        "workers.tasks",
+        "workers.lifecycle",
+        "workers.training",
+        "workers.generation",
+        "workers.provenance.output_stage",
+        "workers.pipelines.training",
+    } <= set(modules)
     assert _probe(modules) == {}
 
 
@@ -84,8 +95,12 @@ def _import_graph() -> dict[str, set[str]]:
     for name, (path, is_package) in modules.items():
         package = name if is_package else name.rsplit(".", 1)[0]
         tree = ast.parse(path.read_text())
-        skipped = {id(node) for branch in ast.walk(tree) if isinstance(branch, ast.If)
-                   and ast.unparse(branch.test).endswith("TYPE_CHECKING") for node in ast.walk(branch)}
+        skipped = {
+            id(node)
+            for branch in ast.walk(tree)
+            if isinstance(branch, ast.If) and ast.unparse(branch.test).endswith("TYPE_CHECKING")
+            for node in ast.walk(branch)
+        }
         for node in ast.walk(tree):
             if id(node) in skipped:
                 continue
@@ -137,6 +152,9 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_circles_and_the_web_never_imports_the_workers():
     graph = _import_graph()
     assert _cycles(graph) == []
-    web_to_workers = {name: sorted(t for t in targets if t.startswith("workers"))
-                      for name, targets in graph.items() if name.startswith("stylelicense")}
+    web_to_workers = {
+        name: sorted(t for t in targets if t.startswith("workers"))
+        for name, targets in graph.items()
+        if name.startswith("stylelicense")
+    }
     assert {name: targets for name, targets in web_to_workers.items() if targets} == {}

@@ -23,6 +23,7 @@ PRICE = 7
 
 # --- rows (tests/factories.py: flush, never commit; the tests commit where other connections must see them) --
 
+
 def make_user(username: str, *, tokens: int = 0, welcome: bool = False) -> User:
     user = factories.create_user(username)
     if welcome:
@@ -33,8 +34,9 @@ def make_user(username: str, *, tokens: int = 0, welcome: bool = False) -> User:
 
 
 def make_style(artist_username: str = "painter", price: int = PRICE) -> Style:
-    return factories.create_style(factories.create_artist(artist_username), title="Ink Washes",
-                                  generation_cost_tokens=price)
+    return factories.create_style(
+        factories.create_artist(artist_username), title="Ink Washes", generation_cost_tokens=price
+    )
 
 
 def make_generation(user: User, style: Style) -> Generation:
@@ -42,8 +44,9 @@ def make_generation(user: User, style: Style) -> Generation:
 
 
 def balance(user_id: int) -> int:
-    return db.session.scalar(select(User.token_balance).where(User.id == user_id).execution_options(
-        populate_existing=True))
+    return db.session.scalar(
+        select(User.token_balance).where(User.id == user_id).execution_options(populate_existing=True)
+    )
 
 
 @pytest.fixture
@@ -55,6 +58,7 @@ def ctx(app):
 
 # --- concurrency ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def wide_app(database_url, tmp_path_factory):
     """The app with a connection pool wide enough that most of the 50 spenders really run at once."""
@@ -64,8 +68,10 @@ def wide_app(database_url, tmp_path_factory):
 
     # 30 connections: most of the 50 spenders hold one at the same moment, and PostgreSQL (shared by
     # parallel test runs) keeps room for everyone else.
-    return create_app(env=base_env(tmp_path_factory.mktemp("wide"), database_url),
-                      SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 10, "pool_timeout": 60})
+    return create_app(
+        env=base_env(tmp_path_factory.mktemp("wide"), database_url),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 10, "pool_timeout": 60},
+    )
 
 
 @pytest.mark.parametrize("affordable", [13])
@@ -115,8 +121,9 @@ def test_fifty_concurrent_spends_against_a_balance_for_exactly_n(wide_app, affor
     assert all(r.status == 402 and r.code == "INSUFFICIENT_TOKENS" for r in refusals)
     with wide_app.app_context():
         assert balance(buyer_id) == 0
-        charges = db.session.scalars(select(Transaction).where(Transaction.transaction_type == "generation_charge")
-                                     .order_by(Transaction.id)).all()
+        charges = db.session.scalars(
+            select(Transaction).where(Transaction.transaction_type == "generation_charge").order_by(Transaction.id)
+        ).all()
         assert len(charges) == affordable
         # balance_after walks down one price at a time, in id order: every charge saw the previous one
         assert [row.balance_after for row in charges] == [PRICE * (affordable - i - 1) for i in range(affordable)]
@@ -124,6 +131,7 @@ def test_fifty_concurrent_spends_against_a_balance_for_exactly_n(wide_app, affor
 
 
 # --- charge, refund, credit -----------------------------------------------------------------------
+
 
 def test_charge_then_refund_restores_the_balance_once(ctx):
     buyer = make_user("buyer", welcome=True)
@@ -184,8 +192,12 @@ def test_insufficient_tokens_leaves_no_row(ctx):
     with pytest.raises(InsufficientTokens) as caught:
         ledger.charge_for_generation(generation, "Ink Washes")
     assert caught.value.status == 402 and caught.value.details == {"required": PRICE}
-    assert db.session.scalar(select(func.count()).select_from(Transaction).where(
-        Transaction.transaction_type == "generation_charge")) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Transaction).where(Transaction.transaction_type == "generation_charge")
+        )
+        == 0
+    )
     assert balance(buyer.id) == PRICE - 1
 
 
@@ -232,22 +244,27 @@ def test_concurrent_refund_and_credit_settle_one_way(wide_app):
 
     for generation_id in ids:
         barrier = threading.Barrier(4)
-        threads = [threading.Thread(target=settle, args=(generation_id, how, barrier))
-                   for how in ("refund", "credit", "refund", "credit")]
+        threads = [
+            threading.Thread(target=settle, args=(generation_id, how, barrier))
+            for how in ("refund", "credit", "refund", "credit")
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(60)
     assert errors == []
     with wide_app.app_context():
-        settled = db.session.execute(select(Transaction.related_generation_id, func.count()).where(
-            Transaction.transaction_type.in_(("refund", "artist_credit"))).group_by(
-            Transaction.related_generation_id)).all()
+        settled = db.session.execute(
+            select(Transaction.related_generation_id, func.count())
+            .where(Transaction.transaction_type.in_(("refund", "artist_credit")))
+            .group_by(Transaction.related_generation_id)
+        ).all()
         assert sorted(settled) == [(gid, 1) for gid in ids]
         assert ledger.verify_ledger() == []
 
 
 # --- verification ---------------------------------------------------------------------------------
+
 
 def test_verify_reports_a_tampered_balance(ctx):
     buyer = make_user("victim", welcome=True)
@@ -270,10 +287,24 @@ def test_verify_reports_a_tampered_row(ctx):
 
 def test_verify_reports_paid_purchases_credited_wrongly(ctx):
     buyer = make_user("buyer")
-    paid = Purchase(user_id=buyer.id, order_id="order_paid_1", package_id="basic_100", tokens=100, amount=10000,
-                    customer_key=str(uuid.uuid4()), status="paid")
-    pending = Purchase(user_id=buyer.id, order_id="order_pending_1", package_id="basic_100", tokens=100,
-                       amount=10000, customer_key=str(uuid.uuid4()), status="pending")
+    paid = Purchase(
+        user_id=buyer.id,
+        order_id="order_paid_1",
+        package_id="basic_100",
+        tokens=100,
+        amount=10000,
+        customer_key=str(uuid.uuid4()),
+        status="paid",
+    )
+    pending = Purchase(
+        user_id=buyer.id,
+        order_id="order_pending_1",
+        package_id="basic_100",
+        tokens=100,
+        amount=10000,
+        customer_key=str(uuid.uuid4()),
+        status="pending",
+    )
     db.session.add_all([paid, pending])
     db.session.flush()
     assert [(d.kind, d.expected) for d in ledger.verify_ledger()] == [("purchase", "credited")]
@@ -294,6 +325,7 @@ def test_earned_balance_tampering_is_reported(ctx):
 
 
 # --- operator commands ----------------------------------------------------------------------------
+
 
 def test_ledger_verify_command_exits_1_and_prints_the_row(app):
     runner = app.test_cli_runner()
@@ -324,8 +356,9 @@ def test_tokens_grant_command_is_a_ledger_row_and_idempotent_by_key(app):
     result = runner.invoke(args=["tokens", "grant", "lucky", "250", "--memo", "Contest prize", "--key", "contest-1"])
     assert result.exit_code == 0, result.output
     assert "balance of lucky: 350" in result.output
-    again = runner.invoke(args=["tokens", "grant", "lucky@example.com", "250", "--memo", "Contest prize",
-                                "--key", "contest-1"])
+    again = runner.invoke(
+        args=["tokens", "grant", "lucky@example.com", "250", "--memo", "Contest prize", "--key", "contest-1"]
+    )
     assert again.exit_code == 0 and "already granted" in again.output
     other = runner.invoke(args=["tokens", "grant", str(user_id), "10", "--memo", "x", "--key", "contest-1"])
     assert other.exit_code != 0 and "key already used" in other.output
@@ -342,17 +375,32 @@ def test_purchases_show_command(app):
     runner = app.test_cli_runner()
     with app.app_context():
         user = make_user("shopper")
-        purchase = Purchase(user_id=user.id, order_id="sl_show_me_123", package_id="standard_500", tokens=500,
-                            amount=45000, customer_key=str(uuid.uuid4()), status="paid", payment_key="tgen_abc",
-                            provider_response={"status": "DONE", "totalAmount": 45000})
+        purchase = Purchase(
+            user_id=user.id,
+            order_id="sl_show_me_123",
+            package_id="standard_500",
+            tokens=500,
+            amount=45000,
+            customer_key=str(uuid.uuid4()),
+            status="paid",
+            payment_key="tgen_abc",
+            provider_response={"status": "DONE", "totalAmount": 45000},
+        )
         db.session.add(purchase)
         db.session.flush()
         ledger.credit_purchase(purchase)
         db.session.commit()
     result = runner.invoke(args=["purchases", "show", "sl_show_me_123"])
     assert result.exit_code == 0, result.output
-    for expected in ("shopper", "standard_500 (500 tokens)", "45,000 KRW", "status:       paid", "tgen_abc",
-                     "purchase:sl_show_me_123", '"totalAmount": 45000'):
+    for expected in (
+        "shopper",
+        "standard_500 (500 tokens)",
+        "45,000 KRW",
+        "status:       paid",
+        "tgen_abc",
+        "purchase:sl_show_me_123",
+        '"totalAmount": 45000',
+    ):
         assert expected in result.output
     missing = runner.invoke(args=["purchases", "show", "nope_nope"])
     assert missing.exit_code != 0 and "no purchase" in missing.output

@@ -25,10 +25,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def flask_db(url: str, tmp_path: Path, *args: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url, "STYLELICENSE_ENV": "testing", "SECRET_KEY": "s",
-           "INTERNAL_API_TOKEN": "t", "STYLELICENSE_INSTANCE": str(tmp_path / "instance")}
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "STYLELICENSE_ENV": "testing",
+        "SECRET_KEY": "s",
+        "INTERNAL_API_TOKEN": "t",
+        "STYLELICENSE_INSTANCE": str(tmp_path / "instance"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -38,8 +50,9 @@ def schema_differences(url: str) -> list:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True,
-                                                                   "compare_server_default": False})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": False}
+            )
             return compare_metadata(context, db.metadata)
     finally:
         engine.dispose()
@@ -107,12 +120,15 @@ def test_postgresql_constraints_of_the_spec_are_in_the_migrated_schema(empty_pos
         assert any("follower_id <> following_id" in c["sqltext"] for c in inspector.get_check_constraints("follows"))
         uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("users")}
         assert ("google_sub",) in uniques
-        assert ("follower_id", "following_id") in {tuple(u["column_names"])
-                                                    for u in inspector.get_unique_constraints("follows")}
-        assert ("user_id", "generation_id") in {tuple(u["column_names"])
-                                                for u in inspector.get_unique_constraints("likes")}
-        assert ("idempotency_key",) in {tuple(u["column_names"])
-                                        for u in inspector.get_unique_constraints("transactions")}
+        assert ("follower_id", "following_id") in {
+            tuple(u["column_names"]) for u in inspector.get_unique_constraints("follows")
+        }
+        assert ("user_id", "generation_id") in {
+            tuple(u["column_names"]) for u in inspector.get_unique_constraints("likes")
+        }
+        assert ("idempotency_key",) in {
+            tuple(u["column_names"]) for u in inspector.get_unique_constraints("transactions")
+        }
         style_fk = [fk for fk in inspector.get_foreign_keys("generations") if fk["referred_table"] == "styles"]
         assert style_fk[0]["options"].get("ondelete") == "RESTRICT"
         indexes = {tuple(i["column_names"]) for i in inspector.get_indexes("generations")}
@@ -137,18 +153,32 @@ def test_licensee_names_are_backfilled_from_the_buyers(empty_postgres, tmp_path)
     try:
         with engine.begin() as connection:
             for user_id, name in ((1, "painter"), (2, "buyer")):
-                connection.execute(text("INSERT INTO users (id, google_sub, email, username) "
-                                        "VALUES (:id, :sub, :email, :name)"),
-                                   {"id": user_id, "sub": f"dev:{name}", "email": f"{name}@x.test", "name": name})
-            connection.execute(text("INSERT INTO artists (id, user_id, artist_name, contact_email, "
-                                    "signature_image_key) VALUES (1, 1, 'Painter', 'p@x.test', 's.png')"))
-            connection.execute(text("INSERT INTO styles (id, artist_id, title, generation_cost_tokens) "
-                                    "VALUES (1, 1, 'Ink', 10)"))
-            connection.execute(text("INSERT INTO generations (id, user_id, style_id, prompt_tags, seed, cost_tokens) "
-                                    "VALUES (1, 2, 1, '[\"cat\"]', 1, 10)"))
-            connection.execute(text("INSERT INTO licences (serial, generation_id, terms_version, artist_id, style_id, "
-                                    "buyer_id, artist_name, style_title) VALUES (77, 1, 'sl-1.0', 1, 1, 2, 'Painter', "
-                                    "'Ink')"))
+                connection.execute(
+                    text("INSERT INTO users (id, google_sub, email, username) VALUES (:id, :sub, :email, :name)"),
+                    {"id": user_id, "sub": f"dev:{name}", "email": f"{name}@x.test", "name": name},
+                )
+            connection.execute(
+                text(
+                    "INSERT INTO artists (id, user_id, artist_name, contact_email, "
+                    "signature_image_key) VALUES (1, 1, 'Painter', 'p@x.test', 's.png')"
+                )
+            )
+            connection.execute(
+                text("INSERT INTO styles (id, artist_id, title, generation_cost_tokens) VALUES (1, 1, 'Ink', 10)")
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO generations (id, user_id, style_id, prompt_tags, seed, cost_tokens) "
+                    "VALUES (1, 2, 1, '[\"cat\"]', 1, 10)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO licences (serial, generation_id, terms_version, artist_id, style_id, "
+                    "buyer_id, artist_name, style_title) VALUES (77, 1, 'sl-1.0', 1, 1, 2, 'Painter', "
+                    "'Ink')"
+                )
+            )
         flask_db(empty_postgres, tmp_path, "upgrade")
         with engine.connect() as connection:
             assert connection.execute(text("SELECT licensee_name FROM licences")).scalar_one() == "buyer"

@@ -38,20 +38,41 @@ def inbox(app):
         generation = create_generation(owner, style, is_public=True)
         comment = create_comment(fan, generation, "What a wonderful storm of ink, " * 5)
         made = [
-            create_notification(owner, "style_training_complete", target_type="style", target_id=style.id,
-                                age=timedelta(minutes=6)),
-            create_notification(owner, "generation_complete", target_type="generation", target_id=generation.id,
-                                age=timedelta(minutes=5)),
-            create_notification(owner, "follow", target_type="user", target_id=fan.id, actor=fan,
-                                age=timedelta(minutes=4)),
-            create_notification(owner, "like", target_type="generation", target_id=generation.id, actor=fan,
-                                age=timedelta(minutes=3), is_read=True),
-            create_notification(owner, "comment", target_type="comment", target_id=comment.id, actor=fan,
-                                age=timedelta(minutes=2)),
+            create_notification(
+                owner, "style_training_complete", target_type="style", target_id=style.id, age=timedelta(minutes=6)
+            ),
+            create_notification(
+                owner,
+                "generation_complete",
+                target_type="generation",
+                target_id=generation.id,
+                age=timedelta(minutes=5),
+            ),
+            create_notification(
+                owner, "follow", target_type="user", target_id=fan.id, actor=fan, age=timedelta(minutes=4)
+            ),
+            create_notification(
+                owner,
+                "like",
+                target_type="generation",
+                target_id=generation.id,
+                actor=fan,
+                age=timedelta(minutes=3),
+                is_read=True,
+            ),
+            create_notification(
+                owner, "comment", target_type="comment", target_id=comment.id, actor=fan, age=timedelta(minutes=2)
+            ),
         ]
         create_notification(fan, "like", target_type="generation", target_id=generation.id, actor=owner)
-        return {"owner": owner.id, "fan": fan.id, "style": style.id, "generation": generation.id,
-                "comment": comment.id, "ids": [n.id for n in made]}
+        return {
+            "owner": owner.id,
+            "fan": fan.id,
+            "style": style.id,
+            "generation": generation.id,
+            "comment": comment.id,
+            "ids": [n.id for n in made],
+        }
 
 
 def test_list_newest_first_with_actor_target_and_unread_count(client, login, inbox):
@@ -62,8 +83,11 @@ def test_list_newest_first_with_actor_target_and_unread_count(client, login, inb
     by_type = {n["type"]: n for n in data["results"]}
 
     comment = by_type["comment"]
-    assert comment["actor"] == {"id": inbox["fan"], "username": "fan",
-                                "profile_image_url": comment["actor"]["profile_image_url"]}
+    assert comment["actor"] == {
+        "id": inbox["fan"],
+        "username": "fan",
+        "profile_image_url": comment["actor"]["profile_image_url"],
+    }
     assert comment["actor"]["profile_image_url"].endswith("profiles/fan.png")
     assert comment["target_type"] == "comment" and comment["target_id"] == inbox["comment"]
     assert comment["target"]["generation_id"] == inbox["generation"] and comment["target"]["is_reply"] is False
@@ -77,8 +101,12 @@ def test_list_newest_first_with_actor_target_and_unread_count(client, login, inb
     assert by_type["follow"]["target"]["username"] == "fan" and by_type["follow"]["target_id"] == inbox["fan"]
     system = by_type["style_training_complete"]
     assert system["actor"] is None
-    assert system["target"] == {"id": inbox["style"], "title": "Ink Storm", "thumbnail_url": system["target"][
-        "thumbnail_url"], "training_status": "completed"}
+    assert system["target"] == {
+        "id": inbox["style"],
+        "title": "Ink Storm",
+        "thumbnail_url": system["target"]["thumbnail_url"],
+        "training_status": "completed",
+    }
     assert by_type["generation_complete"]["target"]["status"] == "completed"
     for item in data["results"]:
         assert set(item) == {"id", "type", "actor", "target_type", "target_id", "target", "is_read", "created_at"}
@@ -118,8 +146,9 @@ def test_mark_one_read_and_all_read(app, client, login, make_client, inbox):
     assert _data(stranger.get("/api/notifications/unread-count")) == {"unread_count": 0}
     assert _data(client.post("/api/notifications/read-all")) == {"updated": 3, "unread_count": 0}
     assert _data(client.get("/api/notifications/unread-count")) == {"unread_count": 0}
-    assert count_rows(app, Notification, Notification.recipient_id == inbox["owner"],
-                      Notification.is_read.is_(False)) == 0
+    assert (
+        count_rows(app, Notification, Notification.recipient_id == inbox["owner"], Notification.is_read.is_(False)) == 0
+    )
 
 
 def test_targets_that_are_gone_or_private_are_null(app, client, login, inbox):

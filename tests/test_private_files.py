@@ -36,9 +36,13 @@ def deliver(app, client, login) -> SimpleNamespace:
     with app.app_context():
         for key in worker_keys:
             get_storage().put(key, b"image:" + key.encode(), public=True, content_type="image/png")
-    done = client.open("/api/webhooks/inference/complete", method="POST", csrf=False, headers=HEADERS,
-                       json={"generation_id": generation_id, "result_key": worker_keys[0],
-                             "thumbnail_key": worker_keys[1]})
+    done = client.open(
+        "/api/webhooks/inference/complete",
+        method="POST",
+        csrf=False,
+        headers=HEADERS,
+        json={"generation_id": generation_id, "result_key": worker_keys[0], "thumbnail_key": worker_keys[1]},
+    )
     assert done.status_code == 200 and done.get_json()["data"]["status"] == "completed", done.get_json()
     return SimpleNamespace(id=generation_id, worker_keys=worker_keys)
 

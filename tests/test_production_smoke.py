@@ -56,32 +56,53 @@ def _self_signed(tmp: Path) -> tuple[Path, Path, Path]:
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Style License smoke CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     ca_path, cert_path, key_path = tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return ca_path, cert_path, key_path
 
 
@@ -134,8 +155,9 @@ class Processes:
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "wb")
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.running.append((name, process))
         return process
 
@@ -173,8 +195,7 @@ def stack(database_url, rabbitmq_url, tmp_path):
     redis_db = random.randrange(2, 15)
     redis.Redis(host="127.0.0.1", port=6379, db=redis_db).flushdb()
     processes = Processes(tmp_path)
-    with FakeS3() as s3, FakeOIDCProvider() as google, FakeToss(secret_key=LIVE_SECRET,
-                                                               client_key=LIVE_CLIENT) as toss:
+    with FakeS3() as s3, FakeOIDCProvider() as google, FakeToss(secret_key=LIVE_SECRET, client_key=LIVE_CLIENT) as toss:
         s3.create_bucket("sl-smoke")
         # As an operator does once: anyone may read <prefix>/public/*, nothing else (docs/DEPLOYMENT.md).
         import boto3
@@ -187,7 +208,8 @@ def stack(database_url, rabbitmq_url, tmp_path):
         api_port, nginx_port = _free_port(), _free_port()
         public = f"https://127.0.0.1:{nginx_port}"
         env = {
-            **os.environ, **s3.env(),
+            **os.environ,
+            **s3.env(),
             "STYLELICENSE_ENV": "production",
             "SECRET_KEY": "smoke-secret-key-" + "s" * 20,
             "INTERNAL_API_TOKEN": "smoke-internal-token-" + "t" * 20,
@@ -214,21 +236,76 @@ def stack(database_url, rabbitmq_url, tmp_path):
         from stylelicense.provenance.c2pa_manifest import generate_dev_chain
 
         chain = generate_dev_chain(tmp_path / "c2pa")
-        env.update({"WATERMARK_KEY": "smoke-watermark-key-" + "w" * 24,
-                    "C2PA_SIGNING_KEY_PATH": str(chain.signing_key), "C2PA_CERT_CHAIN_PATH": str(chain.cert_chain),
-                    "C2PA_TRUST_ANCHORS_PATH": str(chain.root_cert)})
+        env.update(
+            {
+                "WATERMARK_KEY": "smoke-watermark-key-" + "w" * 24,
+                "C2PA_SIGNING_KEY_PATH": str(chain.signing_key),
+                "C2PA_CERT_CHAIN_PATH": str(chain.cert_chain),
+                "C2PA_TRUST_ANCHORS_PATH": str(chain.root_cert),
+            }
+        )
         try:
-            processes.start("gunicorn", [sys.executable, "-m", "gunicorn", "-w", "2", "-b",
-                                         f"127.0.0.1:{api_port}", "--forwarded-allow-ips", "127.0.0.1",
-                                         "wsgi:app"], env)
-            processes.start("worker-training", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q",
-                                                "model_training", "-c", "1", "-n", "smoke-train@%h",
-                                                "--without-gossip", "--without-mingle"], env)
-            processes.start("worker-inference", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q",
-                                                 "image_generation", "-c", "1", "-n", "smoke-infer@%h",
-                                                 "--without-gossip", "--without-mingle"], env)
-            processes.start("nginx", [NGINX, "-c", str(_nginx_conf(tmp_path, nginx_port, api_port, cert, key)),
-                                      "-p", str(tmp_path)], env)
+            processes.start(
+                "gunicorn",
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-w",
+                    "2",
+                    "-b",
+                    f"127.0.0.1:{api_port}",
+                    "--forwarded-allow-ips",
+                    "127.0.0.1",
+                    "wsgi:app",
+                ],
+                env,
+            )
+            processes.start(
+                "worker-training",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers",
+                    "worker",
+                    "-Q",
+                    "model_training",
+                    "-c",
+                    "1",
+                    "-n",
+                    "smoke-train@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                env,
+            )
+            processes.start(
+                "worker-inference",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers",
+                    "worker",
+                    "-Q",
+                    "image_generation",
+                    "-c",
+                    "1",
+                    "-n",
+                    "smoke-infer@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                env,
+            )
+            processes.start(
+                "nginx",
+                [NGINX, "-c", str(_nginx_conf(tmp_path, nginx_port, api_port, cert, key)), "-p", str(tmp_path)],
+                env,
+            )
             session = requests.Session()
             session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override `verify`
             session.verify = str(ca)
@@ -249,11 +326,22 @@ def stack(database_url, rabbitmq_url, tmp_path):
             try:
                 wait_for(ready, timeout=90, message="gunicorn behind nginx to be ready")
             except AssertionError:
-                nginx_errors = (tmp_path / "nginx-error.log").read_text(errors="replace")[-2000:] if (
-                    tmp_path / "nginx-error.log").exists() else ""
+                nginx_errors = (
+                    (tmp_path / "nginx-error.log").read_text(errors="replace")[-2000:]
+                    if (tmp_path / "nginx-error.log").exists()
+                    else ""
+                )
                 raise AssertionError(f"last /readyz: {last}\nnginx: {nginx_errors}\n{processes.logs()}") from None
-            yield {"url": public, "session": session, "google": google, "toss": toss, "s3": s3, "cert": ca,
-                   "processes": processes, "redis_db": redis_db}
+            yield {
+                "url": public,
+                "session": session,
+                "google": google,
+                "toss": toss,
+                "s3": s3,
+                "cert": ca,
+                "processes": processes,
+                "redis_db": redis_db,
+            }
         finally:
             processes.stop()
 
@@ -267,13 +355,18 @@ def test_production_stack_end_to_end(stack):
 
     # Dev login does not exist in production.
     csrf = session.get(f"{url}/api/auth/csrf").json()["data"]["csrf_token"]
-    refused = session.post(f"{url}/api/auth/dev-login", json={"email": "a@b.c", "username": "abc"},
-                           headers={"X-CSRFToken": csrf})
+    refused = session.post(
+        f"{url}/api/auth/dev-login", json={"email": "a@b.c", "username": "abc"}, headers={"X-CSRFToken": csrf}
+    )
     assert refused.status_code == 404, refused.text
 
     # Google login through the loopback OIDC provider (state, nonce, PKCE), ending on the SPA.
-    google.next_user = {"sub": "smoke-artist", "email": "artist@smoke.example", "name": "Smoke Artist",
-                        "email_verified": True}
+    google.next_user = {
+        "sub": "smoke-artist",
+        "email": "artist@smoke.example",
+        "name": "Smoke Artist",
+        "email_verified": True,
+    }
     landing = session.get(f"{url}/api/auth/google/login")
     assert landing.status_code == 200 and landing.url.rstrip("/") == url
     session_cookie = next(c for c in session.cookies if c.name == "session")
@@ -285,24 +378,39 @@ def test_production_stack_end_to_end(stack):
         return {"X-CSRFToken": session.get(f"{url}/api/auth/csrf").json()["data"]["csrf_token"]}
 
     # Buy tokens against the fake Toss: create the order, "check out", confirm on the server.
-    order = session.post(f"{url}/api/tokens/purchase", json={"package_id": "basic_100"},
-                         headers=csrf_headers()).json()["data"]
+    order = session.post(f"{url}/api/tokens/purchase", json={"package_id": "basic_100"}, headers=csrf_headers()).json()[
+        "data"
+    ]
     assert order["client_key"] == LIVE_CLIENT
     payment_key = toss.create_checkout(order["order_id"], order["amount"])
-    confirmed = session.post(f"{url}/api/tokens/purchase/confirm", headers=csrf_headers(), json={
-        "payment_key": payment_key, "order_id": order["order_id"], "amount": order["amount"]})
+    confirmed = session.post(
+        f"{url}/api/tokens/purchase/confirm",
+        headers=csrf_headers(),
+        json={"payment_key": payment_key, "order_id": order["order_id"], "amount": order["amount"]},
+    )
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["data"]["token_balance"] == 200
 
     # Become an artist and train a style on the training worker.
-    upgraded = session.post(f"{url}/api/users/me/upgrade-to-artist", headers=csrf_headers(), data={
-        "artist_name": "Smoke Artist", "contact_email": "artist@smoke.example"},
-        files={"signature_image": ("sig.png", _png(300, 120, seed=99), "image/png")})
+    upgraded = session.post(
+        f"{url}/api/users/me/upgrade-to-artist",
+        headers=csrf_headers(),
+        data={"artist_name": "Smoke Artist", "contact_email": "artist@smoke.example"},
+        files={"signature_image": ("sig.png", _png(300, 120, seed=99), "image/png")},
+    )
     assert upgraded.status_code == 200, upgraded.text
     files = [("images", (f"art{i}.png", _png(seed=i), "image/png")) for i in range(10)]
-    created = session.post(f"{url}/api/styles", headers=csrf_headers(), files=files, data={
-        "title": "Smoke Colors", "description": "smoke test", "generation_cost_tokens": "25",
-        "image_tags": json.dumps([["abstract", "color"]] * 10)})
+    created = session.post(
+        f"{url}/api/styles",
+        headers=csrf_headers(),
+        files=files,
+        data={
+            "title": "Smoke Colors",
+            "description": "smoke test",
+            "generation_cost_tokens": "25",
+            "image_tags": json.dumps([["abstract", "color"]] * 10),
+        },
+    )
     assert created.status_code == 201, created.text + processes.logs()
     style_id = created.json()["data"]["id"]
 
@@ -316,8 +424,11 @@ def test_production_stack_end_to_end(stack):
         raise AssertionError(processes.logs()) from None
 
     # Generate on the inference worker; the signed image is readable at its public location.
-    generation = session.post(f"{url}/api/generations", headers=csrf_headers(), json={
-        "style_id": style_id, "prompt_tags": ["portrait"], "aspect_ratio": "1:1", "seed": 7})
+    generation = session.post(
+        f"{url}/api/generations",
+        headers=csrf_headers(),
+        json={"style_id": style_id, "prompt_tags": ["portrait"], "aspect_ratio": "1:1", "seed": 7},
+    )
     assert generation.status_code in (200, 201), generation.text
     generation_id = generation.json()["data"]["id"]
 
@@ -346,8 +457,7 @@ def test_production_stack_end_to_end(stack):
     anonymous = requests.Session()
     anonymous.trust_env = False
     anonymous.verify = str(stack["cert"])
-    statuses = [anonymous.get(f"{url}/api/styles", headers={"Connection": "close"}).status_code
-                for _ in range(100)]
+    statuses = [anonymous.get(f"{url}/api/styles", headers={"Connection": "close"}).status_code for _ in range(100)]
     first_limited = statuses.index(429)
     assert set(statuses[:first_limited]) == {200} and set(statuses[first_limited:]) == {429}
     # A few anonymous calls (login pages, CSRF) already used part of this minute's budget.

@@ -32,8 +32,14 @@ def world(cached_app):
         public = create_generation(fan, style, is_public=True, description="public one")
         private = create_generation(fan, style, is_public=False, description="PRIVATE-TEXT")
         create_like(fan, public)
-        return {"artist_user": artist.id, "style": style.id, "hidden": hidden.id, "public": public.id,
-                "private": private.id, "private_thumb": private.thumbnail_key}
+        return {
+            "artist_user": artist.id,
+            "style": style.id,
+            "hidden": hidden.id,
+            "public": public.id,
+            "private": private.id,
+            "private_thumb": private.thumbnail_key,
+        }
 
 
 def _sign_in(client, username):
@@ -66,8 +72,13 @@ def test_a_signed_in_answer_never_reaches_anonymous_and_back(cached_app, world, 
 def test_private_images_never_appear_and_unpublishing_shows_at_once(cached_app, world):
     anonymous, owner = cached_app.test_client(), cached_app.test_client()
     _sign_in(owner, "fan")
-    urls = ["/api/generations/feed", f"/api/styles/{world['style']}", f"/api/users/{world['artist_user']}",
-            "/api/styles", "/api/search?q=velvet"]
+    urls = [
+        "/api/generations/feed",
+        f"/api/styles/{world['style']}",
+        f"/api/users/{world['artist_user']}",
+        "/api/styles",
+        "/api/search?q=velvet",
+    ]
     for client in (anonymous, owner, anonymous):
         for url in urls:
             text = client.get(url).get_data(as_text=True)
@@ -113,8 +124,9 @@ def test_public_edits_show_at_once(cached_app, world):
     assert response.status_code == 200, response.get_json()
     assert anonymous.get(f"/api/styles/{world['style']}").get_json()["data"]["title"] == "Copper Dawn"
     # The old title stays a tag of the style: still found, under its new title.
-    assert [(h["title"], h["matched_by"]) for h in anonymous.get("/api/search?q=velvet").get_json()["data"][
-        "styles"]] == [("Copper Dawn", "tag")]
+    assert [
+        (h["title"], h["matched_by"]) for h in anonymous.get("/api/search?q=velvet").get_json()["data"]["styles"]
+    ] == [("Copper Dawn", "tag")]
     assert anonymous.get("/api/search?q=copper").get_json()["data"]["styles"]
     # A moderation command (another process in production, through Redis) invalidates too.
     result = cached_app.test_cli_runner().invoke(args=["tags", "flag", "copper dawn"])
@@ -135,9 +147,15 @@ def test_redis_backend_is_shared_between_processes(app, database_url, tmp_path, 
     from stylelicense.app import create_app
 
     prefix = f"sl-test-{secrets.token_hex(4)}:"
-    apps = [create_app(env=base_env(tmp_path / str(i), database_url, PUBLIC_CACHE_SECONDS="60",
-                                    CACHE_URL="redis://127.0.0.1:6379/0"), CACHE_KEY_PREFIX=prefix)
-            for i in range(2)]
+    apps = [
+        create_app(
+            env=base_env(
+                tmp_path / str(i), database_url, PUBLIC_CACHE_SECONDS="60", CACHE_URL="redis://127.0.0.1:6379/0"
+            ),
+            CACHE_KEY_PREFIX=prefix,
+        )
+        for i in range(2)
+    ]
     for each in apps:
         each.test_client_class = ApiClient
     reader, writer = apps[0].test_client(), apps[1].test_client()
@@ -160,14 +178,14 @@ def test_read_replica_serves_public_misses_but_not_right_after_a_change(app, dat
     from stylelicense.app import create_app
     from stylelicense.extensions import db
 
-    replica_app = create_app(env=base_env(tmp_path, database_url, PUBLIC_CACHE_SECONDS="60",
-                                          DATABASE_REPLICA_URL=database_url))
+    replica_app = create_app(
+        env=base_env(tmp_path, database_url, PUBLIC_CACHE_SECONDS="60", DATABASE_REPLICA_URL=database_url)
+    )
     replica_app.test_client_class = ApiClient
     seen: dict[str, list[str]] = {"primary": [], "replica": []}
     with replica_app.app_context():
         engines = {"primary": db.engine, "replica": db.engines["replica"]}
-    listeners = {name: (lambda _c, _cur, statement, *_a, name=name: seen[name].append(statement))
-                 for name in engines}
+    listeners = {name: (lambda _c, _cur, statement, *_a, name=name: seen[name].append(statement)) for name in engines}
     for name, engine in engines.items():
         event.listen(engine, "before_cursor_execute", listeners[name])
     anonymous, painter = replica_app.test_client(), replica_app.test_client()

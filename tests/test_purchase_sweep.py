@@ -41,8 +41,15 @@ def sweep_env(database_url, tmp_path_factory, toss):
     from conftest import base_env
 
     tmp = tmp_path_factory.mktemp("sweep")
-    return base_env(tmp, database_url, TOSS_SECRET_KEY=toss.secret_key, TOSS_CLIENT_KEY=toss.client_key,
-                    TOSS_API_BASE=toss.base_url, TOSS_RETRIES="0", STYLELICENSE_INSTANCE=str(tmp / "instance"))
+    return base_env(
+        tmp,
+        database_url,
+        TOSS_SECRET_KEY=toss.secret_key,
+        TOSS_CLIENT_KEY=toss.client_key,
+        TOSS_API_BASE=toss.base_url,
+        TOSS_RETRIES="0",
+        STYLELICENSE_INSTANCE=str(tmp / "instance"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +83,11 @@ def stuck_order(app, client, toss, *, toss_status: str | None = "DONE", age_minu
         payment_key = toss.create_checkout(order["order_id"], order["amount"])
         toss.set_status(payment_key, toss_status)
     with app.app_context():
-        db.session.execute(update(Purchase).where(Purchase.order_id == order["order_id"]).values(
-            status="confirming", updated_at=utcnow() - timedelta(minutes=age_minutes)))
+        db.session.execute(
+            update(Purchase)
+            .where(Purchase.order_id == order["order_id"])
+            .values(status="confirming", updated_at=utcnow() - timedelta(minutes=age_minutes))
+        )
         db.session.commit()
     return order
 
@@ -85,8 +95,9 @@ def stuck_order(app, client, toss, *, toss_status: str | None = "DONE", age_minu
 def purchase_state(app, order_id: str) -> tuple[str, int]:
     with app.app_context():
         purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == order_id))
-        credits = db.session.scalar(select(func.count()).select_from(Transaction).where(
-            Transaction.idempotency_key == f"purchase:{order_id}"))
+        credits = db.session.scalar(
+            select(func.count()).select_from(Transaction).where(Transaction.idempotency_key == f"purchase:{order_id}")
+        )
         return purchase.status, credits
 
 
@@ -103,8 +114,14 @@ def sweep(app, *args: str) -> str:
 def run_sweeper_once(env: dict[str, str]) -> subprocess.CompletedProcess:
     """One round of the shipped schedule, as the `sweeper` container runs it."""
     flask = str(Path(sys.executable).parent / "flask")
-    return subprocess.run(["bash", "deploy/sweeper.sh", "--once"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180, env={**os.environ, **env, "FLASK": flask, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        ["bash", "deploy/sweeper.sh", "--once"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **env, "FLASK": flask, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_the_shipped_sweeper_credits_a_stuck_purchase_exactly_once(toss_app, toss, alice, sweep_env):
@@ -120,8 +137,11 @@ def test_the_shipped_sweeper_credits_a_stuck_purchase_exactly_once(toss_app, tos
     again = run_sweeper_once(sweep_env)
     assert again.returncode == 0 and "0 confirming purchase(s) checked" in again.stdout
     with toss_app.app_context():  # back to "confirming", as if a sweep died before its commit: no second credit
-        db.session.execute(update(Purchase).where(Purchase.order_id == order["order_id"]).values(
-            status="confirming", updated_at=utcnow() - timedelta(hours=1)))
+        db.session.execute(
+            update(Purchase)
+            .where(Purchase.order_id == order["order_id"])
+            .values(status="confirming", updated_at=utcnow() - timedelta(hours=1))
+        )
         db.session.commit()
     sweep(toss_app)
     assert purchase_state(toss_app, order["order_id"])[1] == 1 and balance(alice) == 600
@@ -152,8 +172,11 @@ def test_sweep_closes_what_toss_never_took_and_waits_while_toss_is_down(toss_app
     assert purchase_state(toss_app, never_seen["order_id"]) == ("failed", 0)
     assert purchase_state(toss_app, not_confirmed["order_id"]) == ("pending", 0)  # the customer may retry
     with toss_app.app_context():
-        db.session.execute(update(Purchase).where(Purchase.order_id == toss_down["order_id"]).values(
-            updated_at=utcnow() - timedelta(hours=1)))
+        db.session.execute(
+            update(Purchase)
+            .where(Purchase.order_id == toss_down["order_id"])
+            .values(updated_at=utcnow() - timedelta(hours=1))
+        )
         db.session.commit()
     assert f"{toss_down['order_id']}: credited" in sweep(toss_app)
     assert balance(alice) == 600
@@ -161,11 +184,14 @@ def test_sweep_closes_what_toss_never_took_and_waits_while_toss_is_down(toss_app
 
 # --- a payment canceled at Toss after crediting -------------------------------------------------------
 
+
 def paid_order(client, toss) -> tuple[dict, str]:
     order = client.post("/api/tokens/purchase", json={"package_id": "standard_500"}).get_json()["data"]
     payment_key = toss.create_checkout(order["order_id"], order["amount"])
-    response = client.post("/api/tokens/purchase/confirm", json={
-        "payment_key": payment_key, "order_id": order["order_id"], "amount": order["amount"]})
+    response = client.post(
+        "/api/tokens/purchase/confirm",
+        json={"payment_key": payment_key, "order_id": order["order_id"], "amount": order["amount"]},
+    )
     assert response.get_json()["data"]["status"] == "paid", response.get_json()
     return order, payment_key
 
@@ -173,7 +199,8 @@ def paid_order(client, toss) -> tuple[dict, str]:
 def cancel_at_toss(toss, payment_key: str, amount: int | None = None) -> None:
     """What the merchant's dashboard (or a chargeback) does: Toss's cancel endpoint."""
     TossClient(toss.base_url, toss.secret_key, retries=0).cancel(
-        payment_key, "customer asked", idempotency_key=f"dashboard:{payment_key}:{amount}", amount=amount)
+        payment_key, "customer asked", idempotency_key=f"dashboard:{payment_key}:{amount}", amount=amount
+    )
 
 
 def webhook(client, toss, payment_key: str) -> str:
@@ -185,9 +212,14 @@ def webhook(client, toss, payment_key: str) -> str:
 def reversal_rows(app, order_id: str) -> list[tuple[int, int, str]]:
     with app.app_context():
         purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == order_id))
-        return [(row.amount, row.balance_after, row.memo) for row in db.session.scalars(
-            select(Transaction).where(Transaction.related_purchase_id == purchase.id,
-                                      Transaction.transaction_type == "purchase_reversal"))]
+        return [
+            (row.amount, row.balance_after, row.memo)
+            for row in db.session.scalars(
+                select(Transaction).where(
+                    Transaction.related_purchase_id == purchase.id, Transaction.transaction_type == "purchase_reversal"
+                )
+            )
+        ]
 
 
 def ledger_verify(app) -> str:
@@ -209,7 +241,11 @@ def test_a_canceled_payment_takes_the_tokens_back_once(toss_app, toss, alice):
     assert [amount for amount, _, _ in reversal_rows(toss_app, order["order_id"])] == [500]
     newest = alice.get("/api/tokens/transactions?type=purchase").get_json()["data"]["results"][0]
     assert (newest["transaction_type"], newest["amount"], newest["direction"], newest["balance_after"]) == (
-        "purchase_reversal", 500, "out", 100)
+        "purchase_reversal",
+        500,
+        "out",
+        100,
+    )
     assert "ledger OK" in ledger_verify(toss_app)
 
 

@@ -35,18 +35,28 @@ def _complete(app, client, generation_id, service):
     with app.app_context():
         get_storage().put(keys["result_key"], b"png", public=True)
         get_storage().put(keys["thumbnail_key"], b"webp", public=True)
-    _hook(client, "PATCH", "inference/progress", {"generation_id": generation_id, "current_step": 0,
-                                                  "total_steps": 30, "run_id": f"r{generation_id}"}, INFERENCE)
-    return _hook(client, "POST", "inference/complete", {"generation_id": generation_id, **keys,
-                                                        "service": service}, INFERENCE)
+    _hook(
+        client,
+        "PATCH",
+        "inference/progress",
+        {"generation_id": generation_id, "current_step": 0, "total_steps": 30, "run_id": f"r{generation_id}"},
+        INFERENCE,
+    )
+    return _hook(
+        client, "POST", "inference/complete", {"generation_id": generation_id, **keys, "service": service}, INFERENCE
+    )
 
 
 def test_generation_queue_position_and_measured_eta(app, client, login):
     me = login(client, "buyer")
     with app.app_context():
         style = factories.create_style(lora_key="styles/1/lora.safetensors")
-        ids = [factories.create_generation(db.session.get(factories.User, me["id"]), style, status="queued",
-                                           is_public=False).id for _ in range(4)]
+        ids = [
+            factories.create_generation(
+                db.session.get(factories.User, me["id"]), style, status="queued", is_public=False
+            ).id
+            for _ in range(4)
+        ]
         db.session.commit()
     # Positions follow creation order; no measurements yet, so no ETA.
     assert [_queue(client, i) for i in ids] == [{"position": n, "eta_seconds": None} for n in (1, 2, 3, 4)]
@@ -54,13 +64,20 @@ def test_generation_queue_position_and_measured_eta(app, client, login):
     first = _complete(app, client, ids[0], {"seconds": 4.0, "batch_size": 2, "batch_seconds": 6.0, "worker": "w1"})
     assert first["status"] == "completed" and _queue(client, ids[0]) is None
     # per image 3 s (6 s / batch of 2), a job's own time 4 s, one live worker
-    assert [_queue(client, i) for i in ids[1:]] == [{"position": 1, "eta_seconds": 4},
-                                                    {"position": 2, "eta_seconds": 7},
-                                                    {"position": 3, "eta_seconds": 10}]
+    assert [_queue(client, i) for i in ids[1:]] == [
+        {"position": 1, "eta_seconds": 4},
+        {"position": 2, "eta_seconds": 7},
+        {"position": 3, "eta_seconds": 10},
+    ]
 
     # Once a job runs it has progress, not a queue place; the others move up... and it counts as running.
-    _hook(client, "PATCH", "inference/progress", {"generation_id": ids[1], "current_step": 0, "total_steps": 30,
-                                                  "run_id": "x"}, INFERENCE)
+    _hook(
+        client,
+        "PATCH",
+        "inference/progress",
+        {"generation_id": ids[1], "current_step": 0, "total_steps": 30, "run_id": "x"},
+        INFERENCE,
+    )
     assert _queue(client, ids[1]) is None
     assert _queue(client, ids[2]) == {"position": 1, "eta_seconds": 7}
 
@@ -73,8 +90,13 @@ def test_generation_queue_position_and_measured_eta(app, client, login):
     with app.app_context():
         before = {(r.metric, r.samples) for r in db.session.scalars(select(ServiceTime))}
     keys = {"result_key": f"generations/{ids[1]}/a.png", "thumbnail_key": f"generations/{ids[1]}/t.webp"}
-    again = _hook(client, "POST", "inference/complete", {"generation_id": ids[1], **keys,
-                                                         "service": {"seconds": 100.0}}, INFERENCE)
+    again = _hook(
+        client,
+        "POST",
+        "inference/complete",
+        {"generation_id": ids[1], **keys, "service": {"seconds": 100.0}},
+        INFERENCE,
+    )
     assert again["changed"] is False
     with app.app_context():
         assert {(r.metric, r.samples) for r in db.session.scalars(select(ServiceTime))} == before
@@ -99,9 +121,18 @@ def test_service_report_is_validated(app, client, login):
         generation = factories.create_generation(status="queued")
         db.session.commit()
         generation_id = generation.id
-    response = client.open("/api/webhooks/inference/complete", method="POST", csrf=False, headers=INFERENCE,
-                           json={"generation_id": generation_id, "result_key": "a", "thumbnail_key": "b",
-                                 "service": {"seconds": -1, "batch_size": 0}})
+    response = client.open(
+        "/api/webhooks/inference/complete",
+        method="POST",
+        csrf=False,
+        headers=INFERENCE,
+        json={
+            "generation_id": generation_id,
+            "result_key": "a",
+            "thumbnail_key": "b",
+            "service": {"seconds": -1, "batch_size": 0},
+        },
+    )
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "VALIDATION_ERROR"
 
@@ -123,9 +154,20 @@ def test_training_queue_position_and_eta(app, client, login):
     assert queue_of("painter3", running_id) is None
 
     # A training worker reports 120 s for a finished training.
-    done = _hook(client, "POST", "training/complete", {"style_id": running_id, "lora_key": lora_key_for(running_id),
-                                                       "seconds": 120.0, "steps": 10, "worker": "t1",
-                                                       "samples": sample_bodies(running_id)}, TRAINING)
+    done = _hook(
+        client,
+        "POST",
+        "training/complete",
+        {
+            "style_id": running_id,
+            "lora_key": lora_key_for(running_id),
+            "seconds": 120.0,
+            "steps": 10,
+            "worker": "t1",
+            "samples": sample_bodies(running_id),
+        },
+        TRAINING,
+    )
     assert done["training_status"] == "completed"
     # nothing running now: the first waits only for itself, the second for one training ahead too
     assert queue_of("painter1", ids[0]) == {"position": 1, "eta_seconds": 120}

@@ -63,11 +63,12 @@ def test_storage_backend_is_the_configured_one(limited_app):
 
 def test_login_is_limited_to_5_per_5_minutes_per_ip(limited_app):
     client = browser(limited_app, "10.0.0.1")
-    statuses = [client.post("/api/auth/dev-login", json={"email": f"u{i}@example.com", "username": f"user{i}"}
-                            ).status_code for i in range(6)]
+    statuses = [
+        client.post("/api/auth/dev-login", json={"email": f"u{i}@example.com", "username": f"user{i}"}).status_code
+        for i in range(6)
+    ]
     assert statuses == [200] * 5 + [429]
-    assert_rate_limited(client.post("/api/auth/dev-login", json={"email": "x@example.com", "username": "xuser"}),
-                        300)
+    assert_rate_limited(client.post("/api/auth/dev-login", json={"email": "x@example.com", "username": "xuser"}), 300)
     # Google sign-in shares the per-IP login budget rules (its own counter).
     assert hit_until_limited(lambda: client.get("/api/auth/google/login"), 5)[-1] == 429
     # Another address is not affected.
@@ -114,8 +115,7 @@ def test_limited_responses_carry_rate_limit_headers(limited_app):
 
 def test_internal_webhooks_are_never_limited(limited_app):
     worker = browser(limited_app, "10.0.4.1")
-    statuses = {worker.patch("/api/webhooks/training/progress", json={}, csrf=False).status_code
-                for _ in range(80)}
+    statuses = {worker.patch("/api/webhooks/training/progress", json={}, csrf=False).status_code for _ in range(80)}
     assert 429 not in statuses
     assert statuses == {401}  # refused by the bearer check, every single time
 
@@ -141,10 +141,16 @@ def test_each_app_keeps_its_own_switch(limited_app, app):
     """Flask-Limiter's switch is process-wide; an app with limits off (the shared test app) stays
     unlimited next to one with limits on, and the other way round."""
     unlimited = app.test_client()
-    statuses = [unlimited.post("/api/auth/dev-login", json={"email": f"n{i}@example.com", "username": f"nolimit{i}"}
-                               ).status_code for i in range(7)]
+    statuses = [
+        unlimited.post(
+            "/api/auth/dev-login", json={"email": f"n{i}@example.com", "username": f"nolimit{i}"}
+        ).status_code
+        for i in range(7)
+    ]
     assert statuses == [200] * 7
     limited = browser(limited_app, "10.0.7.1")
-    statuses = [limited.post("/api/auth/dev-login", json={"email": f"l{i}@example.com", "username": f"limited{i}"}
-                             ).status_code for i in range(6)]
+    statuses = [
+        limited.post("/api/auth/dev-login", json={"email": f"l{i}@example.com", "username": f"limited{i}"}).status_code
+        for i in range(6)
+    ]
     assert statuses == [200] * 5 + [429]

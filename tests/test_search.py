@@ -22,6 +22,7 @@ def _styles(data):
 @pytest.fixture
 def catalog(app):
     with seeded(app):
+
         def style(username, artist_name, title, tags, generations=0, status="completed"):
             artist = create_artist(username, artist_name)
             created = create_style(artist, title=title, tags=tags, status=status, generation_count=generations)
@@ -56,7 +57,8 @@ def test_ranking_exact_then_prefix_then_substring_then_popularity(client, catalo
 def test_matched_tag_and_case_insensitivity(client, catalog):
     data = _search(client, "  OCEAN ", type="styles")
     assert [(h["id"], h["matched_by"], h["matched_tag"]) for h in data["styles"]] == [
-        (catalog["blue_ink"], "tag", "ocean")]
+        (catalog["blue_ink"], "tag", "ocean")
+    ]
     hit = data["styles"][0]
     assert hit["artist"]["artist_name"] == "Blue Studio" and hit["artist"]["user_id"]
     assert "ocean" in hit["tags"] and hit["training_status"] == "completed"
@@ -73,9 +75,16 @@ def test_artists_by_artist_name_or_username(client, catalog):
     data = _search(client, "pink", type="artists")
     assert data["styles"] == []
     assert [(h["username"], h["artist_name"], h["matched_by"]) for h in data["artists"]] == [
-        ("pinkartist", "Pinky", "name")]
-    assert set(data["artists"][0]) >= {"id", "username", "artist_name", "follower_count", "profile_image_url",
-                                       "matched_by"}
+        ("pinkartist", "Pinky", "name")
+    ]
+    assert set(data["artists"][0]) >= {
+        "id",
+        "username",
+        "artist_name",
+        "follower_count",
+        "profile_image_url",
+        "matched_by",
+    }
     by_name = _search(client, "wells", type="artists")["artists"]
     assert [h["username"] for h in by_name] == ["wellartist"]
     assert _search(client, "inkfan", type="artists")["artists"] == []  # not an artist
@@ -100,7 +109,10 @@ def test_all_answers_both_lists_the_same_for_everyone(app, client, login, catalo
 
 def test_short_queries_match_prefixes_only(client, catalog):
     assert _styles(_search(client, "in", type="styles")) == [
-        ("Inkwell Sketches", "name"), ("Ink", "name"), ("Pinky Clouds", "tag")]  # "ink wash" starts with "in"
+        ("Inkwell Sketches", "name"),
+        ("Ink", "name"),
+        ("Pinky Clouds", "tag"),
+    ]  # "ink wash" starts with "in"
     assert "Blue Ink" not in [t for t, _ in _styles(_search(client, "in", type="styles"))]
     assert _search(client, "nk", type="styles")["styles"] == []  # no substring below 3 characters
 
@@ -152,9 +164,20 @@ def test_like_wildcards_are_literal(client, catalog):
         assert _search(client, q) == {"styles": [], "artists": []}
 
 
-@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "   "}, {"q": "x" * 101}, {"q": "ink", "type": "tags"},
-                                    {"q": "ink", "limit": 51}, {"q": "ink", "limit": 0},
-                                    {"q": "ink", "cursor": "abc"}, {"q": "ink", "sort": "new"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": ""},
+        {"q": "   "},
+        {"q": "x" * 101},
+        {"q": "ink", "type": "tags"},
+        {"q": "ink", "limit": 51},
+        {"q": "ink", "limit": 0},
+        {"q": "ink", "cursor": "abc"},
+        {"q": "ink", "sort": "new"},
+    ],
+)
 def test_invalid_queries_are_422(client, params):
     response = client.get("/api/search", query_string=params)
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "VALIDATION_ERROR"

@@ -11,8 +11,16 @@ from workers import serving
 from workers.batcher import RequestBatcher
 from workers.pipelines.batching import RenderOutcome
 
-KW = {"lora_key": None, "lora_loader": None, "prompt": "x", "width": 64, "height": 64, "seed": 1, "steps": 3,
-      "guidance_scale": 7.5}
+KW = {
+    "lora_key": None,
+    "lora_loader": None,
+    "prompt": "x",
+    "width": 64,
+    "height": 64,
+    "seed": 1,
+    "steps": 3,
+    "guidance_scale": 7.5,
+}
 
 
 @pytest.fixture
@@ -43,8 +51,9 @@ def fake_gpu(monkeypatch):
 
 def test_steps_are_reported_from_the_task_thread(fake_gpu):
     reported = []
-    rendered = serving.render_image(**KW, on_step=lambda s, t: reported.append((s, t, threading.current_thread())),
-                                    timeout=30)
+    rendered = serving.render_image(
+        **KW, on_step=lambda s, t: reported.append((s, t, threading.current_thread())), timeout=30
+    )
     assert rendered.image == "image-1" and rendered.batch_size == 1 and rendered.batch_seconds == 0.5
     assert [(s, t) for s, t, _ in reported] == [(1, 3), (2, 3), (3, 3)]
     assert {th for _, _, th in reported} == {threading.current_thread()}
@@ -68,8 +77,11 @@ def test_a_request_error_is_raised_in_its_task(fake_gpu):
 
 def test_no_image_within_the_timeout_raises_timeout(monkeypatch):
     release = threading.Event()
-    monkeypatch.setattr(serving, "_BATCHER", RequestBatcher(
-        lambda reqs: [RenderOutcome(image="late") for _ in reqs if release.wait(30)], window_s=0.0))
+    monkeypatch.setattr(
+        serving,
+        "_BATCHER",
+        RequestBatcher(lambda reqs: [RenderOutcome(image="late") for _ in reqs if release.wait(30)], window_s=0.0),
+    )
     with pytest.raises(TimeoutError):
         serving.render_image(**KW, on_step=None, timeout=0.3)
     release.set()

@@ -31,6 +31,7 @@ BAD_KEYS = ["", "/", "../x", "a/../../x", "a/./b", "/etc/passwd", "..", "a/.."]
 
 # --- local files --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def local(tmp_path):
     return LocalStorage(tmp_path / "store", signing_key="k1")
@@ -88,8 +89,13 @@ def test_local_overwrite_is_atomic_under_concurrent_writers(local):
 
 @pytest.mark.parametrize("key", BAD_KEYS)
 def test_local_refuses_keys_that_leave_the_root(local, key):
-    for call in (lambda: local.put(key, b"x"), lambda: local.get(key), lambda: local.exists(key),
-                 lambda: local.delete(key, public=True), lambda: local.public_url(key)):
+    for call in (
+        lambda: local.put(key, b"x"),
+        lambda: local.get(key),
+        lambda: local.exists(key),
+        lambda: local.delete(key, public=True),
+        lambda: local.public_url(key),
+    ):
         with pytest.raises(ValueError):
             call()
     assert not (local.root.parent / "x").exists()
@@ -108,6 +114,7 @@ def test_local_check_reports_an_unusable_root(tmp_path):
 
 
 # --- local files served by the app --------------------------------------------------------------
+
 
 @pytest.fixture
 def media(app):
@@ -136,7 +143,8 @@ def test_a_valid_signed_url_serves_a_private_object(client, media):
     response = client.get(url)
     assert response.status_code == 200 and response.data == b"private-bytes"
     assert "max-age=0" in response.headers.get("Cache-Control", "") or "no-cache" in response.headers.get(
-        "Cache-Control", "")
+        "Cache-Control", ""
+    )
 
 
 def test_expired_forged_or_moved_signatures_are_refused(client, media):
@@ -161,14 +169,19 @@ def test_expired_forged_or_moved_signatures_are_refused(client, media):
 
 def test_traversal_through_the_media_routes_is_refused(client, media, app):
     (media.root / "outside.txt").write_text("top secret")
-    for path in ["/media/%2e%2e/outside.txt", "/media/pics/%2e%2e/%2e%2e/outside.txt",
-                 "/media/private/%2e%2e/outside.txt", "/media/..%2foutside.txt"]:
+    for path in [
+        "/media/%2e%2e/outside.txt",
+        "/media/pics/%2e%2e/%2e%2e/outside.txt",
+        "/media/private/%2e%2e/outside.txt",
+        "/media/..%2foutside.txt",
+    ]:
         response = client.get(path)
         assert response.status_code in (403, 404), path
         assert b"top secret" not in response.data
 
 
 # --- S3 through moto's server -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def fake_s3():
@@ -237,8 +250,9 @@ def test_s3_public_url_points_at_the_public_location(s3, s3_env):
     assert url == f"{s3_env['S3_ENDPOINT_URL']}/sl-media/prod/public/out/2.png"
     assert requests.get(url, timeout=10).content == b"public-png"
     # With a CDN in front of the public location, URLs are built on it.
-    cdn = storage_from_url("s3://sl-media/prod", endpoint_url=s3_env["S3_ENDPOINT_URL"],
-                           public_base_url="https://cdn.example.com/media/")
+    cdn = storage_from_url(
+        "s3://sl-media/prod", endpoint_url=s3_env["S3_ENDPOINT_URL"], public_base_url="https://cdn.example.com/media/"
+    )
     assert cdn.public_url("out/2.png") == "https://cdn.example.com/media/out/2.png"
 
 
@@ -273,8 +287,7 @@ def test_workers_default_to_the_apis_local_storage(tmp_path):
     assert storage_from_url(api_url).get("a/b.txt") == b"shared"
 
 
-def test_app_on_s3_stores_profile_pictures_publicly_and_signatures_privately(s3_env, database_url, tmp_path,
-                                                                              png_bytes):
+def test_app_on_s3_stores_profile_pictures_publicly_and_signatures_privately(s3_env, database_url, tmp_path, png_bytes):
     """The whole path: upload through the API of an app configured for S3, then fetch over HTTP."""
     from stylelicense.app import create_app
 
@@ -283,15 +296,24 @@ def test_app_on_s3_stores_profile_pictures_publicly_and_signatures_privately(s3_
     client = app.test_client()
     assert client.get("/readyz").get_json()["checks"]["storage"] == "ok"
     client.post("/api/auth/dev-login", json={"email": "s3@example.com", "username": "s3user"})
-    response = client.patch("/api/users/me", data={"profile_image": (BytesIO(png_bytes(64, 64)), "me.png")},
-                            content_type="multipart/form-data")
+    response = client.patch(
+        "/api/users/me",
+        data={"profile_image": (BytesIO(png_bytes(64, 64)), "me.png")},
+        content_type="multipart/form-data",
+    )
     url = response.get_json()["data"]["profile_image_url"]
     assert url.startswith(f"{s3_env['S3_ENDPOINT_URL']}/sl-media/prod/public/profiles/")
     assert requests.get(url, timeout=10).content[:3] == b"\xff\xd8\xff"  # a JPEG, served by S3
 
-    response = client.post("/api/users/me/upgrade-to-artist", data={
-        "artist_name": "On S3", "contact_email": "s3@example.com",
-        "signature_image": (BytesIO(png_bytes(200, 80)), "sig.png")}, content_type="multipart/form-data")
+    response = client.post(
+        "/api/users/me/upgrade-to-artist",
+        data={
+            "artist_name": "On S3",
+            "contact_email": "s3@example.com",
+            "signature_image": (BytesIO(png_bytes(200, 80)), "sig.png"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     with app.app_context():
         key = db.session.scalar(select(Artist.signature_image_key))

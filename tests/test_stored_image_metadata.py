@@ -33,8 +33,8 @@ def png_chunks(data: bytes) -> list[tuple[str, bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, pos = [], 8
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        chunks.append((data[pos + 4:pos + 8].decode("latin-1"), data[pos + 8:pos + 8 + length]))
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        chunks.append((data[pos + 4 : pos + 8].decode("latin-1"), data[pos + 8 : pos + 8 + length]))
         pos += 12 + length
     return chunks
 
@@ -49,7 +49,7 @@ def jpeg_markers(data: bytes) -> list[str]:
         markers.append(f"APP{marker - 0xE0}" if 0xE0 <= marker <= 0xEF else names.get(marker, hex(marker)))
         if marker == 0xDA:  # entropy-coded data follows: the header is over
             break
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         pos += 2 + length
     return markers
 
@@ -79,8 +79,13 @@ SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 def dirty_jpeg(width: int, height: int, colour=(30, 120, 200)) -> bytes:
     buffer = BytesIO()
     Image.new("RGB", (width, height), colour).save(
-        buffer, "JPEG", exif=_exif(), comment=SECRET + b" comment", icc_profile=SRGB,
-        xmp=b'<x:xmpmeta xmlns:x="adobe:ns:meta/">' + SECRET + b" xmp</x:xmpmeta>")
+        buffer,
+        "JPEG",
+        exif=_exif(),
+        comment=SECRET + b" comment",
+        icc_profile=SRGB,
+        xmp=b'<x:xmpmeta xmlns:x="adobe:ns:meta/">' + SECRET + b" xmp</x:xmpmeta>",
+    )
     data = buffer.getvalue()
     app13 = b"Photoshop 3.0\x00" + SECRET + b" irb"  # an APPn segment Pillow would never write
     segment = b"\xff\xed" + struct.pack(">H", len(app13) + 2) + app13
@@ -105,8 +110,9 @@ def dirty_png(width: int, height: int, colour=(10, 10, 10, 255)) -> bytes:
 def test_profile_pictures_are_stored_without_the_uploaders_metadata(app, client, login):
     me = login(client, "gps_alice")
     for name, data in (("me.jpg", dirty_jpeg(800, 600)), ("me.png", dirty_png(600, 600, (200, 30, 30, 255)))):
-        response = client.patch("/api/users/me", data={"profile_image": (BytesIO(data), name)},
-                                content_type="multipart/form-data")
+        response = client.patch(
+            "/api/users/me", data={"profile_image": (BytesIO(data), name)}, content_type="multipart/form-data"
+        )
         assert response.status_code == 200, response.get_json()
         with app.app_context():
             key = db.session.scalar(select(User.profile_image_key).where(User.id == me["id"]))
@@ -115,10 +121,15 @@ def test_profile_pictures_are_stored_without_the_uploaders_metadata(app, client,
 
 def test_signatures_are_stored_without_the_uploaders_metadata(app, client, login):
     login(client, "gps_artist")
-    response = client.post("/api/users/me/upgrade-to-artist", data={
-        "artist_name": "Gps Artist", "contact_email": "gps@studio.example",
-        "signature_image": (BytesIO(dirty_png(300, 120, (0, 0, 0, 0))), "sig.png")},
-        content_type="multipart/form-data")
+    response = client.post(
+        "/api/users/me/upgrade-to-artist",
+        data={
+            "artist_name": "Gps Artist",
+            "contact_email": "gps@studio.example",
+            "signature_image": (BytesIO(dirty_png(300, 120, (0, 0, 0, 0))), "sig.png"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200, response.get_json()
     with app.app_context():
         key = db.session.scalar(select(Artist.signature_image_key))
@@ -131,15 +142,17 @@ def test_signatures_are_stored_without_the_uploaders_metadata(app, client, login
 def test_style_images_and_their_copies_are_stored_without_the_uploaders_metadata(app, client, make_artist):
     make_artist(client, "gps_painter")
     uploads = upload_images(8) + [dirty_jpeg(800, 600), dirty_png(600, 600, (20, 200, 60, 255))]
-    response = post_style(client, uploads, names=[f"a{i}.png" for i in range(8)] + ["x.jpg", "y.png"],
-                          title="Clean Files")
+    response = post_style(
+        client, uploads, names=[f"a{i}.png" for i in range(8)] + ["x.jpg", "y.png"], title="Clean Files"
+    )
     assert response.status_code == 201, response.get_json()
     root = storage_root(app)
     with app.app_context():
         style = db.session.scalar(select(Style))
         artworks = db.session.scalars(select(Artwork).where(Artwork.style_id == style.id)).all()
-        files = [root / "private" / a.image_key for a in artworks] + [root / "private" / a.training_key
-                                                                      for a in artworks]
+        files = [root / "private" / a.image_key for a in artworks] + [
+            root / "private" / a.training_key for a in artworks
+        ]
         files.append(root / "public" / style.thumbnail_key)
     assert len(files) == 21
     for path in files:
@@ -149,20 +162,39 @@ def test_style_images_and_their_copies_are_stored_without_the_uploaders_metadata
 def test_a_generated_output_still_carries_our_licence_metadata_and_c2pa(app, client, login, tmp_path):
     """The signature stamped on an output is the cleaned stored one; the output's own metadata stays."""
     login(client, "gps_signer")
-    client.post("/api/users/me/upgrade-to-artist", data={
-        "artist_name": "Gps Signer", "contact_email": "signer@studio.example",
-        "signature_image": (BytesIO(dirty_png(300, 120, (0, 0, 0, 255))), "sig.png")},
-        content_type="multipart/form-data")
+    client.post(
+        "/api/users/me/upgrade-to-artist",
+        data={
+            "artist_name": "Gps Signer",
+            "contact_email": "signer@studio.example",
+            "signature_image": (BytesIO(dirty_png(300, 120, (0, 0, 0, 255))), "sig.png"),
+        },
+        content_type="multipart/form-data",
+    )
     with app.app_context():
         stored = get_storage().get(db.session.scalar(select(Artist.signature_image_key)), public=False)
     chain = c2pa_manifest.generate_dev_chain(tmp_path / "c2pa")
     env = {"WATERMARK_KEY": "w" * 32, KEY_PATH_ENV: str(chain.signing_key), CHAIN_PATH_ENV: str(chain.cert_chain)}
-    lic = ImageLicense("Gps Signer", "Clean Files", "1", "2", "https://stylelicense.test/licences/SL-1",
-                       buyer="gps_buyer", created_at="2026-12-02T00:00:00Z")
+    lic = ImageLicense(
+        "Gps Signer",
+        "Clean Files",
+        "1",
+        "2",
+        "https://stylelicense.test/licences/SL-1",
+        buyer="gps_buyer",
+        created_at="2026-12-02T00:00:00Z",
+    )
     with Image.open(BytesIO(stored)) as signature:
         signature.load()
-        png, _, report = finish_output(Image.new("RGB", (512, 512), (120, 140, 160)), signature=signature, lic=lic,
-                                       seed=3, serial=1, terms_version="sl-1.0", env=env)
+        png, _, report = finish_output(
+            Image.new("RGB", (512, 512), (120, 140, 160)),
+            signature=signature,
+            lic=lic,
+            seed=3,
+            serial=1,
+            terms_version="sl-1.0",
+            env=env,
+        )
     assert report["c2pa"] and SECRET not in png
     chunks = png_chunks(png)
     ours = {kind for kind, _ in chunks} - PNG_IMAGE_CHUNKS

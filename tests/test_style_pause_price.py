@@ -21,8 +21,13 @@ def world(app):
     """Artist ``pat`` with a trained style "Ink Wash" (10 tokens) and a public generation of it."""
     with app.app_context():
         artist = factories.create_artist("pat", "Painter Pat")
-        style = factories.create_style(artist, title="Ink Wash", lora_key="styles/1/lora.safetensors",
-                                       generation_cost_tokens=10, trigger="ink wash")
+        style = factories.create_style(
+            artist,
+            title="Ink Wash",
+            lora_key="styles/1/lora.safetensors",
+            generation_cost_tokens=10,
+            trigger="ink wash",
+        )
         factories.create_generation(style=style, is_public=True)
         db.session.commit()
         return SimpleNamespace(style_id=style.id)
@@ -35,8 +40,13 @@ def _balance(app, username):
 
 def _generations(app) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Generation).where(Generation.user_id.isnot(None))
-                                 .join(User).where(User.username == "buyer"))
+        return db.session.scalar(
+            select(func.count())
+            .select_from(Generation)
+            .where(Generation.user_id.isnot(None))
+            .join(User)
+            .where(User.username == "buyer")
+        )
 
 
 def _listed(client) -> list[int]:
@@ -81,8 +91,9 @@ def test_generation_of_a_paused_style_is_refused_and_nothing_is_charged(app, cli
         db.session.get(Style, world.style_id).is_paused = True
         db.session.commit()
     login(client, "buyer")
-    response = client.post("/api/generations", json={"style_id": world.style_id, "prompt_tags": ["cat"],
-                                                     "expected_cost_tokens": 10})
+    response = client.post(
+        "/api/generations", json={"style_id": world.style_id, "prompt_tags": ["cat"], "expected_cost_tokens": 10}
+    )
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "STYLE_PAUSED"
     assert _balance(app, "buyer") == 100
@@ -93,8 +104,9 @@ def test_generation_of_a_paused_style_is_refused_and_nothing_is_charged(app, cli
 
 def test_changed_price_is_refused_with_the_current_price_and_nothing_is_charged(app, client, login, world):
     login(client, "buyer")
-    response = client.post("/api/generations", json={"style_id": world.style_id, "prompt_tags": ["cat"],
-                                                     "expected_cost_tokens": 5})
+    response = client.post(
+        "/api/generations", json={"style_id": world.style_id, "prompt_tags": ["cat"], "expected_cost_tokens": 5}
+    )
     assert response.status_code == 409
     error = response.get_json()["error"]
     assert error["code"] == "PRICE_CHANGED"
@@ -103,8 +115,9 @@ def test_changed_price_is_refused_with_the_current_price_and_nothing_is_charged(
     assert _generations(app) == 0
 
     # Asked again with the price it was shown: charged exactly that.
-    again = client.post("/api/generations", json={"style_id": world.style_id, "prompt_tags": ["cat"],
-                                                  "expected_cost_tokens": 10})
+    again = client.post(
+        "/api/generations", json={"style_id": world.style_id, "prompt_tags": ["cat"], "expected_cost_tokens": 10}
+    )
     assert again.status_code == 201, again.get_json()
     assert again.get_json()["data"]["cost_tokens"] == 10
     assert _balance(app, "buyer") == 90

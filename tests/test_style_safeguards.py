@@ -21,12 +21,16 @@ from stylelicense.styles.models import ImageFingerprint
 from stylelicense.users.models import User
 from tests.test_styles_helpers import post_style, queued_training_jobs, row_counts, stored_files
 
-_XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" plus:DataMining="{value}"/>'
-        '</rdf:RDF></x:xmpmeta>')
-_XMP_ELEMENT = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-                '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/"><plus:DataMining '
-                'rdf:resource="{value}"/></rdf:Description></rdf:RDF></x:xmpmeta>')
+_XMP = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" plus:DataMining="{value}"/>'
+    "</rdf:RDF></x:xmpmeta>"
+)
+_XMP_ELEMENT = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/"><plus:DataMining '
+    'rdf:resource="{value}"/></rdf:Description></rdf:RDF></x:xmpmeta>'
+)
 _VOCAB = "http://ns.useplus.org/ldf/vocab/"
 
 
@@ -37,7 +41,7 @@ def artwork(seed: int, size: tuple[int, int] = (640, 600)) -> Image.Image:
     pixels = np.asarray(base).copy()
     for _ in range(4):
         x, y = rng.integers(0, size[0] - 120), rng.integers(0, size[1] - 120)
-        pixels[y:y + rng.integers(40, 120), x:x + rng.integers(40, 120)] = rng.integers(0, 256, 3)
+        pixels[y : y + rng.integers(40, 120), x : x + rng.integers(40, 120)] = rng.integers(0, 256, 3)
     return Image.fromarray(pixels)
 
 
@@ -52,16 +56,36 @@ def artworks(first_seed: int, count: int = 10) -> list[bytes]:
 
 
 def c2pa_reserved(data: bytes, chain) -> bytes:
-    manifest = {"claim_generator_info": [{"name": "camera app", "version": "1"}], "title": "photo.jpg",
-                "assertions": [
-                    {"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.created", "digitalSourceType":
-                        "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}]}},
-                    {"label": "c2pa.training-mining", "data": {"entries": {
+    manifest = {
+        "claim_generator_info": [{"name": "camera app", "version": "1"}],
+        "title": "photo.jpg",
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+                        }
+                    ]
+                },
+            },
+            {
+                "label": "c2pa.training-mining",
+                "data": {
+                    "entries": {
                         "c2pa.ai_generative_training": {"use": "notAllowed"},
                         "c2pa.ai_training": {"use": "notAllowed"},
-                        "c2pa.data_mining": {"use": "allowed"}}}}]}
-    info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain.cert_chain.read_bytes(),
-                               chain.signing_key.read_bytes(), None)
+                        "c2pa.data_mining": {"use": "allowed"},
+                    }
+                },
+            },
+        ],
+    }
+    info = c2pa.C2paSignerInfo(
+        c2pa.C2paSigningAlg.ES256, chain.cert_chain.read_bytes(), chain.signing_key.read_bytes(), None
+    )
     with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest) as builder:
         out = io.BytesIO()
         builder.sign(signer, "image/jpeg", io.BytesIO(data), out)
@@ -84,8 +108,9 @@ def _assert_refused(app, response, status: int, code: str, index: int, before_fi
     assert queued_training_jobs() == []
 
 
-@pytest.mark.parametrize("case", ["jpeg-attribute-aiml", "png-itxt-element-all", "png-compressed-genai",
-                                  "c2pa-not-allowed"])
+@pytest.mark.parametrize(
+    "case", ["jpeg-attribute-aiml", "png-itxt-element-all", "png-compressed-genai", "c2pa-not-allowed"]
+)
 def test_images_reserved_from_ai_training_are_refused_with_their_index(app, client, make_artist, tmp_path, case):
     make_artist(client, "reserver")
     images = artworks(100)

@@ -19,16 +19,28 @@ HEADERS = {"Authorization": f"Bearer {INTERNAL_TOKEN}", "X-Request-Source": "tra
 def sample_bodies(style_id: int, count: int = 4, *, prefix: str | None = None) -> list[dict]:
     """What the training worker reports: keys in the style's samples folder, prompts, seeds, hashes."""
     prefix = prefix or f"styles/{style_id}/samples/run1"
-    return [{"key": f"{prefix}-{i}-with.png", "thumbnail_key": f"{prefix}-{i}-thumb.webp",
-             "without_key": f"{prefix}-{i}-without.png", "prompt": f"ink, subject {i}", "seed": 11 + i,
-             "width": 128, "height": 128,
-             "provenance": {"serial": 1000 + i, "sha256": "a" * 64, "phash": 2**40 + i, "dhash": 2**20 + i,
-                            "windows": [[2**40 + i, 2**20 + i]]}}
-            for i in range(1, count + 1)]
+    return [
+        {
+            "key": f"{prefix}-{i}-with.png",
+            "thumbnail_key": f"{prefix}-{i}-thumb.webp",
+            "without_key": f"{prefix}-{i}-without.png",
+            "prompt": f"ink, subject {i}",
+            "seed": 11 + i,
+            "width": 128,
+            "height": 128,
+            "provenance": {
+                "serial": 1000 + i,
+                "sha256": "a" * 64,
+                "phash": 2**40 + i,
+                "dhash": 2**20 + i,
+                "windows": [[2**40 + i, 2**20 + i]],
+            },
+        }
+        for i in range(1, count + 1)
+    ]
 
 
-REPORT = {"loss": [[10, 0.31], [20, 0.27], [30, 0.25]], "steps": 30, "seconds": 12.5, "images": 10,
-          "resolution": 128}
+REPORT = {"loss": [[10, 0.31], [20, 0.27], [30, 0.25]], "steps": 30, "seconds": 12.5, "images": 10, "resolution": 128}
 
 
 @pytest.fixture
@@ -41,8 +53,11 @@ def style_id(app):
 
 
 def _complete(client, style_id: int, **body):
-    return client.post("/api/webhooks/training/complete", headers=HEADERS,
-                       json={"style_id": style_id, "lora_key": lora_key_for(style_id), **body})
+    return client.post(
+        "/api/webhooks/training/complete",
+        headers=HEADERS,
+        json={"style_id": style_id, "lora_key": lora_key_for(style_id), **body},
+    )
 
 
 def _status(app, style_id: int) -> str:
@@ -61,8 +76,9 @@ def test_a_completion_without_four_proper_samples_is_refused(app, client, style_
     assert _status(app, style_id) == "training"
 
 
-def test_samples_for_everyone_report_for_the_owner_and_cards_use_the_first_sample(app, client, make_client,
-                                                                                   login, style_id):
+def test_samples_for_everyone_report_for_the_owner_and_cards_use_the_first_sample(
+    app, client, make_client, login, style_id
+):
     response = _complete(client, style_id, samples=sample_bodies(style_id), report=REPORT, steps=30, seconds=12.5)
     assert response.status_code == 200, response.get_json()
     assert _status(app, style_id) == "completed"
@@ -81,11 +97,17 @@ def test_samples_for_everyone_report_for_the_owner_and_cards_use_the_first_sampl
 
     login(client, "sampler")
     report = client.get(f"/api/styles/{style_id}").get_json()["data"]["training_report"]
-    assert report == {"loss": [[10, 0.31], [20, 0.27], [30, 0.25]], "steps": 30, "seconds": 12.5, "images": 10,
-                      "resolution": 128}
+    assert report == {
+        "loss": [[10, 0.31], [20, 0.27], [30, 0.25]],
+        "steps": 30,
+        "seconds": 12.5,
+        "images": 10,
+        "resolution": 128,
+    }
 
     # The previews are platform outputs: nobody may register them as training images.
     with app.app_context():
-        outputs = db.session.scalar(select(func.count()).select_from(ImageFingerprint)
-                                    .where(ImageFingerprint.source == "output"))
+        outputs = db.session.scalar(
+            select(func.count()).select_from(ImageFingerprint).where(ImageFingerprint.source == "output")
+        )
     assert outputs == 4

@@ -43,8 +43,14 @@ def test_create_style_stores_everything_and_queues_training(app, client, make_ar
     before = stored_files(app)
     uploads = upload_images(9) + [_exif_rotated_jpeg(800, 600)]
     names = [f"art-{i}.png" for i in range(9)] + ["photo.jpg"]
-    response = post_style(client, uploads, names=names, title="Watercolor Dreams!",
-                          description="<p>Soft <b>washes</b> &amp; <script>alert(1)</script>light</p>", price=40)
+    response = post_style(
+        client,
+        uploads,
+        names=names,
+        title="Watercolor Dreams!",
+        description="<p>Soft <b>washes</b> &amp; <script>alert(1)</script>light</p>",
+        price=40,
+    )
 
     assert response.status_code == 201, response.get_json()
     style = response.get_json()["data"]
@@ -96,7 +102,9 @@ def test_create_style_stores_everything_and_queues_training(app, client, make_ar
     assert payload["lora_key"] == f"styles/{style['id']}/lora/pytorch_lora_weights.safetensors"
     assert [image["key"] for image in payload["images"]] == [a.training_key for a in artworks]
     assert payload["images"][0]["tags"] == ["forest", "portrait"] or set(payload["images"][0]["tags"]) == {
-        "portrait", "forest"}
+        "portrait",
+        "forest",
+    }
     assert "watercolor dreams" not in payload["images"][0]["tags"]  # the trigger prefixes captions anyway
 
 
@@ -125,12 +133,23 @@ def test_detail_progress_and_visibility(app, client, make_client, make_artist, l
     with app.app_context():
         style = db.session.get(Style, style_id)
         style.training_status = "training"
-        style.progress = {"current_epoch": 3, "total_epochs": 10, "progress_percent": 30, "estimated_seconds": 70,
-                          "last_updated": "2030-01-01T00:00:00Z", "run_id": "abc"}
+        style.progress = {
+            "current_epoch": 3,
+            "total_epochs": 10,
+            "progress_percent": 30,
+            "estimated_seconds": 70,
+            "last_updated": "2030-01-01T00:00:00Z",
+            "run_id": "abc",
+        }
         db.session.commit()
     data = client.get(f"/api/styles/{style_id}").get_json()["data"]
-    assert data["progress"] == {"current_epoch": 3, "total_epochs": 10, "progress_percent": 30,
-                                "estimated_seconds": 70, "last_updated": "2030-01-01T00:00:00Z"}
+    assert data["progress"] == {
+        "current_epoch": 3,
+        "total_epochs": 10,
+        "progress_percent": 30,
+        "estimated_seconds": 70,
+        "last_updated": "2030-01-01T00:00:00Z",
+    }
     assert stranger.get(f"/api/styles/{style_id}").status_code == 404
 
     with app.app_context():
@@ -159,11 +178,13 @@ def test_my_styles_lists_every_state_for_the_artist_only(app, client, make_clien
 def test_list_recent_popular_tag_and_cursor(app, client):
     with app.app_context():
         now = utcnow()
-        a = factories.create_style(title="Alpha", tags=["forest"], generation_count=5,
-                                   created_at=now - timedelta(days=3))
+        a = factories.create_style(
+            title="Alpha", tags=["forest"], generation_count=5, created_at=now - timedelta(days=3)
+        )
         b = factories.create_style(title="Beta", tags=["sea"], generation_count=9, created_at=now - timedelta(days=2))
-        c = factories.create_style(title="Gamma", tags=["forest"], generation_count=5,
-                                   created_at=now - timedelta(days=1))
+        c = factories.create_style(
+            title="Gamma", tags=["forest"], generation_count=5, created_at=now - timedelta(days=1)
+        )
         factories.create_style(title="Pending", status="pending", tags=["forest"])
         factories.create_style(title="Failed", status="failed")
         gone = factories.create_artist("gone", is_active=False)
@@ -186,8 +207,7 @@ def test_list_recent_popular_tag_and_cursor(app, client):
     first = client.get("/api/styles?sort=popular&limit=2").get_json()["data"]
     assert first["has_more"] is True
     second = client.get(f"/api/styles?sort=popular&limit=2&cursor={first['next_cursor']}").get_json()["data"]
-    assert [s["title"] for s in first["results"] + second["results"]] == [
-        s["title"] for s in popular["results"]]
+    assert [s["title"] for s in first["results"] + second["results"]] == [s["title"] for s in popular["results"]]
     assert second["has_more"] is False
 
     bad = client.get("/api/styles?sort=best")
@@ -201,8 +221,10 @@ def test_patch_owner_only(app, client, make_client, login, make_artist):
         db.session.get(Style, style_id).training_status = "completed"
         db.session.commit()
 
-    response = client.patch(f"/api/styles/{style_id}", json={"title": "New Name", "generation_cost_tokens": 99,
-                                                             "description": "<i>now</i> with <b>more</b>"})
+    response = client.patch(
+        f"/api/styles/{style_id}",
+        json={"title": "New Name", "generation_cost_tokens": 99, "description": "<i>now</i> with <b>more</b>"},
+    )
     assert response.status_code == 200, response.get_json()
     data = response.get_json()["data"]
     assert (data["title"], data["generation_cost_tokens"], data["description"]) == ("New Name", 99, "now with more")
@@ -211,8 +233,13 @@ def test_patch_owner_only(app, client, make_client, login, make_artist):
         assert db.session.get(Style, style_id).trigger == "old name"  # the LoRA was trained with it
         db.session.remove()
 
-    for body in ({"generation_cost_tokens": 0}, {"generation_cost_tokens": 10_001}, {"title": ""}, {},
-                 {"lora_key": "x"}):
+    for body in (
+        {"generation_cost_tokens": 0},
+        {"generation_cost_tokens": 10_001},
+        {"title": ""},
+        {},
+        {"lora_key": "x"},
+    ):
         response = client.patch(f"/api/styles/{style_id}", json=body)
         assert response.status_code == 422, body
 
@@ -278,8 +305,9 @@ def test_image_upload_sizes_are_not_enlarged_and_png_transparency_is_kept(app, c
     assert response.status_code == 201, response.get_json()
     root = storage_root(app)
     with app.app_context():
-        artworks = db.session.scalars(select(Artwork).where(Artwork.style_id == response.get_json()["data"]["id"])
-                                      .order_by(Artwork.id)).all()
+        artworks = db.session.scalars(
+            select(Artwork).where(Artwork.style_id == response.get_json()["data"]["id"]).order_by(Artwork.id)
+        ).all()
         with Image.open(root / "private" / artworks[0].image_key) as original:
             assert original.format == "PNG" and original.mode == "RGBA" and original.size == (700, 512)
         with Image.open(root / "private" / artworks[0].training_key) as copy:
@@ -296,8 +324,9 @@ def test_jpeg_upload_stays_jpeg(app, client, make_artist):
     response = post_style(client, uploads, names=[f"{i}.jpg" for i in range(10)])
     assert response.status_code == 201
     with app.app_context():
-        artwork = db.session.scalars(select(Artwork).where(
-            Artwork.style_id == response.get_json()["data"]["id"])).first()
+        artwork = db.session.scalars(
+            select(Artwork).where(Artwork.style_id == response.get_json()["data"]["id"])
+        ).first()
         assert artwork.image_key.endswith(".jpg")
         with Image.open(storage_root(app) / "private" / artwork.image_key) as original:
             assert original.format == "JPEG"

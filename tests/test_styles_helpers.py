@@ -9,8 +9,18 @@ from urllib.parse import urlparse
 
 from PIL import Image
 
-PALETTE = [(200, 80, 40), (30, 120, 200), (240, 220, 60), (20, 160, 90), (150, 40, 160), (250, 250, 250),
-           (10, 10, 10), (120, 120, 120), (230, 120, 180), (60, 200, 220)]
+PALETTE = [
+    (200, 80, 40),
+    (30, 120, 200),
+    (240, 220, 60),
+    (20, 160, 90),
+    (150, 40, 160),
+    (250, 250, 250),
+    (10, 10, 10),
+    (120, 120, 120),
+    (230, 120, 180),
+    (60, 200, 220),
+]
 
 
 def image_bytes(width: int = 600, height: int = 600, color=(200, 80, 40), fmt: str = "PNG", **save) -> bytes:
@@ -26,9 +36,16 @@ def upload_images(count: int, *, width: int = 600, height: int = 600) -> list[by
     return [image_bytes(width, height, PALETTE[i % len(PALETTE)]) for i in range(count)]
 
 
-def style_form(images: list[bytes] | None = None, *, names: list[str] | None = None, title: str = "Watercolor Dreams",
-               description: str = "Soft washes of colour.", price: int | str = 25,
-               image_tags: list[list[str]] | str | None = None, **extra) -> dict:
+def style_form(
+    images: list[bytes] | None = None,
+    *,
+    names: list[str] | None = None,
+    title: str = "Watercolor Dreams",
+    description: str = "Soft washes of colour.",
+    price: int | str = 25,
+    image_tags: list[list[str]] | str | None = None,
+    **extra,
+) -> dict:
     """Multipart data for POST /api/styles (``image_tags`` defaults to two tags per image)."""
     images = upload_images(10) if images is None else images
     names = names or [f"art-{i}.png" for i in range(len(images))]
@@ -87,7 +104,9 @@ def row_counts(app) -> dict[str, int]:
     from stylelicense.tags.models import Tag
 
     with app.app_context():
-        counts = {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-                  for model in (Style, Artwork, Tag)}
+        counts = {
+            model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (Style, Artwork, Tag)
+        }
         db.session.remove()
     return counts

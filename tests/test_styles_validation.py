@@ -72,8 +72,12 @@ CASES = {
     "decompression bomb": (lambda: _with_last(_bomb()), {}, 422, "INVALID_IMAGE_FORMAT"),
     "animated PNG": (lambda: _with_last(_animated_png()), {}, 422, "INVALID_IMAGE_FORMAT"),
     "text file as .png": (lambda: _with_last(b"hello, I am not an image" * 100), {}, 422, "INVALID_IMAGE_FORMAT"),
-    "non-English tag": (lambda: upload_images(10), {"image_tags": [["forest"]] * 9 + [["수채화"]]}, 422,
-                        "VALIDATION_ERROR"),
+    "non-English tag": (
+        lambda: upload_images(10),
+        {"image_tags": [["forest"]] * 9 + [["수채화"]]},
+        422,
+        "VALIDATION_ERROR",
+    ),
     "accented tag": (lambda: upload_images(10), {"image_tags": [["café"]] * 10}, 422, "VALIDATION_ERROR"),
     "too long tag": (lambda: upload_images(10), {"image_tags": [["x" * 51]] * 10}, 422, "VALIDATION_ERROR"),
     "tags for 9 of 10 images": (lambda: upload_images(10), {"image_tags": [["forest"]] * 9}, 422, "VALIDATION_ERROR"),
@@ -83,8 +87,12 @@ CASES = {
     "empty title": (lambda: upload_images(10), {"title": "  "}, 422, "VALIDATION_ERROR"),
     "title of 101 chars": (lambda: upload_images(10), {"title": "a" * 101}, 422, "VALIDATION_ERROR"),
     "trigger not in English": (lambda: upload_images(10), {"trigger": "수채화"}, 422, "VALIDATION_ERROR"),
-    "description over 2000 chars": (lambda: upload_images(10), {"description": "<b>x</b>" * 2001}, 422,
-                                    "VALIDATION_ERROR"),
+    "description over 2000 chars": (
+        lambda: upload_images(10),
+        {"description": "<b>x</b>" * 2001},
+        422,
+        "VALIDATION_ERROR",
+    ),
 }
 
 

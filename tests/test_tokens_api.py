@@ -22,15 +22,24 @@ def buy(client, package_id: str = "basic_100"):
 
 
 def confirm(client, order: dict, payment_key: str, amount: int | None = None):
-    return client.post("/api/tokens/purchase/confirm", json={
-        "payment_key": payment_key, "order_id": order["order_id"],
-        "amount": order["amount"] if amount is None else amount})
+    return client.post(
+        "/api/tokens/purchase/confirm",
+        json={
+            "payment_key": payment_key,
+            "order_id": order["order_id"],
+            "amount": order["amount"] if amount is None else amount,
+        },
+    )
 
 
 def test_everything_needs_a_login(client):
-    for method, path in (("get", "/api/tokens/balance"), ("get", "/api/tokens/packages"),
-                         ("get", "/api/tokens/transactions"), ("post", "/api/tokens/purchase"),
-                         ("post", "/api/tokens/purchase/confirm")):
+    for method, path in (
+        ("get", "/api/tokens/balance"),
+        ("get", "/api/tokens/packages"),
+        ("get", "/api/tokens/transactions"),
+        ("post", "/api/tokens/purchase"),
+        ("post", "/api/tokens/purchase/confirm"),
+    ):
         response = getattr(client, method)(path, json={} if method == "post" else None)
         assert response.status_code == 401, path
         assert response.get_json()["error"]["code"] == "UNAUTHORIZED"
@@ -38,8 +47,7 @@ def test_everything_needs_a_login(client):
 
 def test_balance_and_packages(client, login):
     login(client, "alice")
-    assert client.get("/api/tokens/balance").get_json()["data"] == {"token_balance": 100,
-                                                                      "earned_token_balance": None}
+    assert client.get("/api/tokens/balance").get_json()["data"] == {"token_balance": 100, "earned_token_balance": None}
     packages = client.get("/api/tokens/packages").get_json()["data"]
     assert packages == [
         {"id": "basic_100", "tokens": 100, "price": 10000, "currency": "KRW"},
@@ -61,8 +69,12 @@ def test_purchase_opens_a_pending_order_for_the_sandbox(app, client, login):
     assert first["order_id"] != second["order_id"] and first["customer_key"] != second["customer_key"]
     with app.app_context():
         purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == first["order_id"]))
-        assert (purchase.user_id, purchase.status, purchase.tokens, purchase.amount) == (me["id"], "pending", 500,
-                                                                                         45000)
+        assert (purchase.user_id, purchase.status, purchase.tokens, purchase.amount) == (
+            me["id"],
+            "pending",
+            500,
+            45000,
+        )
     assert client.get("/api/tokens/balance").get_json()["data"]["token_balance"] == 100
 
 
@@ -96,7 +108,10 @@ def test_sandbox_confirm_credits_once_and_is_labelled(app, client, login):
     history = client.get("/api/tokens/transactions?type=purchase").get_json()["data"]["results"]
     assert history[0]["memo"] == "SANDBOX: 1,000 tokens, no real payment"
     assert (history[0]["transaction_type"], history[0]["amount"], history[0]["balance_after"]) == (
-        "purchase", 1000, 1100)
+        "purchase",
+        1000,
+        1100,
+    )
     with app.app_context():
         purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == order["order_id"]))
         assert purchase.provider_response["sandbox"] is True
@@ -126,8 +141,13 @@ def test_sandbox_refuses_real_looking_keys_and_wrong_amounts(client, login):
     assert real.status_code == 400 and real.get_json()["error"]["details"]["reason"] == "SANDBOX_ONLY"
     cheap = confirm(client, order, "sandbox_abc", amount=100)
     assert cheap.status_code == 400
-    assert cheap.get_json()["error"]["details"] == {"reason": "AMOUNT_MISMATCH", "expected": 10000, "received": 100,
-                                                    "order_id": order["order_id"], "status": "pending"}
+    assert cheap.get_json()["error"]["details"] == {
+        "reason": "AMOUNT_MISMATCH",
+        "expected": 10000,
+        "received": 100,
+        "order_id": order["order_id"],
+        "status": "pending",
+    }
     assert client.get("/api/tokens/balance").get_json()["data"]["token_balance"] == 100
 
 
@@ -148,12 +168,13 @@ def test_someone_elses_order_cannot_be_confirmed_or_failed(make_client, login):
 def test_the_fail_route_closes_a_pending_order(app, client, login):
     login(client, "alice")
     order = buy(client)
-    response = client.post("/api/tokens/purchase/fail", json={
-        "order_id": order["order_id"], "code": "SANDBOX_SIMULATED_FAILURE", "message": "Simulated failure"})
+    response = client.post(
+        "/api/tokens/purchase/fail",
+        json={"order_id": order["order_id"], "code": "SANDBOX_SIMULATED_FAILURE", "message": "Simulated failure"},
+    )
     assert response.status_code == 200
     data = response.get_json()["data"]
-    assert (data["status"], data["failure_code"], data["token_balance"]) == ("failed", "SANDBOX_SIMULATED_FAILURE",
-                                                                            100)
+    assert (data["status"], data["failure_code"], data["token_balance"]) == ("failed", "SANDBOX_SIMULATED_FAILURE", 100)
     late = confirm(client, order, "sandbox_late")
     assert late.status_code == 400 and late.get_json()["error"]["details"]["reason"] == "ORDER_CLOSED"
     paid = buy(client)
@@ -178,18 +199,22 @@ def test_a_payment_key_cannot_pay_two_orders(client, login):
 
 def test_confirm_validates_its_body(client, login):
     login(client, "alice")
-    for body in ({"payment_key": "sandbox_x", "order_id": "bad id!", "amount": 10000},
-                 {"payment_key": "", "order_id": "sl_abcdef", "amount": 10000},
-                 {"payment_key": "sandbox_x", "order_id": "sl_abcdef", "amount": -5},
-                 {"payment_key": "sandbox_x", "order_id": "sl_abcdef"}):
+    for body in (
+        {"payment_key": "sandbox_x", "order_id": "bad id!", "amount": 10000},
+        {"payment_key": "", "order_id": "sl_abcdef", "amount": 10000},
+        {"payment_key": "sandbox_x", "order_id": "sl_abcdef", "amount": -5},
+        {"payment_key": "sandbox_x", "order_id": "sl_abcdef"},
+    ):
         response = client.post("/api/tokens/purchase/confirm", json=body)
         assert response.status_code == 422, body
-    unknown = client.post("/api/tokens/purchase/confirm", json={"payment_key": "sandbox_x", "order_id": "sl_nothing",
-                                                                "amount": 10000})
+    unknown = client.post(
+        "/api/tokens/purchase/confirm", json={"payment_key": "sandbox_x", "order_id": "sl_nothing", "amount": 10000}
+    )
     assert unknown.status_code == 404
 
 
 # --- history ----------------------------------------------------------------------------------------
+
 
 def _spend_and_refund(app, username: str) -> None:
     """Two image charges (one refunded), plus an earning as an artist: rows of every tab."""
@@ -220,17 +245,33 @@ def test_transactions_tabs_newest_first(app, client, login):
 
     purchases = tab("purchase")["results"]
     assert [(r["transaction_type"], r["amount"], r["direction"]) for r in purchases] == [
-        ("grant", 5, "in"), ("purchase", 100, "in"), ("welcome_bonus", 100, "in")]
+        ("grant", 5, "in"),
+        ("purchase", 100, "in"),
+        ("welcome_bonus", 100, "in"),
+    ]
     assert purchases[2]["memo"] == "Welcome Bonus" and purchases[2]["balance_after"] == 100
     usage = tab("usage")["results"]
     assert [(r["transaction_type"], r["amount"], r["direction"], r["balance_after"]) for r in usage] == [
-        ("refund", 30, "in", 170), ("generation_charge", 30, "out", 140), ("generation_charge", 30, "out", 170)]
+        ("refund", 30, "in", 170),
+        ("generation_charge", 30, "out", 140),
+        ("generation_charge", 30, "out", 170),
+    ]
     assert usage[0]["related_generation_id"] == usage[1]["related_generation_id"] is not None
     assert usage[0]["memo"] == "Refund: GPU failure" and usage[2]["memo"] == "Image in “Ink Washes”"
     everything = tab("all")["results"]
     assert len(everything) == 6 and everything[0]["balance_after"] == 175
-    assert set(everything[0]) == {"id", "transaction_type", "amount", "direction", "status", "memo", "balance_after",
-                                  "account", "related_generation_id", "created_at"}
+    assert set(everything[0]) == {
+        "id",
+        "transaction_type",
+        "amount",
+        "direction",
+        "status",
+        "memo",
+        "balance_after",
+        "account",
+        "related_generation_id",
+        "created_at",
+    }
     assert all(r["status"] == "completed" and r["created_at"].endswith("Z") for r in everything)
     assert client.get("/api/tokens/balance").get_json()["data"]["token_balance"] == 175
     assert client.get("/api/tokens/transactions?type=refunds").status_code == 422
@@ -255,7 +296,8 @@ def test_an_artists_all_tab_shows_earnings_on_the_earned_account(app, make_clien
     login(artist, artist_username, artist_email)
     rows = artist.get("/api/tokens/transactions?type=all").get_json()["data"]["results"]
     assert [(r["transaction_type"], r["amount"], r["direction"], r["account"], r["balance_after"]) for r in rows] == [
-        ("artist_credit", 30, "in", "earned", 30)]
+        ("artist_credit", 30, "in", "earned", 30)
+    ]
     assert artist.get("/api/tokens/transactions?type=usage").get_json()["data"]["results"] == []
     assert artist.get("/api/tokens/balance").get_json()["data"] == {"token_balance": 0, "earned_token_balance": 30}
 
@@ -280,8 +322,9 @@ def test_transactions_paginate_with_a_cursor(app, client, login):
             break
         cursor = page["next_cursor"]
     with app.app_context():
-        expected = db.session.scalars(select(Transaction.id).where(Transaction.user_id == me["id"])
-                                      .order_by(Transaction.id.desc())).all()
+        expected = db.session.scalars(
+            select(Transaction.id).where(Transaction.user_id == me["id"]).order_by(Transaction.id.desc())
+        ).all()
     assert seen == expected and len(seen) == 8
     assert client.get("/api/tokens/transactions?limit=0").status_code == 422
     assert client.get("/api/tokens/transactions?cursor=garbage").status_code == 422

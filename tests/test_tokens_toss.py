@@ -29,8 +29,13 @@ def toss_app(database_url, tmp_path_factory, toss):
 
     from stylelicense.app import create_app
 
-    env = base_env(tmp_path_factory.mktemp("toss"), database_url, TOSS_SECRET_KEY=toss.secret_key,
-                   TOSS_CLIENT_KEY=toss.client_key, TOSS_API_BASE=toss.base_url)
+    env = base_env(
+        tmp_path_factory.mktemp("toss"),
+        database_url,
+        TOSS_SECRET_KEY=toss.secret_key,
+        TOSS_CLIENT_KEY=toss.client_key,
+        TOSS_API_BASE=toss.base_url,
+    )
     application = create_app(env=env, TOSS_TIMEOUT=3.0, TOSS_RETRIES=2, TOSS_BACKOFF=0.01)
     application.test_client_class = ApiClient
     assert application.config["SANDBOX_CHECKOUT"] is False
@@ -65,9 +70,14 @@ def open_order(client, package_id: str = "standard_500") -> dict:
 
 
 def confirm(client, order: dict, payment_key: str, amount: int | None = None):
-    return client.post("/api/tokens/purchase/confirm", json={
-        "payment_key": payment_key, "order_id": order["order_id"],
-        "amount": order["amount"] if amount is None else amount})
+    return client.post(
+        "/api/tokens/purchase/confirm",
+        json={
+            "payment_key": payment_key,
+            "order_id": order["order_id"],
+            "amount": order["amount"] if amount is None else amount,
+        },
+    )
 
 
 def purchase_row(app, order_id: str) -> Purchase:
@@ -79,8 +89,9 @@ def purchase_row(app, order_id: str) -> Purchase:
 
 def credits_for(app, order_id: str) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Transaction).where(
-            Transaction.idempotency_key == f"purchase:{order_id}"))
+        return db.session.scalar(
+            select(func.count()).select_from(Transaction).where(Transaction.idempotency_key == f"purchase:{order_id}")
+        )
 
 
 def assert_ledger_clean(app) -> None:
@@ -96,6 +107,7 @@ def refused(response, status: int = 400) -> dict:
 
 
 # --- happy path ---------------------------------------------------------------------------------------
+
 
 def test_checkout_carries_the_client_key(toss_app, toss, alice):
     order = open_order(alice)
@@ -133,8 +145,9 @@ def test_no_database_lock_is_held_while_toss_is_called(toss_app, toss, alice, da
     engine = create_engine(database_url)
     try:
         with engine.begin() as connection:  # NOWAIT: fails at once if the request holds these rows
-            status = connection.execute(text("SELECT status FROM purchases WHERE order_id = :o FOR UPDATE NOWAIT"),
-                                        {"o": order["order_id"]}).scalar_one()
+            status = connection.execute(
+                text("SELECT status FROM purchases WHERE order_id = :o FOR UPDATE NOWAIT"), {"o": order["order_id"]}
+            ).scalar_one()
             connection.execute(text("SELECT id FROM users WHERE id = :u FOR UPDATE NOWAIT"), {"u": alice.me["id"]})
     finally:
         engine.dispose()
@@ -145,6 +158,7 @@ def test_no_database_lock_is_held_while_toss_is_called(toss_app, toss, alice, da
 
 
 # --- refused without credit ---------------------------------------------------------------------------
+
 
 def test_wrong_amount_is_refused_before_calling_toss(toss_app, toss, alice):
     order = open_order(alice)
@@ -201,8 +215,9 @@ def test_a_replayed_payment_key_pays_no_other_order(toss_app, toss, alice):
     assert toss.calls["confirm"] == 1
     # even if our record of the key were missing, Toss's own answer would not match the second order
     with toss_app.app_context():
-        db.session.execute(text("UPDATE purchases SET payment_key = NULL WHERE order_id = :o"),
-                           {"o": first["order_id"]})
+        db.session.execute(
+            text("UPDATE purchases SET payment_key = NULL WHERE order_id = :o"), {"o": first["order_id"]}
+        )
         db.session.commit()
     details = refused(confirm(alice, second, payment_key))
     assert details["provider_code"] in ("NOT_FOUND_PAYMENT_SESSION", "ALREADY_PROCESSED_PAYMENT")
@@ -231,7 +246,10 @@ def test_card_company_rejection_fails_the_order(toss_app, toss, alice):
     toss.fail_next("REJECT_CARD_COMPANY")
     details = refused(confirm(alice, order, payment_key))
     assert (details["reason"], details["provider_code"], details["status"]) == (
-        "PAYMENT_FAILED", "REJECT_CARD_COMPANY", "failed")
+        "PAYMENT_FAILED",
+        "REJECT_CARD_COMPANY",
+        "failed",
+    )
     assert toss.calls["confirm"] == 1  # a refusal is not retried
     assert balance(alice) == 100
     purchase = purchase_row(toss_app, order["order_id"])
@@ -255,7 +273,10 @@ def test_provider_error_after_retries_is_refused_and_retryable(toss_app, toss, a
     toss.fail_next("PROVIDER_ERROR", times=3)
     details = refused(confirm(alice, order, payment_key), status=503)
     assert (details["reason"], details["provider_code"], details["retryable"]) == (
-        "PROVIDER_UNAVAILABLE", "PROVIDER_ERROR", True)
+        "PROVIDER_UNAVAILABLE",
+        "PROVIDER_ERROR",
+        True,
+    )
     assert toss.calls["confirm"] == 3  # 1 + 2 retries, same Idempotency-Key
     assert balance(alice) == 100
     assert purchase_row(toss_app, order["order_id"]).status == "pending"
@@ -313,6 +334,7 @@ def test_an_expired_payment_fails_the_order(toss_app, toss, alice):
 
 
 # --- webhook ------------------------------------------------------------------------------------------
+
 
 def post_webhook(client, toss, payment_key: str) -> dict:
     response = client.post("/api/webhooks/toss/payment", json=toss.webhook_event(payment_key), csrf=False)
@@ -384,8 +406,11 @@ def test_webhook_answers_200_for_what_it_cannot_use(toss_app, toss, new_client):
     anonymous = new_client()
     stranger_key = toss.create_checkout("not_our_order_1", 1000)
     assert post_webhook(anonymous, toss, stranger_key)["action"] == "unknown_order"
-    unknown = anonymous.post("/api/webhooks/toss/payment", json={"eventType": "PAYMENT_STATUS_CHANGED",
-                                                                  "data": {"paymentKey": "tgen_nope"}}, csrf=False)
+    unknown = anonymous.post(
+        "/api/webhooks/toss/payment",
+        json={"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": "tgen_nope"}},
+        csrf=False,
+    )
     assert unknown.status_code == 200 and unknown.get_json()["data"]["action"] == "lookup_failed"
     empty = anonymous.post("/api/webhooks/toss/payment", json={"eventType": "DEPOSIT_CALLBACK"}, csrf=False)
     assert empty.status_code == 200 and empty.get_json()["data"]["action"] == "ignored_no_payment"
@@ -402,6 +427,7 @@ def test_webhook_with_toss_down_answers_quickly(toss_app, toss, alice, new_clien
 
 
 # --- concurrency --------------------------------------------------------------------------------------
+
 
 def test_twenty_concurrent_confirms_and_webhooks_credit_exactly_once(toss_app, toss, new_client, login):
     confirmers, hooks = 20, 10
@@ -445,7 +471,11 @@ def test_twenty_concurrent_confirms_and_webhooks_credit_exactly_once(toss_app, t
     assert balance(clients[0]) == 600
     assert credits_for(toss_app, order["order_id"]) == 1
     with toss_app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Transaction).where(
-            Transaction.transaction_type == "purchase")) == 1
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(Transaction).where(Transaction.transaction_type == "purchase")
+            )
+            == 1
+        )
     assert toss.payment(payment_key)["status"] == "DONE"
     assert_ledger_clean(toss_app)

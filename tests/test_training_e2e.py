@@ -63,8 +63,9 @@ def _follow(client, style_id: int, worker=None, timeout: float = 720.0) -> tuple
 
     def check():
         data = client.get(f"/api/styles/{style_id}").get_json()["data"]
-        progress = data["progress"] and {k: data["progress"][k] for k in ("current_epoch", "total_epochs",
-                                                                            "progress_percent")}
+        progress = data["progress"] and {
+            k: data["progress"][k] for k in ("current_epoch", "total_epochs", "progress_percent")
+        }
         if not seen or seen[-1] != (data["training_status"], progress):
             seen.append((data["training_status"], progress))
         return data if data["training_status"] in FINISHED else None
@@ -87,8 +88,9 @@ def _row(app, style_id: int) -> Style:
 
 def _notifications(app, style_id: int) -> list[str]:
     with app.app_context():
-        types = db.session.scalars(select(Notification.type).where(Notification.target_type == "style",
-                                                                  Notification.target_id == style_id)).all()
+        types = db.session.scalars(
+            select(Notification.type).where(Notification.target_type == "style", Notification.target_id == style_id)
+        ).all()
         db.session.remove()
         return list(types)
 
@@ -119,7 +121,7 @@ def test_upload_train_complete_and_the_lora_changes_the_output(live_app, browser
     assert len(final["samples"]) >= 4 and len({s["seed"] for s in final["samples"]}) == len(final["samples"])
     from workers.pipelines.signing import read_metadata
 
-    root = Path(live_app.config["STORAGE_URL"][len("file://"):]) / "public"
+    root = Path(live_app.config["STORAGE_URL"][len("file://") :]) / "public"
     for sample in style.samples:
         assert sample["prompt"].startswith("watercolor dreams, ")
         for key in (sample["key"], sample["without_key"]):
@@ -132,8 +134,10 @@ def test_upload_train_complete_and_the_lora_changes_the_output(live_app, browser
     assert report["loss"] and report["loss"][-1][0] == 6
     with capsys.disabled():
         took = (style.training_finished_at - style.training_started_at).total_seconds()
-        print(f"\n[training e2e] 10 images, tiny model, 6 steps: POST→completed {wall:.1f} s "
-              f"(worker start report→complete {took:.1f} s)")
+        print(
+            f"\n[training e2e] 10 images, tiny model, 6 steps: POST→completed {wall:.1f} s "
+            f"(worker start report→complete {took:.1f} s)"
+        )
 
     # the saved LoRA loads into the inference pipeline and changes its output for a fixed seed
     with live_app.app_context():
@@ -154,8 +158,11 @@ def test_upload_train_complete_and_the_lora_changes_the_output(live_app, browser
         payload = training_payload(db.session.get(Style, style_id))
         send_now(TRAIN_STYLE, asdict(payload))
         db.session.remove()
-    wait_for(lambda: f"style {style_id}: nothing (more) to do" in worker.output(), timeout=120,
-             message="the duplicate message to be handled")
+    wait_for(
+        lambda: f"style {style_id}: nothing (more) to do" in worker.output(),
+        timeout=120,
+        message="the duplicate message to be handled",
+    )
     style = _row(live_app, style_id)
     assert (style.training_status, style.training_attempts) == ("completed", 1)
     assert _lora_mtime(live_app, style_id) == lora_file_mtime
@@ -165,7 +172,7 @@ def test_upload_train_complete_and_the_lora_changes_the_output(live_app, browser
 def _lora_mtime(app, style_id: int) -> float:
     from pathlib import Path
 
-    root = Path(app.config["STORAGE_URL"][len("file://"):])
+    root = Path(app.config["STORAGE_URL"][len("file://") :])
     return (root / "private" / lora_key_for(style_id)).stat().st_mtime
 
 
@@ -225,8 +232,7 @@ def test_transient_error_is_retried_and_bad_input_fails_at_once(live_app, browse
         get_storage().delete(key)
 
     # every first attempt hits a (simulated) CUDA out-of-memory error; retries start at once
-    worker = start_worker("model_training", TRAINING_FAULTS="transient:1", TRAINING_RETRY_DELAYS="0,0,0",
-                          **FAST)
+    worker = start_worker("model_training", TRAINING_FAULTS="transient:1", TRAINING_RETRY_DELAYS="0,0,0", **FAST)
     good, _ = _follow(browser, good_id, worker)
     bad, _ = _follow(other, bad_id, worker)
 
@@ -264,8 +270,11 @@ def test_killed_worker_with_no_replacement_is_failed_by_the_sweeper(live_app, br
     assert _notifications(live_app, style_id) == ["style_training_failed"]
 
     second = start_worker("model_training", **FAST)
-    wait_for(lambda: f"style {style_id}: nothing (more) to do" in second.output(), timeout=180,
-             message="the redelivered message to be handled")
+    wait_for(
+        lambda: f"style {style_id}: nothing (more) to do" in second.output(),
+        timeout=180,
+        message="the redelivered message to be handled",
+    )
     style = _row(live_app, style_id)
     assert (style.training_status, style.training_attempts, style.lora_key) == ("failed", 1, None)
     assert _notifications(live_app, style_id) == ["style_training_failed"]
@@ -277,14 +286,33 @@ def installed_celery(tmp_path_factory) -> list[str]:
     does (``pip install -e .``). Its third-party packages come from this test environment (a path entry),
     so building it takes seconds and downloads nothing."""
     venv = tmp_path_factory.mktemp("installed") / "venv"
-    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(venv)],
-                   check=True)
+    subprocess.run(
+        [getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(venv)], check=True
+    )
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", purelib], check=True, capture_output=True,
-                               text=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", purelib], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    )
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                    "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-e",
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     # What pip writes for celery's console script: the documented `celery -A workers ...`. Unlike
     # `python -m celery`, it does not keep the current directory on sys.path.
     script = venv / "bin" / "celery"
@@ -293,8 +321,9 @@ def installed_celery(tmp_path_factory) -> list[str]:
     return [str(script)]
 
 
-def test_the_documented_worker_command_runs_a_training_job_from_the_repository_root(browser, start_worker,
-                                                                                    installed_celery):
+def test_the_documented_worker_command_runs_a_training_job_from_the_repository_root(
+    browser, start_worker, installed_celery
+):
     """SPEC §12: `celery -A workers worker -Q model_training`, from the repository root with nothing else set
     (no PYTHONPATH), takes a job and finishes it (it used to fail it: No module named 'stylelicense')."""
     worker = start_worker("model_training", celery=installed_celery, **FAST)

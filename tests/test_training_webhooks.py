@@ -32,8 +32,13 @@ def style_id(app):
         artist = factories.create_artist("painter", "Painter")
         style = factories.create_style(artist, title="Blue Hour", status="pending", trigger="blue hour")
         for i in range(2):
-            artwork = Artwork(style_id=style.id, image_key=f"styles/{style.id}/originals/{i}.png",
-                              training_key=f"styles/{style.id}/training/{i}.jpg", width=600, height=600)
+            artwork = Artwork(
+                style_id=style.id,
+                image_key=f"styles/{style.id}/originals/{i}.png",
+                training_key=f"styles/{style.id}/training/{i}.jpg",
+                width=600,
+                height=600,
+            )
             artwork.tags = get_or_create_tags(["blue hour", "city"])
             db.session.add(artwork)
         db.session.commit()
@@ -41,8 +46,9 @@ def style_id(app):
 
 
 def hook(client, method: str, path: str, body: dict, headers: dict | None = None):
-    return client.open(f"/api/webhooks/training/{path}", method=method, json=body, headers=headers or HEADERS,
-                       csrf=False)
+    return client.open(
+        f"/api/webhooks/training/{path}", method=method, json=body, headers=headers or HEADERS, csrf=False
+    )
 
 
 def start(client, style_id: int, run_id: str = "run-1", **extra):
@@ -59,8 +65,9 @@ def state(app, style_id: int) -> Style:
 
 def notifications(app, style_id: int) -> list[str]:
     with app.app_context():
-        rows = db.session.scalars(select(Notification.type).where(Notification.target_type == "style",
-                                                                 Notification.target_id == style_id)).all()
+        rows = db.session.scalars(
+            select(Notification.type).where(Notification.target_type == "style", Notification.target_id == style_id)
+        ).all()
         db.session.remove()
         return list(rows)
 
@@ -79,32 +86,51 @@ def test_webhooks_require_the_internal_token_and_source(client, style_id):
 def test_progress_then_complete_notifies_once(app, client, make_client, login, style_id):
     response = start(client, style_id, total_epochs=10)
     assert response.status_code == 200
-    assert response.get_json()["data"] == {"style_id": style_id, "training_status": "training",
-                                           "training_attempts": 1, "changed": True}
+    assert response.get_json()["data"] == {
+        "style_id": style_id,
+        "training_status": "training",
+        "training_attempts": 1,
+        "changed": True,
+    }
     # the same start report again (a retried HTTP call) does not count a new attempt
     assert start(client, style_id).get_json()["data"]["training_attempts"] == 1
 
-    report = {"style_id": style_id, "current_epoch": 4, "total_epochs": 10, "progress_percent": 40,
-              "estimated_seconds": 90, "run_id": "run-1"}
+    report = {
+        "style_id": style_id,
+        "current_epoch": 4,
+        "total_epochs": 10,
+        "progress_percent": 40,
+        "estimated_seconds": 90,
+        "run_id": "run-1",
+    }
     assert hook(client, "PATCH", "progress", report).status_code == 200
 
     owner = make_client()
     login(owner, "painter")
     shown = owner.get(f"/api/styles/{style_id}").get_json()["data"]
     assert shown["training_status"] == "training"
-    assert {k: shown["progress"][k] for k in ("current_epoch", "total_epochs", "progress_percent",
-                                              "estimated_seconds")} == {"current_epoch": 4, "total_epochs": 10,
-                                                                        "progress_percent": 40,
-                                                                        "estimated_seconds": 90}
+    assert {
+        k: shown["progress"][k] for k in ("current_epoch", "total_epochs", "progress_percent", "estimated_seconds")
+    } == {"current_epoch": 4, "total_epochs": 10, "progress_percent": 40, "estimated_seconds": 90}
     assert shown["progress"]["last_updated"]
 
-    done = {"style_id": style_id, "lora_key": lora_key_for(style_id), "steps": 60, "seconds": 12.5, "run_id": "run-1",
-            "samples": sample_bodies(style_id)}
+    done = {
+        "style_id": style_id,
+        "lora_key": lora_key_for(style_id),
+        "steps": 60,
+        "seconds": 12.5,
+        "run_id": "run-1",
+        "samples": sample_bodies(style_id),
+    }
     response = hook(client, "POST", "complete", done)
     assert response.status_code == 200 and response.get_json()["data"]["changed"] is True
     again = hook(client, "POST", "complete", done)
     assert again.status_code == 200 and again.get_json()["data"] == {
-        "style_id": style_id, "training_status": "completed", "training_attempts": 1, "changed": False}
+        "style_id": style_id,
+        "training_status": "completed",
+        "training_attempts": 1,
+        "changed": False,
+    }
 
     style = state(app, style_id)
     assert (style.training_status, style.lora_key, style.progress) == ("completed", lora_key_for(style_id), None)
@@ -139,8 +165,12 @@ def test_failure_is_final_and_notified_once(app, client, style_id):
 def test_a_newer_run_supersedes_the_older_one(app, client, style_id):
     start(client, style_id, run_id="old")
     assert start(client, style_id, run_id="new").get_json()["data"]["training_attempts"] == 2
-    stale = hook(client, "PATCH", "progress", {"style_id": style_id, "current_epoch": 9, "total_epochs": 10,
-                                              "progress_percent": 90, "run_id": "old"})
+    stale = hook(
+        client,
+        "PATCH",
+        "progress",
+        {"style_id": style_id, "current_epoch": 9, "total_epochs": 10, "progress_percent": 90, "run_id": "old"},
+    )
     assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "TRAINING_SUPERSEDED"
     crash = hook(client, "POST", "failed", {"style_id": style_id, "reason": "old run crashed", "run_id": "old"})
     assert crash.status_code == 409
@@ -180,16 +210,26 @@ def test_sweeper_fails_silent_training_and_requeues_lost_pending(app, client, st
     style whose message was lost is sent again; fresh ones and queued ones are left alone."""
     with app.app_context():
         artist = factories.create_artist("second", "Second")
-        fresh = factories.create_style(artist, title="Fresh", status="training",
-                                       progress={"last_updated": iso(utcnow()), "current_epoch": 1})
+        fresh = factories.create_style(
+            artist, title="Fresh", status="training", progress={"last_updated": iso(utcnow()), "current_epoch": 1}
+        )
         other = factories.create_artist("third", "Third")
         waiting = factories.create_style(other, title="Waiting", status="pending")
         db.session.commit()
         fresh_id, waiting_id = fresh.id, waiting.id
     old = utcnow() - timedelta(minutes=20)
     start(client, style_id)
-    _set(app, style_id, progress={"current_epoch": 2, "total_epochs": 10, "progress_percent": 20,
-                                  "last_updated": iso(old), "run_id": "run-1"})
+    _set(
+        app,
+        style_id,
+        progress={
+            "current_epoch": 2,
+            "total_epochs": 10,
+            "progress_percent": 20,
+            "last_updated": iso(old),
+            "run_id": "run-1",
+        },
+    )
     _set(app, waiting_id, updated_at=old)
     queued_training_jobs()  # an empty training queue: the pending style's message is lost
 

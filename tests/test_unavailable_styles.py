@@ -25,8 +25,9 @@ from tests.test_inference_webhooks import _complete, _hook, _start
 def shop(app):
     with app.app_context():
         artist = factories.create_artist("painter", "Painter Pat")
-        style = factories.create_style(artist, title="Ink Wash", lora_key="styles/1/lora.safetensors",
-                                       generation_cost_tokens=10)
+        style = factories.create_style(
+            artist, title="Ink Wash", lora_key="styles/1/lora.safetensors", generation_cost_tokens=10
+        )
         db.session.commit()
         return SimpleNamespace(user_id=artist.id, artist_id=artist.artist.id, style_id=style.id)
 
@@ -49,10 +50,15 @@ def _state(app, generation_id: int | None = None, username: str = "buyer"):
             earned=db.session.scalar(select(func.sum(Artist.earned_token_balance))),
             status=generation.status if generation else None,
             error_code=generation.error_code if generation else None,
-            movements=sorted(key.split(":")[0] for key in db.session.scalars(
-                select(Transaction.idempotency_key).where(Transaction.related_generation_id == generation_id))),
+            movements=sorted(
+                key.split(":")[0]
+                for key in db.session.scalars(
+                    select(Transaction.idempotency_key).where(Transaction.related_generation_id == generation_id)
+                )
+            ),
             generations=db.session.scalar(select(func.count()).select_from(Generation)),
-            drift=verify_ledger())
+            drift=verify_ledger(),
+        )
 
 
 def _buy(client, style_id):
@@ -83,8 +89,11 @@ def test_a_job_queued_before_deactivation_is_refunded_and_never_credited(app, cl
     # The worker that still receives the message is told to stop, and a late completion credits nobody.
     started = _start(client, generation_id)
     assert started.status_code == 409 and started.get_json()["error"]["code"] == "GENERATION_FINISHED"
-    gen = SimpleNamespace(id=generation_id, result_key=f"generations/{generation_id}/x.png",
-                          thumbnail_key=f"generations/{generation_id}/x-thumb.webp")
+    gen = SimpleNamespace(
+        id=generation_id,
+        result_key=f"generations/{generation_id}/x.png",
+        thumbnail_key=f"generations/{generation_id}/x-thumb.webp",
+    )
     assert _complete(client, gen).get_json()["data"]["status"] == "failed"
     state = _state(app, generation_id)
     assert state.earned == 0 and state.movements == ["charge", "refund"] and state.drift == []
@@ -111,8 +120,12 @@ def test_worker_reports_for_an_unavailable_style_refund_instead_of_crediting(app
         assert response.status_code == 409
         assert response.get_json()["error"]["code"] == "GENERATION_FINISHED"
     else:
-        response = _hook(client, "POST", "complete", {"generation_id": generation_id, "result_key": result_key,
-                                                      "thumbnail_key": thumbnail_key})
+        response = _hook(
+            client,
+            "POST",
+            "complete",
+            {"generation_id": generation_id, "result_key": result_key, "thumbnail_key": thumbnail_key},
+        )
         assert response.status_code == 200 and response.get_json()["data"]["status"] == "failed"
         with app.app_context():
             assert not get_storage().exists(result_key, public=True)

@@ -20,6 +20,7 @@ from tests.factories import count_rows, seeded
 
 # --- helpers: rows other features would create (tests/factories.py), committed in short-lived app contexts --
 
+
 def add(app, *rows) -> list[int]:
     with seeded(app) as session:
         session.add_all(rows)
@@ -34,14 +35,25 @@ def value(app, column, *where):
 
 def make_style(app, artist_id: int, *, status: str = "completed", title: str = "Ink wash") -> int:
     with seeded(app) as session:
-        return factories.create_style(session.get(Artist, artist_id), title=title, status=status,
-                                      generation_cost_tokens=5, thumbnail_key=f"styles/{title}/thumb.jpg").id
+        return factories.create_style(
+            session.get(Artist, artist_id),
+            title=title,
+            status=status,
+            generation_cost_tokens=5,
+            thumbnail_key=f"styles/{title}/thumb.jpg",
+        ).id
 
 
 def make_generation(app, user_id: int, style_id: int, *, public: bool = True, status: str = "completed") -> int:
     with seeded(app) as session:
-        return factories.create_generation(session.get(User, user_id), session.get(Style, style_id),
-                                           is_public=public, status=status, seed=1, cost_tokens=5).id
+        return factories.create_generation(
+            session.get(User, user_id),
+            session.get(Style, style_id),
+            is_public=public,
+            status=status,
+            seed=1,
+            cost_tokens=5,
+        ).id
 
 
 def like(app, user_id: int, generation_id: int) -> None:
@@ -72,6 +84,7 @@ def transparent_png(width=300, height=120) -> bytes:
 
 
 # --- public profile -----------------------------------------------------------------------------
+
 
 def test_profile_of_a_plain_user(client, make_client, login):
     me = login(client, "ana")
@@ -108,7 +121,11 @@ def test_artist_profile_shows_artist_and_completed_style(app, client, make_clien
     artist = make_artist(client, "mira", artist_name="Mira Kim")
     url = f"/api/users/{artist['id']}"
     assert make_client().get(url).get_json()["data"]["artist"] == {
-        "id": artist["artist"]["id"], "artist_name": "Mira Kim", "follower_count": 0, "style": None}
+        "id": artist["artist"]["id"],
+        "artist_name": "Mira Kim",
+        "follower_count": 0,
+        "style": None,
+    }
 
     style_id = make_style(app, artist["artist"]["id"], status="training")
     assert make_client().get(url).get_json()["data"]["artist"]["style"] is None  # not ready yet
@@ -120,9 +137,13 @@ def test_artist_profile_shows_artist_and_completed_style(app, client, make_clien
     data = make_client().get(url).get_json()["data"]
     assert data["role"] == "artist"
     assert data["artist"]["follower_count"] == 1
-    assert data["artist"]["style"] == {"id": style_id, "title": "Ink wash", "generation_cost_tokens": 5,
-                                       "generations_count": 0,
-                                       "thumbnail_url": "/media/styles/Ink%20wash/thumb.jpg"}
+    assert data["artist"]["style"] == {
+        "id": style_id,
+        "title": "Ink wash",
+        "generation_cost_tokens": 5,
+        "generations_count": 0,
+        "thumbnail_url": "/media/styles/Ink%20wash/thumb.jpg",
+    }
 
 
 def test_unknown_and_deactivated_profiles_are_not_found(app, client, login):
@@ -138,10 +159,12 @@ def test_unknown_and_deactivated_profiles_are_not_found(app, client, login):
 
 # --- PATCH /api/users/me ------------------------------------------------------------------------
 
+
 def test_edit_username_and_bio_with_json(client, make_client, login):
     me = login(client, "olduser")
-    response = client.patch("/api/users/me", json={"username": "New_Name", "bio": "<b>Hello</b> <script>x()</script>"
-                                                   "world &amp; more"})
+    response = client.patch(
+        "/api/users/me", json={"username": "New_Name", "bio": "<b>Hello</b> <script>x()</script>world &amp; more"}
+    )
     assert response.status_code == 200, response.get_json()
     data = response.get_json()["data"]
     assert data["username"] == "new_name"  # stored lowercase
@@ -181,13 +204,13 @@ def test_bio_longer_than_500_characters_is_refused(client, login):
     assert client.patch("/api/users/me", json={"bio": "<i>" + "x" * 500 + "</i>"}).status_code == 200
 
 
-def test_profile_image_upload_is_resized_public_and_replaces_the_old_one(app, client, make_client, login,
-                                                                          png_bytes):
+def test_profile_image_upload_is_resized_public_and_replaces_the_old_one(app, client, make_client, login, png_bytes):
     me = login(client, "pic")
-    response = client.patch("/api/users/me", data={"profile_image": (image_file(png_bytes, 2000, 1000),
-                                                                     "../../etc/passwd.png"),
-                                                   "bio": "with a picture"},
-                            content_type="multipart/form-data")
+    response = client.patch(
+        "/api/users/me",
+        data={"profile_image": (image_file(png_bytes, 2000, 1000), "../../etc/passwd.png"), "bio": "with a picture"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200, response.get_json()
     data = response.get_json()["data"]
     assert data["bio"] == "with a picture"
@@ -200,8 +223,11 @@ def test_profile_image_upload_is_resized_public_and_replaces_the_old_one(app, cl
     first_key = value(app, User.profile_image_key, User.id == me["id"])
     assert stored(app, first_key, public=True)
 
-    response = client.patch("/api/users/me", data={"profile_image": (image_file(png_bytes, 100, 100), "b.png")},
-                            content_type="multipart/form-data")
+    response = client.patch(
+        "/api/users/me",
+        data={"profile_image": (image_file(png_bytes, 100, 100), "b.png")},
+        content_type="multipart/form-data",
+    )
     second_key = value(app, User.profile_image_key, User.id == me["id"])
     assert response.status_code == 200 and second_key != first_key
     assert not stored(app, first_key, public=True)  # the replaced picture is gone
@@ -215,11 +241,18 @@ def test_profile_image_upload_is_resized_public_and_replaces_the_old_one(app, cl
 
 # --- upgrade to artist --------------------------------------------------------------------------
 
+
 def test_upgrade_to_artist_stores_signature_privately_with_transparency(app, client, make_client, login):
     me = login(client, "painter")
-    response = client.post("/api/users/me/upgrade-to-artist", data={
-        "artist_name": "  The <b>Painter</b> ", "contact_email": "Studio@Example.com",
-        "signature_image": (BytesIO(transparent_png()), "sig.png")}, content_type="multipart/form-data")
+    response = client.post(
+        "/api/users/me/upgrade-to-artist",
+        data={
+            "artist_name": "  The <b>Painter</b> ",
+            "contact_email": "Studio@Example.com",
+            "signature_image": (BytesIO(transparent_png()), "sig.png"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200, response.get_json()
     data = response.get_json()["data"]
     assert data["role"] == "artist"
@@ -241,9 +274,15 @@ def test_upgrade_to_artist_stores_signature_privately_with_transparency(app, cli
 
 def test_upgrading_twice_is_a_conflict(app, client, make_artist, png_bytes):
     make_artist(client, "twice")
-    response = client.post("/api/users/me/upgrade-to-artist", data={
-        "artist_name": "Again", "contact_email": "a@example.com",
-        "signature_image": (image_file(png_bytes), "s.png")}, content_type="multipart/form-data")
+    response = client.post(
+        "/api/users/me/upgrade-to-artist",
+        data={
+            "artist_name": "Again",
+            "contact_email": "a@example.com",
+            "signature_image": (image_file(png_bytes), "s.png"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "CONFLICT"
     assert count_rows(app, Artist) == 1
@@ -251,13 +290,20 @@ def test_upgrading_twice_is_a_conflict(app, client, make_artist, png_bytes):
 
 
 def test_upgrade_requires_login(make_client, png_bytes):
-    response = make_client().post("/api/users/me/upgrade-to-artist", data={
-        "artist_name": "Anon", "contact_email": "a@example.com",
-        "signature_image": (image_file(png_bytes), "s.png")}, content_type="multipart/form-data")
+    response = make_client().post(
+        "/api/users/me/upgrade-to-artist",
+        data={
+            "artist_name": "Anon",
+            "contact_email": "a@example.com",
+            "signature_image": (image_file(png_bytes), "s.png"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 401
 
 
 # --- DELETE /api/users/me -----------------------------------------------------------------------
+
 
 def test_plain_user_is_deleted_with_their_data(app, client, make_client, login, make_artist, png_bytes):
     artist_client = make_client()
@@ -267,8 +313,9 @@ def test_plain_user_is_deleted_with_their_data(app, client, make_client, login, 
     others_image = make_generation(app, other["id"], style_id)
 
     me = login(client, "leaver")
-    client.patch("/api/users/me", data={"profile_image": (image_file(png_bytes), "p.png")},
-                 content_type="multipart/form-data")
+    client.patch(
+        "/api/users/me", data={"profile_image": (image_file(png_bytes), "p.png")}, content_type="multipart/form-data"
+    )
     picture = value(app, User.profile_image_key, User.id == me["id"])
     mine = make_generation(app, me["id"], style_id)
     like(app, me["id"], others_image)
@@ -322,8 +369,7 @@ def test_artist_whose_style_was_used_is_deactivated_not_deleted(app, client, mak
 def test_artist_whose_style_was_never_used_is_deleted_with_styles_and_artworks(app, client, make_artist):
     artist = make_artist(client, "unknown")
     style_id = make_style(app, artist["artist"]["id"])
-    add(app, Artwork(style_id=style_id, image_key="art/1.png", training_key="art/1-512.png", width=512,
-                     height=512))
+    add(app, Artwork(style_id=style_id, image_key="art/1.png", training_key="art/1-512.png", width=512, height=512))
     signature = value(app, Artist.signature_image_key, Artist.user_id == artist["id"])
     assert stored(app, signature, public=False)
 

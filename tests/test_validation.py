@@ -23,9 +23,20 @@ def snapshot(app):
 
     def _take():
         with app.app_context():
-            users = [tuple(row) for row in db.session.execute(
-                select(User.id, User.username, User.bio, User.profile_image_key, User.role, User.token_balance,
-                       User.is_active).order_by(User.id))]
+            users = [
+                tuple(row)
+                for row in db.session.execute(
+                    select(
+                        User.id,
+                        User.username,
+                        User.bio,
+                        User.profile_image_key,
+                        User.role,
+                        User.token_balance,
+                        User.is_active,
+                    ).order_by(User.id)
+                )
+            ]
             artists = db.session.scalar(select(func.count()).select_from(Artist))
             root = get_storage().root
         files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
@@ -46,7 +57,8 @@ def assert_error(response, status: int, code: str, field: str | None = None):
     assert body["success"] is False and body["error"]["code"] == code
     if field is not None:
         assert field in {f["field"] for f in body["error"]["details"].get("fields", [])} | {
-            body["error"]["details"].get("field")}
+            body["error"]["details"].get("field")
+        }
 
 
 def big_file(size: int) -> BytesIO:
@@ -62,30 +74,37 @@ def image(fmt: str, size=(64, 64), mode="RGB") -> BytesIO:
 
 # --- JSON bodies ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data, content_type", [
-    ("{not json", "application/json"),
-    ('{"bio": "x"', "application/json"),
-    ('{"bio": "x"}', "text/plain"),
-    ("", "application/json"),
-])
+
+@pytest.mark.parametrize(
+    "data, content_type",
+    [
+        ("{not json", "application/json"),
+        ('{"bio": "x"', "application/json"),
+        ('{"bio": "x"}', "text/plain"),
+        ("", "application/json"),
+    ],
+)
 def test_malformed_or_non_json_bodies_are_400(client, signed_in, snapshot, data, content_type):
     response = client.patch("/api/users/me", data=data, content_type=content_type)
     assert_error(response, 400, "VALIDATION_ERROR")
     assert snapshot() == signed_in
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"username": 123}, "username"),
-    ({"bio": ["a", "list"]}, "bio"),
-    ({"bio": {"html": "<b>"}}, "bio"),
-    ({"remove_profile_image": "perhaps"}, "remove_profile_image"),
-    ({"token_balance": 100000}, "token_balance"),  # not editable: extra fields are refused
-    ({"role": "artist"}, "role"),
-    ({"is_active": False}, "is_active"),
-    ({"profile_image_key": "../../etc/passwd"}, "profile_image_key"),
-    ({"bio": "x" * 501}, "bio"),
-    ({"username": "no"}, "username"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"username": 123}, "username"),
+        ({"bio": ["a", "list"]}, "bio"),
+        ({"bio": {"html": "<b>"}}, "bio"),
+        ({"remove_profile_image": "perhaps"}, "remove_profile_image"),
+        ({"token_balance": 100000}, "token_balance"),  # not editable: extra fields are refused
+        ({"role": "artist"}, "role"),
+        ({"is_active": False}, "is_active"),
+        ({"profile_image_key": "../../etc/passwd"}, "profile_image_key"),
+        ({"bio": "x" * 501}, "bio"),
+        ({"username": "no"}, "username"),
+    ],
+)
 def test_wrong_types_extra_fields_and_invalid_values_are_422(client, signed_in, snapshot, body, field):
     assert_error(client.patch("/api/users/me", json=body), 422, "VALIDATION_ERROR", field)
     assert snapshot() == signed_in
@@ -96,13 +115,16 @@ def test_a_json_array_is_not_an_object(client, signed_in, snapshot):
     assert snapshot() == signed_in
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"email": "a@example.com"}, "username"),
-    ({"username": "someone"}, "email"),
-    ({"email": "not-an-email", "username": "someone"}, "email"),
-    ({"email": "a@example.com", "username": "someone", "role": "artist"}, "role"),
-    ({"email": "a@example.com", "username": 42}, "username"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"email": "a@example.com"}, "username"),
+        ({"username": "someone"}, "email"),
+        ({"email": "not-an-email", "username": "someone"}, "email"),
+        ({"email": "a@example.com", "username": "someone", "role": "artist"}, "role"),
+        ({"email": "a@example.com", "username": 42}, "username"),
+    ],
+)
 def test_dev_login_validates_its_body(client, snapshot, body, field):
     before = snapshot()
     assert_error(client.post("/api/auth/dev-login", json=body), 422, "VALIDATION_ERROR", field)
@@ -139,9 +161,11 @@ def test_unknown_ids_and_methods_use_the_envelope(client):
 
 # --- uploads -------------------------------------------------------------------------------------
 
+
 def patch_picture(client, file, name="me.png", **fields):
-    return client.patch("/api/users/me", data={"profile_image": (file, name), **fields},
-                        content_type="multipart/form-data")
+    return client.patch(
+        "/api/users/me", data={"profile_image": (file, name), **fields}, content_type="multipart/form-data"
+    )
 
 
 def upgrade(client, signature=None, name="sig.png", **fields):
@@ -162,16 +186,19 @@ def test_oversized_signature_is_413_and_nothing_is_stored(client, signed_in, sna
     assert snapshot() == signed_in
 
 
-@pytest.mark.parametrize("make, name", [
-    (lambda: BytesIO(b"just some text, not an image"), "me.png"),
-    (lambda: image("GIF"), "me.png"),
-    (lambda: image("WEBP"), "me.webp"),
-    (lambda: image("BMP"), "me.png"),
-    (lambda: BytesIO(image("PNG").getvalue()[:60]), "me.png"),  # truncated
-    (lambda: BytesIO(b"<svg xmlns='http://www.w3.org/2000/svg'></svg>"), "me.svg"),
-    (lambda: image("PNG", size=(10_000, 5_000), mode="1"), "bomb.png"),  # 50 megapixels, a few KB
-    (lambda: BytesIO(b""), "empty.png"),
-])
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: BytesIO(b"just some text, not an image"), "me.png"),
+        (lambda: image("GIF"), "me.png"),
+        (lambda: image("WEBP"), "me.webp"),
+        (lambda: image("BMP"), "me.png"),
+        (lambda: BytesIO(image("PNG").getvalue()[:60]), "me.png"),  # truncated
+        (lambda: BytesIO(b"<svg xmlns='http://www.w3.org/2000/svg'></svg>"), "me.svg"),
+        (lambda: image("PNG", size=(10_000, 5_000), mode="1"), "bomb.png"),  # 50 megapixels, a few KB
+        (lambda: BytesIO(b""), "empty.png"),
+    ],
+)
 def test_non_images_are_refused_for_profile_and_signature(client, signed_in, snapshot, make, name):
     assert_error(patch_picture(client, make(), name), 422, "INVALID_IMAGE_FORMAT")
     assert_error(upgrade(client, make(), name), 422, "INVALID_IMAGE_FORMAT")
@@ -185,14 +212,17 @@ def test_signature_must_be_at_least_32_pixels(client, signed_in, snapshot):
     assert snapshot() == signed_in
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"artist_name": ""}, "artist_name"),
-    ({"artist_name": "x" * 51}, "artist_name"),
-    ({"artist_name": "<b></b>"}, "artist_name"),
-    ({"contact_email": "not-an-email"}, "contact_email"),
-    ({"contact_email": ""}, "contact_email"),
-    ({"role": "artist"}, "role"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"artist_name": ""}, "artist_name"),
+        ({"artist_name": "x" * 51}, "artist_name"),
+        ({"artist_name": "<b></b>"}, "artist_name"),
+        ({"contact_email": "not-an-email"}, "contact_email"),
+        ({"contact_email": ""}, "contact_email"),
+        ({"role": "artist"}, "role"),
+    ],
+)
 def test_upgrade_form_is_validated(client, signed_in, snapshot, fields, field):
     response = upgrade(client, image("PNG"), **fields)
     assert_error(response, 422, "VALIDATION_ERROR", field)
@@ -205,8 +235,9 @@ def test_upgrade_without_signature_is_422(client, signed_in, snapshot):
 
 
 def test_upgrade_as_json_is_refused(client, signed_in, snapshot):
-    response = client.post("/api/users/me/upgrade-to-artist", json={"artist_name": "A",
-                                                                    "contact_email": "a@example.com"})
+    response = client.post(
+        "/api/users/me/upgrade-to-artist", json={"artist_name": "A", "contact_email": "a@example.com"}
+    )
     assert_error(response, 422, "VALIDATION_ERROR", "artist_name")  # the form fields are not there
     assert snapshot() == signed_in
 
@@ -218,6 +249,7 @@ def test_multipart_profile_edit_refuses_extra_fields(client, signed_in, snapshot
 
 
 # --- dev login switched off ----------------------------------------------------------------------
+
 
 def _app(tmp_path, database_url, **env):
     from stylelicense.app import create_app
@@ -231,24 +263,34 @@ def test_dev_login_is_404_when_disabled(tmp_path, database_url, snapshot):
     app = _app(tmp_path, database_url, **base_env(tmp_path, database_url, STYLELICENSE_DEV_LOGIN="0"))
     before = snapshot()
     client = app.test_client()
-    assert_error(client.post("/api/auth/dev-login", json={"email": "a@example.com", "username": "abc"}), 404,
-                 "NOT_FOUND")
+    assert_error(
+        client.post("/api/auth/dev-login", json={"email": "a@example.com", "username": "abc"}), 404, "NOT_FOUND"
+    )
     assert snapshot() == before
     assert client.get("/api/config").get_json()["data"]["dev_login"] is False
 
 
 def test_dev_login_is_404_in_production(tmp_path, database_url, snapshot):
-    env = {"STYLELICENSE_ENV": "production", "SECRET_KEY": "prod-secret", "INTERNAL_API_TOKEN": "prod-token",
-           "DATABASE_URL": database_url, "STORAGE_URL": (tmp_path / "storage").as_uri(),
-           "CELERY_BROKER_URL": "memory://", "RATELIMIT_ENABLED": "0"}
+    env = {
+        "STYLELICENSE_ENV": "production",
+        "SECRET_KEY": "prod-secret",
+        "INTERNAL_API_TOKEN": "prod-token",
+        "DATABASE_URL": database_url,
+        "STORAGE_URL": (tmp_path / "storage").as_uri(),
+        "CELERY_BROKER_URL": "memory://",
+        "RATELIMIT_ENABLED": "0",
+    }
     app = _app(tmp_path, database_url, **env)
     before = snapshot()
     client = app.test_client()
     # Production cookies are Secure: talk to it over https as a browser would.
     token = client.get("/api/auth/csrf", base_url="https://localhost").get_json()["data"]["csrf_token"]
-    response = client.post("/api/auth/dev-login", json={"email": "a@example.com", "username": "abc"},
-                           headers={"X-CSRFToken": token, "Referer": "https://localhost/"},
-                           base_url="https://localhost")  # over https the CSRF check wants a same-site referrer
+    response = client.post(
+        "/api/auth/dev-login",
+        json={"email": "a@example.com", "username": "abc"},
+        headers={"X-CSRFToken": token, "Referer": "https://localhost/"},
+        base_url="https://localhost",
+    )  # over https the CSRF check wants a same-site referrer
     assert_error(response, 404, "NOT_FOUND")
     assert "not enabled" in response.get_json()["error"]["message"]
     assert snapshot() == before
@@ -258,5 +300,12 @@ def test_production_with_dev_login_refuses_to_start(tmp_path, database_url):
     from stylelicense.app import create_app
 
     with pytest.raises(ConfigError, match="DEV_LOGIN"):
-        create_app(env={"STYLELICENSE_ENV": "production", "SECRET_KEY": "s", "INTERNAL_API_TOKEN": "t",
-                        "DATABASE_URL": database_url, "STYLELICENSE_DEV_LOGIN": "1"})
+        create_app(
+            env={
+                "STYLELICENSE_ENV": "production",
+                "SECRET_KEY": "s",
+                "INTERNAL_API_TOKEN": "t",
+                "DATABASE_URL": database_url,
+                "STYLELICENSE_DEV_LOGIN": "1",
+            }
+        )

@@ -20,8 +20,14 @@ MAX_DELAY = 10.0
 class WebhookClient:
     """Calls ``{API_BASE_URL}/api/webhooks/...`` with the internal token, retrying transient errors."""
 
-    def __init__(self, source: str, base_url: str | None = None, token: str | None = None,
-                 timeout: float = 15.0, retries: int = 5):
+    def __init__(
+        self,
+        source: str,
+        base_url: str | None = None,
+        token: str | None = None,
+        timeout: float = 15.0,
+        retries: int = 5,
+    ):
         self.source = source
         self.base_url = (base_url or os.environ.get("API_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
         self.token = token or os.environ.get("INTERNAL_API_TOKEN") or _instance_token()
@@ -29,8 +35,7 @@ class WebhookClient:
         self.retries = retries
         self.session = requests.Session()
 
-    def call(self, method: str, path: str, payload: dict, *, retries: int | None = None,
-             final: bool = False) -> dict:
+    def call(self, method: str, path: str, payload: dict, *, retries: int | None = None, final: bool = False) -> dict:
         """Send one webhook. Connection errors and 5xx are retried with backoff (0.5 s doubling, at most
         10 s apart); 4xx are returned to the caller as data (an idempotent "already done" answer is not
         an error). ``retries`` bounds the attempts; a ``final`` report (the job's result) is instead
@@ -45,8 +50,12 @@ class WebhookClient:
             problem: str
             try:
                 response = self.session.request(
-                    method, f"{self.base_url}/api/webhooks/{path}", json=payload, timeout=self.timeout,
-                    headers={"Authorization": f"Bearer {self.token}", "X-Request-Source": self.source})
+                    method,
+                    f"{self.base_url}/api/webhooks/{path}",
+                    json=payload,
+                    timeout=self.timeout,
+                    headers={"Authorization": f"Bearer {self.token}", "X-Request-Source": self.source},
+                )
                 if response.status_code < 500:
                     body = response.json() if response.content else {}
                     body["_status"] = response.status_code

@@ -31,8 +31,15 @@ class RequestBatcher:
     GPU); ``warm_up()`` (optional) runs there first, before any request is taken.
     """
 
-    def __init__(self, render_batch: Callable[[list], list], *, max_batch: int = 8, window_s: float = 0.05,
-                 warm_up: Callable[[], object] | None = None, name: str = "gpu-batcher") -> None:
+    def __init__(
+        self,
+        render_batch: Callable[[list], list],
+        *,
+        max_batch: int = 8,
+        window_s: float = 0.05,
+        warm_up: Callable[[], object] | None = None,
+        name: str = "gpu-batcher",
+    ) -> None:
         self.render_batch = render_batch
         self.max_batch = max(1, max_batch)
         self.window_s = max(0.0, window_s)

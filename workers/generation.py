@@ -57,7 +57,6 @@ SOURCE = "inference-server"
 RETRY_DELAYS_ENV = "GENERATION_RETRY_DELAYS"
 
 
-
 def classify(error: BaseException) -> tuple[bool, str]:
     """``(retryable, error_code)`` for an exception raised while generating."""
     from .pipelines.inference import InferenceInputError, LoraMissingError, PromptError
@@ -77,19 +76,31 @@ def _finished_status(body: dict) -> str | None:
     return error.get("details", {}).get("status", "finished") if error.get("code") == "GENERATION_FINISHED" else None
 
 
-def step_reporter(client, generation_id: int, *, attempt: int, run_id: str, interval: float = 1.0,
-                  faults: Faults = Faults()) -> ProgressReporter:
+def step_reporter(
+    client, generation_id: int, *, attempt: int, run_id: str, interval: float = 1.0, faults: Faults = Faults()
+) -> ProgressReporter:
     """Step reports, at most one per ``interval`` seconds plus always the first and the last step."""
-    return ProgressReporter(client, "inference/progress", {"generation_id": generation_id, "attempt": attempt},
-                            attempt=attempt, run_id=run_id, interval=interval, faults=faults,
-                            fault_source="STYLELICENSE_FAULTS", stop_reason=_finished_status)
+    return ProgressReporter(
+        client,
+        "inference/progress",
+        {"generation_id": generation_id, "attempt": attempt},
+        attempt=attempt,
+        run_id=run_id,
+        interval=interval,
+        faults=faults,
+        fault_source="STYLELICENSE_FAULTS",
+        stop_reason=_finished_status,
+    )
 
 
 def _step_fields(reporter: ProgressReporter, step: int, total: int) -> dict:
     elapsed = time.monotonic() - reporter.started
-    return {"current_step": step, "total_steps": total,
-            "progress_percent": min(100, step * 100 // total) if total else 0,
-            "estimated_seconds": round(elapsed / step * (total - step)) if step else None}
+    return {
+        "current_step": step,
+        "total_steps": total,
+        "progress_percent": min(100, step * 100 // total) if total else 0,
+        "estimated_seconds": round(elapsed / step * (total - step)) if step else None,
+    }
 
 
 def announce(reporter: ProgressReporter, total_steps: int) -> None:
@@ -133,8 +144,14 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     from .serving import render_image, worker_name
 
     steps = int(os.environ.get("GENERATION_STEPS") or 30)
-    reporter = step_reporter(client, job.generation_id, attempt=attempt, run_id=run_id, faults=faults,
-                             interval=float(os.environ.get("GENERATION_PROGRESS_INTERVAL") or 1.0))
+    reporter = step_reporter(
+        client,
+        job.generation_id,
+        attempt=attempt,
+        run_id=run_id,
+        faults=faults,
+        interval=float(os.environ.get("GENERATION_PROGRESS_INTERVAL") or 1.0),
+    )
     clock = time.perf_counter()
     announce(reporter, steps)
     if faults.fatal:
@@ -143,16 +160,26 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
     # Rendered on the process's GPU thread together with whatever other jobs are waiting (workers/serving.py);
     # the step reports are sent from this thread.
     rendered = render_image(
-        lora_key=job.lora_key, lora_loader=lambda: storage.get(job.lora_key),
-        prompt=build_prompt(job.trigger, job.prompt_tags), width=job.width, height=job.height, seed=job.seed,
-        steps=steps, guidance_scale=float(os.environ.get("GENERATION_GUIDANCE") or 7.5),
-        on_step=functools.partial(report_step, reporter), timeout=_SOFT_LIMIT,
+        lora_key=job.lora_key,
+        lora_loader=lambda: storage.get(job.lora_key),
+        prompt=build_prompt(job.trigger, job.prompt_tags),
+        width=job.width,
+        height=job.height,
+        seed=job.seed,
+        steps=steps,
+        guidance_scale=float(os.environ.get("GENERATION_GUIDANCE") or 7.5),
+        on_step=functools.partial(report_step, reporter),
+        timeout=_SOFT_LIMIT,
     )
     image = rendered.image
     generated = time.perf_counter()
     licence = ImageLicense(
-        artist_name=job.artist_name, style_title=job.style_title, style_id=str(job.style_id),
-        generation_id=str(job.generation_id), licence_url=job.licence_url, buyer=job.extra.get("buyer"),
+        artist_name=job.artist_name,
+        style_title=job.style_title,
+        style_id=str(job.style_id),
+        generation_id=str(job.generation_id),
+        licence_url=job.licence_url,
+        buyer=job.extra.get("buyer"),
         created_at=job.extra.get("created_at"),
     )
     signature = _signature_image(storage, job.signature_key)
@@ -161,27 +188,62 @@ def run_attempt(job, *, attempt: int, client: WebhookClient, faults: Faults, run
         from .provenance.output_stage import finish_output
 
         signed_png, thumbnail, provenance = finish_output(
-            image, signature=signature, lic=licence, seed=job.seed, serial=job.licence_serial,
-            terms_version=job.terms_version or "sl-1.0", certificate_url=job.certificate_url)
+            image,
+            signature=signature,
+            lic=licence,
+            seed=job.seed,
+            serial=job.licence_serial,
+            terms_version=job.terms_version or "sl-1.0",
+            certificate_url=job.certificate_url,
+        )
     else:
         signed_png, thumbnail = sign_output(image, signature=signature, lic=licence, seed=job.seed)
     del image  # only the signed bytes go on from here
     signed = time.perf_counter()
-    _upload(storage, [(job.result_key, signed_png, "image/png"), (job.thumbnail_key, thumbnail, "image/webp"),
-                      (job.display_key, None, "image/webp")])
-    service = {"seconds": round(time.perf_counter() - clock, 3), "batch_size": rendered.batch_size,
-               "batch_seconds": round(rendered.batch_seconds, 3), "worker": worker_name()}
-    body = client.call("POST", "inference/complete", {
-        "generation_id": job.generation_id, "result_key": job.result_key, "thumbnail_key": job.thumbnail_key,
-        "attempt": attempt, "service": service, **({"provenance": provenance} if provenance else {})}, final=True)
+    _upload(
+        storage,
+        [
+            (job.result_key, signed_png, "image/png"),
+            (job.thumbnail_key, thumbnail, "image/webp"),
+            (job.display_key, None, "image/webp"),
+        ],
+    )
+    service = {
+        "seconds": round(time.perf_counter() - clock, 3),
+        "batch_size": rendered.batch_size,
+        "batch_seconds": round(rendered.batch_seconds, 3),
+        "worker": worker_name(),
+    }
+    body = client.call(
+        "POST",
+        "inference/complete",
+        {
+            "generation_id": job.generation_id,
+            "result_key": job.result_key,
+            "thumbnail_key": job.thumbnail_key,
+            "attempt": attempt,
+            "service": service,
+            **({"provenance": provenance} if provenance else {}),
+        },
+        final=True,
+    )
     if body.get("_status") == 409 and body.get("error", {}).get("code") == "RESULT_MISSING":
         raise TransientError("the API could not see the uploaded result")
     if body.get("_status") != 200:
         raise RuntimeError(f"the API refused the result: {body}")
     done = time.perf_counter()
-    log.info("generation %s timings: start+generate %.2fs (batch of %d), sign %.2fs, upload+complete %.2fs "
-             "(%dx%d, %d steps)", job.generation_id, generated - clock, rendered.batch_size, signed - generated,
-             done - signed, job.width, job.height, steps)
+    log.info(
+        "generation %s timings: start+generate %.2fs (batch of %d), sign %.2fs, upload+complete %.2fs "
+        "(%dx%d, %d steps)",
+        job.generation_id,
+        generated - clock,
+        rendered.batch_size,
+        signed - generated,
+        done - signed,
+        job.width,
+        job.height,
+        steps,
+    )
     return body["data"]["status"]
 
 
@@ -195,8 +257,9 @@ def _upload(storage, files: list[tuple[str, bytes | None, str]]) -> None:
     try:
         for key, data, content_type in files:
             # The copy pages show; the signed PNG stays the download.
-            storage.put(key, data if data is not None else display_copy(files[0][1]), public=True,
-                        content_type=content_type)
+            storage.put(
+                key, data if data is not None else display_copy(files[0][1]), public=True, content_type=content_type
+            )
             done.append(key)
     except Exception:
         for key in done:
@@ -234,9 +297,27 @@ def generate_image(self, payload: dict) -> str:
     except Exception as error:
         failure = {"generation_id": job.generation_id, "reason": repr(error)[:500]}
         return lifecycle.retry_or_fail(
-            self, error, code=classify(error), delays=delays, what=f"generation {job.generation_id}", logger=log,
-            on_retry=lambda code: lifecycle.report(client, "PATCH", "inference/progress", {
-                **failure, "current_step": 0, "total_steps": 0, "attempt": attempt, "run_id": run_id,
-                "retrying": True, "error_code": code}),
-            on_failure=lambda code: lifecycle.report(client, "POST", "inference/failed",
-                                                     {**failure, "error_code": code}, final=True))
+            self,
+            error,
+            code=classify(error),
+            delays=delays,
+            what=f"generation {job.generation_id}",
+            logger=log,
+            on_retry=lambda code: lifecycle.report(
+                client,
+                "PATCH",
+                "inference/progress",
+                {
+                    **failure,
+                    "current_step": 0,
+                    "total_steps": 0,
+                    "attempt": attempt,
+                    "run_id": run_id,
+                    "retrying": True,
+                    "error_code": code,
+                },
+            ),
+            on_failure=lambda code: lifecycle.report(
+                client, "POST", "inference/failed", {**failure, "error_code": code}, final=True
+            ),
+        )

@@ -168,9 +168,20 @@ class ProgressReporter:
     not look alive).
     """
 
-    def __init__(self, client, path: str, ids: Mapping[str, Any], *, attempt: int, run_id: str,
-                 interval: float = 1.0, faults: Faults = Faults(), fault_source: str = "STYLELICENSE_FAULTS",
-                 stop_reason: Callable[[dict], str | None] | None = None, stall_limit: float | None = None):
+    def __init__(
+        self,
+        client,
+        path: str,
+        ids: Mapping[str, Any],
+        *,
+        attempt: int,
+        run_id: str,
+        interval: float = 1.0,
+        faults: Faults = Faults(),
+        fault_source: str = "STYLELICENSE_FAULTS",
+        stop_reason: Callable[[dict], str | None] | None = None,
+        stall_limit: float | None = None,
+    ):
         self.client, self.path, self.ids = client, path, dict(ids)
         self.attempt, self.run_id, self.interval = attempt, run_id, interval
         self.faults, self.fault_source = faults, fault_source
@@ -248,8 +259,9 @@ class ProgressReporter:
             if silent < self.interval or self.stopped:
                 continue
             if self.stall_limit is not None and time.monotonic() - self.last_update > self.stall_limit:
-                log.error("%s: no progress for %.0f s; heartbeat stopped", self.ids,
-                          time.monotonic() - self.last_update)
+                log.error(
+                    "%s: no progress for %.0f s; heartbeat stopped", self.ids, time.monotonic() - self.last_update
+                )
                 return
             estimate = self.state.get("estimated_seconds")
             if estimate is not None:
@@ -266,9 +278,17 @@ def _error_code(body: dict) -> str:
     return f"{error.get('code')}: {error.get('details', {})}"
 
 
-def retry_or_fail(task, error: BaseException, *, code: tuple[bool, str], delays: tuple[float, ...], what: str,
-                  on_retry: Callable[[str], None] | None = None, on_failure: Callable[[str], None],
-                  logger: logging.Logger = log) -> str:
+def retry_or_fail(
+    task,
+    error: BaseException,
+    *,
+    code: tuple[bool, str],
+    delays: tuple[float, ...],
+    what: str,
+    on_retry: Callable[[str], None] | None = None,
+    on_failure: Callable[[str], None],
+    logger: logging.Logger = log,
+) -> str:
     """After a failed attempt of a bound Celery ``task``: retry it (``code`` retryable and retries left;
     ``on_retry(code)`` first) — this raises Celery's Retry — or report the final failure
     (``on_failure(code)``) and return ``"failed"``."""

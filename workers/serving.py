@@ -58,20 +58,35 @@ def get_batcher():
             warm = os.environ.get("GENERATION_WARMUP")
 
             def warm_up() -> None:
-                log.info("warm-up of the product sizes: %s",
-                         {size: round(s, 2) for size, s in engine.warm_up().items()})
+                log.info(
+                    "warm-up of the product sizes: %s", {size: round(s, 2) for size, s in engine.warm_up().items()}
+                )
 
             if not (warm == "1" or (warm is None and engine.device == "cuda")):
                 warm_up = None
-            _BATCHER = RequestBatcher(engine.render, max_batch=engine.max_batch, warm_up=warm_up,
-                                      window_s=float(os.environ.get("GENERATION_BATCH_WINDOW_MS") or 50) / 1000)
+            _BATCHER = RequestBatcher(
+                engine.render,
+                max_batch=engine.max_batch,
+                warm_up=warm_up,
+                window_s=float(os.environ.get("GENERATION_BATCH_WINDOW_MS") or 50) / 1000,
+            )
             _BATCHER.engine = engine
         return _BATCHER
 
 
-def render_image(*, lora_key: str | None, lora_loader: Callable[[], bytes] | None, prompt: str, width: int,
-                 height: int, seed: int, steps: int, guidance_scale: float,
-                 on_step: Callable[[int, int], None] | None, timeout: float) -> Rendered:
+def render_image(
+    *,
+    lora_key: str | None,
+    lora_loader: Callable[[], bytes] | None,
+    prompt: str,
+    width: int,
+    height: int,
+    seed: int,
+    steps: int,
+    guidance_scale: float,
+    on_step: Callable[[int, int], None] | None,
+    timeout: float,
+) -> Rendered:
     """Render one image in a shared batch; raises what rendering it raised (per request), what
     ``on_step`` raised, or ``TimeoutError`` after ``timeout`` seconds (the threads pool enforces no
     Celery time limits)."""
@@ -85,9 +100,17 @@ def render_image(*, lora_key: str | None, lora_loader: Callable[[], bytes] | Non
             raise RequestCancelled("the task stopped waiting for this image")
         events.put((step, total))
 
-    request = RenderRequest(prompt=prompt, seed=seed, width=width, height=height, steps=steps,
-                            guidance_scale=guidance_scale, lora_key=lora_key, lora_loader=lora_loader,
-                            on_step=gpu_side_step)
+    request = RenderRequest(
+        prompt=prompt,
+        seed=seed,
+        width=width,
+        height=height,
+        steps=steps,
+        guidance_scale=guidance_scale,
+        lora_key=lora_key,
+        lora_loader=lora_loader,
+        on_step=gpu_side_step,
+    )
     future = get_batcher().submit(request)
     future.add_done_callback(lambda _: events.put(None))
     deadline = time.monotonic() + timeout

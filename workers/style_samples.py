@@ -68,8 +68,16 @@ def render_and_store_samples(job, *, lora: bytes, storage, run_id: str) -> list[
     base_model = os.environ.get("STYLELICENSE_BASE_MODEL") or "tiny"
     count, side, steps = sample_settings(base_model)
     engine = InferenceEngine(base_model, lora_cache_size=0)
-    samples = render_samples(engine, lora_key=job.lora_key, lora_loader=lambda: lora, trigger=job.trigger,
-                             tags=style_tags(job.images), count=count, side=side, steps=steps)
+    samples = render_samples(
+        engine,
+        lora_key=job.lora_key,
+        lora_loader=lambda: lora,
+        trigger=job.trigger,
+        tags=style_tags(job.images),
+        count=count,
+        side=side,
+        steps=steps,
+    )
     signature = _signature(storage, getattr(job, "signature_key", None))
     artist = getattr(job, "artist_name", None) or PLATFORM
     title = getattr(job, "style_title", None) or job.trigger
@@ -78,15 +86,27 @@ def render_and_store_samples(job, *, lora: bytes, storage, run_id: str) -> list[
     out = []
     for index, sample in enumerate(samples):
         entry: dict[str, Any] = {"prompt": sample.prompt, "seed": sample.seed, "width": side, "height": side}
-        for variant, image, name, mark in (("with", sample.with_style, artist, signature),
-                                           ("without", sample.without_style, PLATFORM, None)):
-            lic = ImageLicense(artist_name=name, style_title=title, style_id=str(job.style_id),
-                               generation_id=f"sample-{job.style_id}-{index + 1}-{variant}",
-                               licence_url=getattr(job, "licence_url", None) or "", buyer=SAMPLE_BUYER,
-                               created_at=created)
-            png, thumbnail, report = finish_output(image, signature=mark, lic=lic, seed=sample.seed,
-                                                   serial=new_serial(),
-                                                   terms_version=getattr(job, "terms_version", None) or "")
+        for variant, image, name, mark in (
+            ("with", sample.with_style, artist, signature),
+            ("without", sample.without_style, PLATFORM, None),
+        ):
+            lic = ImageLicense(
+                artist_name=name,
+                style_title=title,
+                style_id=str(job.style_id),
+                generation_id=f"sample-{job.style_id}-{index + 1}-{variant}",
+                licence_url=getattr(job, "licence_url", None) or "",
+                buyer=SAMPLE_BUYER,
+                created_at=created,
+            )
+            png, thumbnail, report = finish_output(
+                image,
+                signature=mark,
+                lic=lic,
+                seed=sample.seed,
+                serial=new_serial(),
+                terms_version=getattr(job, "terms_version", None) or "",
+            )
             key = f"{stem}-{index + 1}-{variant}.png"
             storage.put(key, png, public=True, content_type="image/png")
             if variant == "with":
@@ -104,6 +124,10 @@ def training_report(result, *, images: int, resolution: int) -> dict[str, Any]:
     """The owner's training report of a finished run (``TrainingResult``): sampled loss and figures."""
     import math
 
-    return {"loss": [[step, round(value, 6)] for step, value in result.loss_curve if math.isfinite(value)],
-            "steps": result.steps, "seconds": round(result.seconds, 2), "images": images,
-            "resolution": resolution}
+    return {
+        "loss": [[step, round(value, 6)] for step, value in result.loss_curve if math.isfinite(value)],
+        "steps": result.steps,
+        "seconds": round(result.seconds, 2),
+        "images": images,
+        "resolution": resolution,
+    }

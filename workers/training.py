@@ -83,24 +83,44 @@ def _stop_reason(body: dict) -> str:
     return f"{error.get('code')}: {error.get('details', {}).get('training_status', '')}".strip()
 
 
-def epoch_reporter(client, style_id: int, *, run_id: str, attempt: int, interval: float = DEFAULT_PROGRESS_INTERVAL,
-                   faults: Faults = Faults()) -> ProgressReporter:
+def epoch_reporter(
+    client,
+    style_id: int,
+    *,
+    run_id: str,
+    attempt: int,
+    interval: float = DEFAULT_PROGRESS_INTERVAL,
+    faults: Faults = Faults(),
+) -> ProgressReporter:
     """Start report, epoch reports and a heartbeat, so the API hears from the run at least every
     ``interval`` seconds whatever phase it is in (loading, caching latents, long epochs). A hung run must
     not be kept alive by its heartbeat: after ``TRAINING_STALL_SECONDS`` of silence from the trainer the
     heartbeat stops, and the API's sweeper fails the style once it has heard nothing for its own limit."""
-    reporter = ProgressReporter(client, "training/progress", {"style_id": style_id}, attempt=attempt, run_id=run_id,
-                                interval=interval, faults=faults, fault_source="TRAINING_FAULTS",
-                                stop_reason=_stop_reason,
-                                stall_limit=float(os.environ.get("TRAINING_STALL_SECONDS") or 1800))
+    reporter = ProgressReporter(
+        client,
+        "training/progress",
+        {"style_id": style_id},
+        attempt=attempt,
+        run_id=run_id,
+        interval=interval,
+        faults=faults,
+        fault_source="TRAINING_FAULTS",
+        stop_reason=_stop_reason,
+        stall_limit=float(os.environ.get("TRAINING_STALL_SECONDS") or 1800),
+    )
     reporter.state.update(current_epoch=0, total_epochs=0, progress_percent=0, estimated_seconds=None, starting=False)
     return reporter
 
 
 def on_progress(reporter: ProgressReporter, progress) -> None:
     """``train_lora``'s callback (a TrainingProgress): report now."""
-    reporter.progress(force=True, current_epoch=progress.current_epoch, total_epochs=progress.total_epochs,
-                      progress_percent=progress.progress_percent, estimated_seconds=progress.estimated_seconds)
+    reporter.progress(
+        force=True,
+        current_epoch=progress.current_epoch,
+        total_epochs=progress.total_epochs,
+        progress_percent=progress.progress_percent,
+        estimated_seconds=progress.estimated_seconds,
+    )
     reporter.fault_point()  # injected faults hit at the first epoch report
 
 
@@ -144,9 +164,17 @@ def run_training(job, *, attempt: int, client: WebhookClient, run_id: str, fault
         base_model = os.environ.get("STYLELICENSE_BASE_MODEL") or "tiny"
         with tempfile.TemporaryDirectory(prefix=f"lora-{job.style_id}-") as output:
             try:
-                result = train_lora(base_model, images, job.trigger, output, config=config,
-                                    on_progress=functools.partial(on_progress, reporter), progress_interval_s=interval,
-                                    seed=job.style_id, should_stop=reporter.should_stop)
+                result = train_lora(
+                    base_model,
+                    images,
+                    job.trigger,
+                    output,
+                    config=config,
+                    on_progress=functools.partial(on_progress, reporter),
+                    progress_interval_s=interval,
+                    seed=job.style_id,
+                    should_stop=reporter.should_stop,
+                )
             except TrainingCancelled:
                 raise Finished(reporter.stopped or "cancelled") from None
             lora = result.lora_path.read_bytes()
@@ -160,18 +188,39 @@ def run_training(job, *, attempt: int, client: WebhookClient, run_id: str, fault
     from .style_samples import render_and_store_samples, training_report
 
     samples = render_and_store_samples(job, lora=lora, storage=storage, run_id=run_id)
-    body = client.call("POST", "training/complete", {
-        "style_id": job.style_id, "lora_key": job.lora_key, "steps": result.steps,
-        "seconds": round(result.seconds, 2), "run_id": run_id, "samples": samples, "worker": worker_name(),
-        "report": training_report(result, images=len(images), resolution=config.resolution)}, final=True)
+    body = client.call(
+        "POST",
+        "training/complete",
+        {
+            "style_id": job.style_id,
+            "lora_key": job.lora_key,
+            "steps": result.steps,
+            "seconds": round(result.seconds, 2),
+            "run_id": run_id,
+            "samples": samples,
+            "worker": worker_name(),
+            "report": training_report(result, images=len(images), resolution=config.resolution),
+        },
+        final=True,
+    )
     if body.get("_status") == 409:
         raise Finished(body.get("error", {}).get("code", "finished"))
     if body.get("_status") != 200:
         raise RuntimeError(f"the API refused the completion: {body}")
-    log.info("style %s trained: %s steps in %.1f s (%.2f steps/s, %d bytes)", job.style_id, result.steps,
-             result.seconds, result.steps_per_second, len(lora))
-    return {"status": body["data"]["training_status"], "steps": result.steps, "seconds": result.seconds,
-            "total_steps": total_steps}
+    log.info(
+        "style %s trained: %s steps in %.1f s (%.2f steps/s, %d bytes)",
+        job.style_id,
+        result.steps,
+        result.seconds,
+        result.steps_per_second,
+        len(lora),
+    )
+    return {
+        "status": body["data"]["training_status"],
+        "steps": result.steps,
+        "seconds": result.seconds,
+        "total_steps": total_steps,
+    }
 
 
 @app.task(name="workers.tasks.train_style", bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -194,6 +243,17 @@ def train_style(self, payload: dict) -> str:
     except Exception as error:
         message = str(error)
         return lifecycle.retry_or_fail(
-            self, error, code=classify(error), delays=delays, what=f"style {job.style_id} training", logger=log,
-            on_failure=lambda code: lifecycle.report(client, "POST", "training/failed", {
-                "style_id": job.style_id, "reason": f"{code}: {message}"[:500], "run_id": run_id}, final=True))
+            self,
+            error,
+            code=classify(error),
+            delays=delays,
+            what=f"style {job.style_id} training",
+            logger=log,
+            on_failure=lambda code: lifecycle.report(
+                client,
+                "POST",
+                "training/failed",
+                {"style_id": job.style_id, "reason": f"{code}: {message}"[:500], "run_id": run_id},
+                final=True,
+            ),
+        )

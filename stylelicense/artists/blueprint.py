@@ -13,7 +13,11 @@ bp = Blueprint("artists", __name__, url_prefix="/api/artists")
 
 
 @bp.get("/me/dashboard")
-@endpoint(query=DashboardQuery, response=DashboardOut, auth="artist",
-          summary="My earnings per day and per style, and the licences recently sold")
+@endpoint(
+    query=DashboardQuery,
+    response=DashboardOut,
+    auth="artist",
+    summary="My earnings per day and per style, and the licences recently sold",
+)
 def my_dashboard(query: DashboardQuery):
     return ok(operations.artist_dashboard(current_user, query.days))

@@ -38,36 +38,63 @@ def artist_dashboard(user: User, days: int = 30) -> dict[str, Any]:
     # UTC days whatever the database session's time zone (SQLite stores UTC text already).
     stamp = Transaction.created_at
     day = func.date(func.timezone("UTC", stamp) if db.engine.dialect.name == "postgresql" else stamp)
-    per_day = {_day(d): (int(tokens or 0), int(count)) for d, tokens, count in db.session.execute(
-        select(day, func.sum(Transaction.amount), func.count(Transaction.id))
-        .where(*credits, Transaction.created_at >= since).group_by(day))}
+    per_day = {
+        _day(d): (int(tokens or 0), int(count))
+        for d, tokens, count in db.session.execute(
+            select(day, func.sum(Transaction.amount), func.count(Transaction.id))
+            .where(*credits, Transaction.created_at >= since)
+            .group_by(day)
+        )
+    }
     daily = []
     for offset in range(days):
         key = (first_day + timedelta(days=offset)).isoformat()
         tokens, count = per_day.get(key, (0, 0))
         daily.append({"date": key, "tokens": tokens, "generations": count})
 
-    per_style = {style_id: (int(count), int(earned or 0)) for style_id, count, earned in db.session.execute(
-        select(Generation.style_id, func.count(Transaction.id), func.sum(Transaction.amount))
-        .join(Generation, Generation.id == Transaction.related_generation_id)
-        .where(*credits).group_by(Generation.style_id))}
-    styles = [{"id": style.id, "title": style.title, "training_status": style.training_status,
-               "is_paused": style.is_paused, "generation_cost_tokens": style.generation_cost_tokens,
-               "generations": per_style.get(style.id, (0, 0))[0], "earned": per_style.get(style.id, (0, 0))[1]}
-              for style in db.session.scalars(select(Style).where(Style.artist_id == artist.id)
-                                              .order_by(Style.created_at.desc(), Style.id.desc()))]
+    per_style = {
+        style_id: (int(count), int(earned or 0))
+        for style_id, count, earned in db.session.execute(
+            select(Generation.style_id, func.count(Transaction.id), func.sum(Transaction.amount))
+            .join(Generation, Generation.id == Transaction.related_generation_id)
+            .where(*credits)
+            .group_by(Generation.style_id)
+        )
+    }
+    styles = [
+        {
+            "id": style.id,
+            "title": style.title,
+            "training_status": style.training_status,
+            "is_paused": style.is_paused,
+            "generation_cost_tokens": style.generation_cost_tokens,
+            "generations": per_style.get(style.id, (0, 0))[0],
+            "earned": per_style.get(style.id, (0, 0))[1],
+        }
+        for style in db.session.scalars(
+            select(Style).where(Style.artist_id == artist.id).order_by(Style.created_at.desc(), Style.id.desc())
+        )
+    ]
 
     licences = db.session.execute(
         select(Licence.serial, Licence.created_at, Licence.style_id, User.id, User.username)
         .join(User, User.id == Licence.buyer_id)
         .where(Licence.artist_id == artist.id, Licence.delivered_at.is_not(None))
-        .order_by(Licence.delivered_at.desc(), Licence.id.desc()).limit(RECENT_LICENCES)).all()
+        .order_by(Licence.delivered_at.desc(), Licence.id.desc())
+        .limit(RECENT_LICENCES)
+    ).all()
     return {
         "earned_total": artist.earned_token_balance,
         "earned_in_period": sum(item["tokens"] for item in daily),
         "daily": daily,
         "styles": styles,
-        "recent_licences": [{"serial": format_serial(serial), "created_at": iso(created), "style_id": style_id,
-                             "licensee": {"id": buyer_id, "username": username}}
-                            for serial, created, style_id, buyer_id, username in licences],
+        "recent_licences": [
+            {
+                "serial": format_serial(serial),
+                "created_at": iso(created),
+                "style_id": style_id,
+                "licensee": {"id": buyer_id, "username": username},
+            }
+            for serial, created, style_id, buyer_id, username in licences
+        ],
     }

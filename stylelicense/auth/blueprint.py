@@ -66,8 +66,9 @@ def logout():
 def dev_login(body: DevLoginBody):
     if not current_app.config["DEV_LOGIN_ENABLED"]:
         raise NotFound("Development login is not enabled.")
-    user = operations.get_or_create_user(sub=f"dev:{body.email.lower()}", email=body.email,
-                                         username_hint=body.username, exact_username=True)
+    user = operations.get_or_create_user(
+        sub=f"dev:{body.email.lower()}", email=body.email, username_hint=body.username, exact_username=True
+    )
     operations.start_session(user)
     return ok(operations.serialize_me(user))
 
@@ -100,8 +101,9 @@ def google_callback():
     if not claims.get("sub") or not claims.get("email"):
         return _to_login_page("LOGIN_FAILED")
     try:
-        user = operations.get_or_create_user(sub=f"google:{claims['sub']}", email=claims["email"],
-                                             username_hint=claims["email"].split("@")[0])
+        user = operations.get_or_create_user(
+            sub=f"google:{claims['sub']}", email=claims["email"], username_hint=claims["email"].split("@")[0]
+        )
         db.session.flush()
     except APIError as error:  # e.g. ACCOUNT_DEACTIVATED
         db.session.rollback()

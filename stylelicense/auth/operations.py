@@ -48,11 +48,12 @@ def get_or_create_user(*, sub: str, email: str, username_hint: str, exact_userna
         if not USERNAME_PATTERN.match(username):
             from ..errors import ValidationError
 
-            raise ValidationError("Usernames are 3–30 letters, digits or underscores.",
-                                  details={"fields": [{"field": "username", "message": "invalid"}]})
+            raise ValidationError(
+                "Usernames are 3–30 letters, digits or underscores.",
+                details={"fields": [{"field": "username", "message": "invalid"}]},
+            )
         if _username_taken(username):
-            raise Conflict("This username is taken.", details={"fields": [{"field": "username",
-                                                                           "message": "taken"}]})
+            raise Conflict("This username is taken.", details={"fields": [{"field": "username", "message": "taken"}]})
     else:
         username = _free_username(username_hint)
     user = User(google_sub=sub, email=email.lower(), username=username)
@@ -105,9 +106,10 @@ def load_session_user(user_id: str) -> User | None:
 
 def revoke_sessions(user: User) -> None:
     """End every session of ``user`` at once (all browsers, copied cookies included)."""
-    db.session.execute(update(User).where(User.id == user.id)
-                       .values(session_version=User.session_version + 1),
-                       execution_options={"synchronize_session": False})
+    db.session.execute(
+        update(User).where(User.id == user.id).values(session_version=User.session_version + 1),
+        execution_options={"synchronize_session": False},
+    )
     db.session.expire(user, ["session_version"])
 
 
@@ -134,7 +136,9 @@ def serialize_me(user: User) -> dict:
         "token_balance": user.token_balance,
         "profile_image_url": get_storage().public_url(user.profile_image_key) if user.profile_image_key else None,
         "bio": user.bio,
-        "artist": None if artist is None else {
+        "artist": None
+        if artist is None
+        else {
             "id": artist.id,
             "artist_name": artist.artist_name,
             "earned_token_balance": artist.earned_token_balance,

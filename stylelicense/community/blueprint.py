@@ -35,8 +35,13 @@ def unfollow(user_id: int):
 
 
 @bp.get("/users/me/following")
-@endpoint(auth="login", query=PageQuery, response=FollowingOut, paginated=True,
-          summary="Artists I follow, most recently followed first")
+@endpoint(
+    auth="login",
+    query=PageQuery,
+    response=FollowingOut,
+    paginated=True,
+    summary="Artists I follow, most recently followed first",
+)
 def following(query: PageQuery):
     return ok(operations.list_following(_me(), query))
 
@@ -54,15 +59,24 @@ def unlike(generation_id: int):
 
 
 @bp.get("/generations/<int:generation_id>/comments")
-@endpoint(query=PageQuery, response=CommentOut, paginated=True,
-          summary="Comments of an image: top-level newest first, each with its replies oldest first")
+@endpoint(
+    query=PageQuery,
+    response=CommentOut,
+    paginated=True,
+    summary="Comments of an image: top-level newest first, each with its replies oldest first",
+)
 def comments(generation_id: int, query: PageQuery):
     return ok(operations.list_comments(generation_id, _me(), query))
 
 
 @bp.post("/generations/<int:generation_id>/comments")
-@endpoint(auth="login", body=CommentBody, response=CommentOut, status=201,
-          summary="Comment on an image, or reply to a top-level comment with parent_id")
+@endpoint(
+    auth="login",
+    body=CommentBody,
+    response=CommentOut,
+    status=201,
+    summary="Comment on an image, or reply to a top-level comment with parent_id",
+)
 def add_comment(generation_id: int, body: CommentBody):
     return created(operations.add_comment(_me(), generation_id, body.body, body.parent_id))
 

@@ -58,8 +58,10 @@ def create(styles, generations, likes, users, seed, no_images):
     click.echo(", ".join(f"{name} {count:,}" for name, count in summary.counts.items()))
     click.echo(f"done in {summary.seconds:.1f} s")
     if summary.busiest_email:
-        click.echo(f"sign in (dev login) as {summary.busiest_email} (most notifications) "
-                   f"or {summary.typical_email} (a typical user)")
+        click.echo(
+            f"sign in (dev login) as {summary.busiest_email} (most notifications) "
+            f"or {summary.typical_email} (a typical user)"
+        )
 
 
 @community.command("check-counters")
@@ -68,19 +70,38 @@ def check_counters():
     """Compare like_count, comment_count, follower_count and generation_count with their rows;
     exit 1 on any drift."""
     likes = select(func.count()).select_from(Like).where(Like.generation_id == Generation.id).scalar_subquery()
-    comments = (select(func.count()).select_from(Comment)
-                .where(Comment.generation_id == Generation.id, Comment.is_deleted.is_(False)).scalar_subquery())
+    comments = (
+        select(func.count())
+        .select_from(Comment)
+        .where(Comment.generation_id == Generation.id, Comment.is_deleted.is_(False))
+        .scalar_subquery()
+    )
     follows = select(func.count()).select_from(Follow).where(Follow.following_id == Artist.user_id).scalar_subquery()
-    drifts = [f"generation {gid}: like_count {count} != {rows} likes" for gid, count, rows in db.session.execute(
-        select(Generation.id, Generation.like_count, likes).where(Generation.like_count != likes))]
-    drifts += [f"generation {gid}: comment_count {count} != {rows} comments" for gid, count, rows in
-               db.session.execute(select(Generation.id, Generation.comment_count, comments)
-                                  .where(Generation.comment_count != comments))]
-    drifts += [f"artist {aid}: follower_count {count} != {rows} follows" for aid, count, rows in db.session.execute(
-        select(Artist.id, Artist.follower_count, follows).where(Artist.follower_count != follows))]
+    drifts = [
+        f"generation {gid}: like_count {count} != {rows} likes"
+        for gid, count, rows in db.session.execute(
+            select(Generation.id, Generation.like_count, likes).where(Generation.like_count != likes)
+        )
+    ]
+    drifts += [
+        f"generation {gid}: comment_count {count} != {rows} comments"
+        for gid, count, rows in db.session.execute(
+            select(Generation.id, Generation.comment_count, comments).where(Generation.comment_count != comments)
+        )
+    ]
+    drifts += [
+        f"artist {aid}: follower_count {count} != {rows} follows"
+        for aid, count, rows in db.session.execute(
+            select(Artist.id, Artist.follower_count, follows).where(Artist.follower_count != follows)
+        )
+    ]
     made = select(func.count()).select_from(Generation).where(Generation.style_id == Style.id).scalar_subquery()
-    drifts += [f"style {sid}: generation_count {count} != {rows} generations" for sid, count, rows in
-               db.session.execute(select(Style.id, Style.generation_count, made).where(Style.generation_count != made))]
+    drifts += [
+        f"style {sid}: generation_count {count} != {rows} generations"
+        for sid, count, rows in db.session.execute(
+            select(Style.id, Style.generation_count, made).where(Style.generation_count != made)
+        )
+    ]
     for line in drifts[:50]:
         click.echo(line)
     if drifts:

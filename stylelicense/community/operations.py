@@ -45,6 +45,7 @@ COMMENT_MAX_LENGTH = 1000
 
 # --- shared helpers ----------------------------------------------------------------------------
 
+
 def _insert_ignoring_duplicates(table: Table, values: dict, conflict_columns: list[str]) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING``; True when a row was inserted. A concurrent duplicate waits
     for the other transaction and then does nothing, so no request fails with an IntegrityError."""
@@ -59,8 +60,9 @@ def _insert_ignoring_duplicates(table: Table, values: dict, conflict_columns: li
 def _bump(table: Table, row_id: int, column: str, delta: int) -> int:
     """``UPDATE table SET column = column + delta`` and return the new value (never read-modify-write)."""
     col = table.c[column]
-    return db.session.execute(update(table).where(table.c.id == row_id).values({col: col + delta})
-                              .returning(col)).scalar_one()
+    return db.session.execute(
+        update(table).where(table.c.id == row_id).values({col: col + delta}).returning(col)
+    ).scalar_one()
 
 
 def _sync_loaded(model, row_id: int, attribute: str, value: int) -> None:
@@ -73,6 +75,7 @@ def _sync_loaded(model, row_id: int, attribute: str, value: int) -> None:
 
 
 # --- follows -----------------------------------------------------------------------------------
+
 
 def _followable_artist(user_id: int) -> User:
     target = db.session.get(User, user_id)
@@ -88,23 +91,30 @@ def follow_artist(follower: User, user_id: int) -> dict:
     if user_id == follower.id:
         raise SelfFollowNotAllowed()
     target = _followable_artist(user_id)
-    inserted = _insert_ignoring_duplicates(Follow.__table__, {"follower_id": follower.id, "following_id": target.id},
-                                           ["follower_id", "following_id"])
+    inserted = _insert_ignoring_duplicates(
+        Follow.__table__, {"follower_id": follower.id, "following_id": target.id}, ["follower_id", "following_id"]
+    )
     if not inserted:
         raise DuplicateFollow(details={"follower_count": target.artist.follower_count})
     count = _bump(Artist.__table__, target.artist.id, "follower_count", +1)
     _sync_loaded(Artist, target.artist.id, "follower_count", count)
-    notify(target.id, "follow", target_type="user", target_id=follower.id, actor_id=follower.id,
-           dedupe_key=f"follow:{follower.id}:{target.id}")
+    notify(
+        target.id,
+        "follow",
+        target_type="user",
+        target_id=follower.id,
+        actor_id=follower.id,
+        dedupe_key=f"follow:{follower.id}:{target.id}",
+    )
     return {"following": True, "follower_count": count}
 
 
 def unfollow_artist(follower: User, user_id: int) -> dict:
     """Stop following; NOT_FOUND when not following (or no such artist)."""
     target = _followable_artist(user_id)
-    deleted = db.session.execute(delete(Follow).where(Follow.follower_id == follower.id,
-                                                      Follow.following_id == target.id)
-                                 .returning(Follow.id)).first()
+    deleted = db.session.execute(
+        delete(Follow).where(Follow.follower_id == follower.id, Follow.following_id == target.id).returning(Follow.id)
+    ).first()
     if deleted is None:
         raise NotFound("You do not follow this artist.")
     count = _bump(Artist.__table__, target.artist.id, "follower_count", -1)
@@ -114,24 +124,36 @@ def unfollow_artist(follower: User, user_id: int) -> dict:
 
 def list_following(follower: User, page: PageQuery) -> dict:
     """Artists ``follower`` follows, most recently followed first (active artists only)."""
-    stmt = (select(Follow, User).join(User, User.id == Follow.following_id)
-            .where(Follow.follower_id == follower.id, User.is_active.is_(True)))
-    result = paginate(stmt, [Follow.created_at, Follow.id], lambda row: row, page,
-                      key=lambda row: [row.Follow.created_at, row.Follow.id])
+    stmt = (
+        select(Follow, User)
+        .join(User, User.id == Follow.following_id)
+        .where(Follow.follower_id == follower.id, User.is_active.is_(True))
+    )
+    result = paginate(
+        stmt,
+        [Follow.created_at, Follow.id],
+        lambda row: row,
+        page,
+        key=lambda row: [row.Follow.created_at, row.Follow.id],
+    )
     rows = result["results"]
     cards = artist_cards([row.User for row in rows], follower)
-    result["results"] = [{**cards[row.User.id], "followed_at": iso(row.Follow.created_at)}
-                         for row in rows if row.User.id in cards]
+    result["results"] = [
+        {**cards[row.User.id], "followed_at": iso(row.Follow.created_at)} for row in rows if row.User.id in cards
+    ]
     return result
 
 
 # --- likes -------------------------------------------------------------------------------------
 
+
 def _likeable(generation_id: int, user: User) -> Generation:
     generation = get_visible_generation(generation_id, user, completed=True)
     if not generation.is_public:  # only the owner gets this far with a private image
-        raise ValidationError("Only public images can be liked.",
-                              details={"fields": [{"field": "generation_id", "message": "not public"}]})
+        raise ValidationError(
+            "Only public images can be liked.",
+            details={"fields": [{"field": "generation_id", "message": "not public"}]},
+        )
     return generation
 
 
@@ -139,23 +161,30 @@ def like_generation(user: User, generation_id: int) -> dict:
     """Like a public image once: a second like is CONFLICT (409) and changes nothing. Notifies the
     image's owner once per liker (never yourself; unlike + like again stays quiet)."""
     generation = _likeable(generation_id, user)
-    inserted = _insert_ignoring_duplicates(Like.__table__, {"user_id": user.id, "generation_id": generation.id},
-                                           ["user_id", "generation_id"])
+    inserted = _insert_ignoring_duplicates(
+        Like.__table__, {"user_id": user.id, "generation_id": generation.id}, ["user_id", "generation_id"]
+    )
     if not inserted:
-        raise Conflict("You already like this image.",
-                            details={"liked": True, "like_count": generation.like_count})
+        raise Conflict("You already like this image.", details={"liked": True, "like_count": generation.like_count})
     count = _bump(Generation.__table__, generation.id, "like_count", +1)
     _sync_loaded(Generation, generation.id, "like_count", count)
-    notify(generation.user_id, "like", target_type="generation", target_id=generation.id, actor_id=user.id,
-           dedupe_key=f"like:{user.id}:{generation.id}")
+    notify(
+        generation.user_id,
+        "like",
+        target_type="generation",
+        target_id=generation.id,
+        actor_id=user.id,
+        dedupe_key=f"like:{user.id}:{generation.id}",
+    )
     return {"liked": True, "like_count": count}
 
 
 def unlike_generation(user: User, generation_id: int) -> dict:
     """Remove your like; NOT_FOUND when you had not liked the image."""
     generation = _likeable(generation_id, user)
-    deleted = db.session.execute(delete(Like).where(Like.user_id == user.id, Like.generation_id == generation.id)
-                                 .returning(Like.id)).first()
+    deleted = db.session.execute(
+        delete(Like).where(Like.user_id == user.id, Like.generation_id == generation.id).returning(Like.id)
+    ).first()
     if deleted is None:
         raise NotFound("You have not liked this image.")
     count = _bump(Generation.__table__, generation.id, "like_count", -1)
@@ -168,11 +197,13 @@ def liked_generation_ids(user: User | None, generation_ids: Iterable[int]) -> se
     ids = list(set(generation_ids))
     if user is None or not user.is_authenticated or not ids:
         return set()
-    return set(db.session.scalars(select(Like.generation_id).where(Like.user_id == user.id,
-                                                                   Like.generation_id.in_(ids))))
+    return set(
+        db.session.scalars(select(Like.generation_id).where(Like.user_id == user.id, Like.generation_id.in_(ids)))
+    )
 
 
 # --- comments ----------------------------------------------------------------------------------
+
 
 def clean_comment_body(raw: str) -> str:
     """Plain text: HTML tags (and script/style contents) removed, entities decoded, trimmed;
@@ -181,9 +212,10 @@ def clean_comment_body(raw: str) -> str:
     if not text:
         raise ValidationError("A comment cannot be empty.", details={"fields": [{"field": "body", "message": "empty"}]})
     if len(text) > COMMENT_MAX_LENGTH:
-        raise ValidationError(f"A comment has at most {COMMENT_MAX_LENGTH} characters.",
-                              details={"fields": [{"field": "body", "message": "too long",
-                                                   "max_length": COMMENT_MAX_LENGTH}]})
+        raise ValidationError(
+            f"A comment has at most {COMMENT_MAX_LENGTH} characters.",
+            details={"fields": [{"field": "body", "message": "too long", "max_length": COMMENT_MAX_LENGTH}]},
+        )
     return text
 
 
@@ -196,8 +228,9 @@ def _serialize_comment(comment: Comment, viewer: User | None, replies: list[dict
         "body": "" if deleted else comment.body,
         "author": None if deleted else user_summary(comment.author),
         "is_deleted": deleted,
-        "is_mine": bool(viewer is not None and viewer.is_authenticated and comment.author_id == viewer.id
-                        and not deleted),
+        "is_mine": bool(
+            viewer is not None and viewer.is_authenticated and comment.author_id == viewer.id and not deleted
+        ),
         "created_at": iso(comment.created_at),
         "updated_at": iso(comment.updated_at),
         **({"replies": replies} if replies is not None else {}),
@@ -209,18 +242,25 @@ def list_comments(generation_id: int, viewer: User | None, page: PageQuery) -> d
     Deleted comments that still have replies appear as ``is_deleted`` with no body or author."""
     generation = get_visible_generation(generation_id, viewer, completed=True)
     # Authors come with the comments (selectinload): a fixed number of queries per page.
-    stmt = (select(Comment).options(selectinload(Comment.author))
-            .where(Comment.generation_id == generation.id, Comment.parent_id.is_(None)))
+    stmt = (
+        select(Comment)
+        .options(selectinload(Comment.author))
+        .where(Comment.generation_id == generation.id, Comment.parent_id.is_(None))
+    )
     result = paginate(stmt, [Comment.created_at, Comment.id], lambda comment: comment, page)
     top = result["results"]
     replies: dict[int, list[Comment]] = defaultdict(list)
     if top:
-        for reply in db.session.scalars(select(Comment).options(selectinload(Comment.author))
-                                        .where(Comment.parent_id.in_([c.id for c in top]))
-                                        .order_by(Comment.created_at, Comment.id)):
+        for reply in db.session.scalars(
+            select(Comment)
+            .options(selectinload(Comment.author))
+            .where(Comment.parent_id.in_([c.id for c in top]))
+            .order_by(Comment.created_at, Comment.id)
+        ):
             replies[reply.parent_id].append(reply)
     result["results"] = [
-        _serialize_comment(c, viewer, [_serialize_comment(r, viewer) for r in replies[c.id]]) for c in top]
+        _serialize_comment(c, viewer, [_serialize_comment(r, viewer) for r in replies[c.id]]) for c in top
+    ]
     return result
 
 
@@ -235,15 +275,18 @@ def add_comment(author: User, generation_id: int, body: str, parent_id: int | No
     if parent_id is not None:
         parent = db.session.get(Comment, parent_id)
         if parent is None or parent.generation_id != generation.id or parent.is_deleted:
-            raise ValidationError("The comment you reply to is not on this image.",
-                                  details={"fields": [{"field": "parent_id", "message": "not found on this image"}]})
+            raise ValidationError(
+                "The comment you reply to is not on this image.",
+                details={"fields": [{"field": "parent_id", "message": "not found on this image"}]},
+            )
         if parent.parent_id is not None:
             raise ReplyDepthExceeded()
     comment = Comment(generation_id=generation.id, author_id=author.id, parent_id=parent_id, body=text)
     db.session.add(comment)
     db.session.flush()
-    _sync_loaded(Generation, generation.id, "comment_count",
-                 _bump(Generation.__table__, generation.id, "comment_count", +1))
+    _sync_loaded(
+        Generation, generation.id, "comment_count", _bump(Generation.__table__, generation.id, "comment_count", +1)
+    )
     recipients = [generation.user_id] + ([parent.author_id] if parent is not None else [])
     for recipient in dict.fromkeys(recipients):
         notify(recipient, "comment", target_type="comment", target_id=comment.id, actor_id=author.id)
@@ -290,10 +333,11 @@ def delete_comment(user: User, comment_id: int) -> dict:
     if parent_id is not None:
         # The last reply of a deleted parent: the placeholder has nothing left to hold together.
         reply = aliased(Comment)
-        db.session.execute(delete(Comment).where(
-            Comment.id == parent_id, Comment.is_deleted.is_(True), ~exists().where(reply.parent_id == parent_id)))
+        db.session.execute(
+            delete(Comment).where(
+                Comment.id == parent_id, Comment.is_deleted.is_(True), ~exists().where(reply.parent_id == parent_id)
+            )
+        )
     count = _bump(Generation.__table__, generation_id, "comment_count", -1)
     _sync_loaded(Generation, generation_id, "comment_count", count)
     return {"id": comment_id, "deleted": True, "kept_as_placeholder": bool(has_replies), "comment_count": count}
-
-

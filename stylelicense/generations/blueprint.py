@@ -38,26 +38,43 @@ def _generation_limit() -> str:
 
 @bp.post("")
 @limiter.limit(_generation_limit, key_func=rate_limit_key)
-@endpoint(body=GenerationCreate, response=GenerationOut, auth="login", status=201,
-          summary="Generate an image in a trained style (charges the style's price)")
+@endpoint(
+    body=GenerationCreate,
+    response=GenerationOut,
+    auth="login",
+    status=201,
+    summary="Generate an image in a trained style (charges the style's price)",
+)
 def create_generation(body: GenerationCreate):
     generation = operations.create_generation(current_user, body)
     return created(operations.serialize_generation(generation, current_user))
 
 
 @bp.get("/me")
-@endpoint(query=MyGenerationsQuery, response=GenerationOut, auth="login", paginated=True,
-          summary="My generations, newest first (every state)")
+@endpoint(
+    query=MyGenerationsQuery,
+    response=GenerationOut,
+    auth="login",
+    paginated=True,
+    summary="My generations, newest first (every state)",
+)
 def my_generations(query: MyGenerationsQuery):
-    page = paginate(operations.my_generations_stmt(current_user, query.visibility),
-                    [Generation.created_at, Generation.id],
-                    lambda g: operations.serialize_generation(g, current_user), query)
+    page = paginate(
+        operations.my_generations_stmt(current_user, query.visibility),
+        [Generation.created_at, Generation.id],
+        lambda g: operations.serialize_generation(g, current_user),
+        query,
+    )
     return ok(_with_likes(page, current_user))
 
 
 @bp.get("/feed")
-@endpoint(query=FeedQuery, response=GenerationOut, paginated=True,
-          summary="Public images, newest first (of one style with style_id)")
+@endpoint(
+    query=FeedQuery,
+    response=GenerationOut,
+    paginated=True,
+    summary="Public images, newest first (of one style with style_id)",
+)
 def feed(query: FeedQuery):
     # The page is the same for everyone (public cache); only the viewer's hearts are added per request.
     data = cache.cached_data("feed", lambda: operations.feed_page(query))
@@ -80,16 +97,23 @@ def get_generation(generation_id: int):
 
 
 @bp.patch("/<int:generation_id>")
-@endpoint(body=GenerationPatch, response=GenerationOut, auth="login",
-          summary="Make my image public or private, or edit its description")
+@endpoint(
+    body=GenerationPatch,
+    response=GenerationOut,
+    auth="login",
+    summary="Make my image public or private, or edit its description",
+)
 def update_generation(generation_id: int, body: GenerationPatch):
     generation = operations.update_generation(generation_id, current_user, body)
     return ok(operations.serialize_generation(generation, current_user))
 
 
 @bp.post("/<int:generation_id>/cancel")
-@endpoint(response=GenerationOut, auth="login",
-          summary="Cancel my generation while it waits in the queue (full refund); 409 GENERATION_STARTED after")
+@endpoint(
+    response=GenerationOut,
+    auth="login",
+    summary="Cancel my generation while it waits in the queue (full refund); 409 GENERATION_STARTED after",
+)
 def cancel_generation(generation_id: int):
     generation = operations.cancel_generation(generation_id, current_user)
     return ok(operations.serialize_generation(generation, current_user))

@@ -18,8 +18,13 @@ group = click.Group("generations", help="Inspect generations and fail the ones t
 
 
 @group.command("sweep-stale")
-@click.option("--minutes", default=30, show_default=True, type=click.IntRange(min=1),
-              help="Unfinished generations with no update for this long are failed.")
+@click.option(
+    "--minutes",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Unfinished generations with no update for this long are failed.",
+)
 @with_appcontext
 def sweep_stale_command(minutes: int):
     """Fail (with a full refund and a notification) generations that stopped moving: processing or
@@ -28,8 +33,9 @@ def sweep_stale_command(minutes: int):
     swept = sweep_stale(timedelta(minutes=minutes))
     db.session.commit()
     for generation in swept:
-        click.echo(f"failed generation {generation.id} (user {generation.user_id}, refunded "
-                   f"{generation.cost_tokens} tokens)")
+        click.echo(
+            f"failed generation {generation.id} (user {generation.user_id}, refunded {generation.cost_tokens} tokens)"
+        )
     click.echo(f"{len(swept)} stale generation(s) failed")
 
 
@@ -59,8 +65,9 @@ def show(generation_id: int):
         lines.append(f"  result    {generation.result_key}  thumbnail {generation.thumbnail_key}")
     if generation.error_code:
         lines.append(f"  error     {generation.error_code}: {generation.error_message}")
-    movements = db.session.scalars(select(Transaction).where(Transaction.related_generation_id == generation.id)
-                                   .order_by(Transaction.id))
+    movements = db.session.scalars(
+        select(Transaction).where(Transaction.related_generation_id == generation.id).order_by(Transaction.id)
+    )
     for row in movements:
         lines.append(f"  ledger    {row.idempotency_key} {row.transaction_type} {row.amount} (user {row.user_id})")
     click.echo("\n".join(lines))

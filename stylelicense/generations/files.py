@@ -41,7 +41,7 @@ def _new_key(generation: Generation, old_key: str, stem: str, old_stem: str) -> 
     """The same file name after the random stem ("-thumb.webp", "-display.webp", ".png")."""
     name = old_key.rsplit("/", 1)[-1]
     if old_stem and name.startswith(old_stem):
-        suffix = name[len(old_stem):]
+        suffix = name[len(old_stem) :]
     else:
         suffix = "." + (name.rsplit(".", 1)[-1] if "." in name else "bin")
     return f"generations/{generation.id}/{stem}{suffix}"
@@ -95,8 +95,9 @@ def _delete_after_commit(objects: list[tuple[str, bool]], *, failed: bool = Fals
             try:
                 storage.delete(key, public=public)
             except Exception as error:  # an orphan at worst; the row points at the new copy
-                current_app.logger.warning("could not remove a moved object",
-                                           extra={"key": key, "error": repr(error)[:200]})
+                current_app.logger.warning(
+                    "could not remove a moved object", extra={"key": key, "error": repr(error)[:200]}
+                )
 
     if not has_request_context():
         remove()

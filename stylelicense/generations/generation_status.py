@@ -36,10 +36,19 @@ def _lock(generation_id: int) -> Generation:
     return lock_for_report(Generation, generation_id, "generation")
 
 
-def record_progress(*, generation_id: int, current_step: int, total_steps: int, progress_percent: int = 0,
-                    estimated_seconds: int | None = None, attempt: int = 1, run_id: str | None = None,
-                    retrying: bool = False, error_code: str | None = None,
-                    reason: str | None = None) -> tuple[Generation, bool]:
+def record_progress(
+    *,
+    generation_id: int,
+    current_step: int,
+    total_steps: int,
+    progress_percent: int = 0,
+    estimated_seconds: int | None = None,
+    attempt: int = 1,
+    run_id: str | None = None,
+    retrying: bool = False,
+    error_code: str | None = None,
+    reason: str | None = None,
+) -> tuple[Generation, bool]:
     """Apply one progress report; returns ``(generation, changed)``.
 
     - ``current_step == 0`` starts an attempt: status ``processing`` and ``attempts + 1`` (once per
@@ -57,8 +66,12 @@ def record_progress(*, generation_id: int, current_step: int, total_steps: int, 
     progress = dict(generation.progress or {})
     if retrying:
         generation.status = "retrying"
-        progress.update(last_error=error_code or "TRANSIENT_ERROR", last_reason=(reason or "")[:255],
-                        last_updated=now, estimated_seconds=None)
+        progress.update(
+            last_error=error_code or "TRANSIENT_ERROR",
+            last_reason=(reason or "")[:255],
+            last_updated=now,
+            estimated_seconds=None,
+        )
         generation.progress = progress
         db.session.flush()
         return generation, True
@@ -70,14 +83,23 @@ def record_progress(*, generation_id: int, current_step: int, total_steps: int, 
             fail_generation(generation, "STYLE_UNAVAILABLE", "the style's artist is no longer active")
             return generation, True
         if generation.attempts >= MAX_ATTEMPTS:
-            fail_generation(generation, "TOO_MANY_ATTEMPTS",
-                            f"gave up after {generation.attempts} attempts (the worker kept stopping)")
+            fail_generation(
+                generation,
+                "TOO_MANY_ATTEMPTS",
+                f"gave up after {generation.attempts} attempts (the worker kept stopping)",
+            )
             return generation, True
         generation.attempts += 1
         generation.status = "processing"
-        generation.progress = {"current_step": 0, "total_steps": total_steps, "progress_percent": 0,
-                               "estimated_seconds": estimated_seconds, "last_updated": now, "run_id": run_id,
-                               "attempt": attempt}
+        generation.progress = {
+            "current_step": 0,
+            "total_steps": total_steps,
+            "progress_percent": 0,
+            "estimated_seconds": estimated_seconds,
+            "last_updated": now,
+            "run_id": run_id,
+            "attempt": attempt,
+        }
         db.session.flush()
         return generation, True
     if from_older_run(progress, run_id):
@@ -85,8 +107,13 @@ def record_progress(*, generation_id: int, current_step: int, total_steps: int, 
     if generation.status == "processing" and current_step < int(progress.get("current_step") or 0):
         return generation, False  # out of order
     generation.status = "processing"
-    progress.update(current_step=current_step, total_steps=total_steps, progress_percent=progress_percent,
-                    estimated_seconds=estimated_seconds, last_updated=now)
+    progress.update(
+        current_step=current_step,
+        total_steps=total_steps,
+        progress_percent=progress_percent,
+        estimated_seconds=estimated_seconds,
+        last_updated=now,
+    )
     if run_id is not None:
         progress["run_id"] = run_id
     generation.progress = progress
@@ -98,8 +125,9 @@ def _own_key(generation: Generation, key: str) -> bool:
     return key.startswith(f"generations/{generation.id}/") and ".." not in key
 
 
-def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: str,
-                        provenance_report: dict | None = None) -> tuple[Generation, bool]:
+def complete_generation(
+    *, generation_id: int, result_key: str, thumbnail_key: str, provenance_report: dict | None = None
+) -> tuple[Generation, bool]:
     """The signed image is stored: ``completed``, the artist is credited and the owner notified (once).
 
     A repeated or late call changes nothing. The image of a generation that was already failed (and
@@ -141,8 +169,13 @@ def complete_generation(*, generation_id: int, result_key: str, thumbnail_key: s
     generation.error_message = None
     provenance.record_delivery(generation, provenance_report)  # the licence's file hashes
     ledger.credit_artist_for_generation(generation, generation.style.artist)
-    notify(generation.user_id, "generation_complete", target_type="generation", target_id=generation.id,
-           dedupe_key=f"generation_complete:{generation.id}")
+    notify(
+        generation.user_id,
+        "generation_complete",
+        target_type="generation",
+        target_id=generation.id,
+        dedupe_key=f"generation_complete:{generation.id}",
+    )
     db.session.flush()
     return generation, True
 
@@ -165,8 +198,13 @@ def fail_generation(generation: Generation, error_code: str, reason: str = "") -
     generation.error_message = (reason or error_code)[:255]
     generation.progress = None
     ledger.refund_generation(generation, reason=f"image #{generation.id} could not be generated")
-    notify(generation.user_id, "generation_failed", target_type="generation", target_id=generation.id,
-           dedupe_key=f"generation_failed:{generation.id}")
+    notify(
+        generation.user_id,
+        "generation_failed",
+        target_type="generation",
+        target_id=generation.id,
+        dedupe_key=f"generation_failed:{generation.id}",
+    )
     db.session.flush()
     return True
 
@@ -180,10 +218,15 @@ def report_failure(*, generation_id: int, error_code: str, reason: str = "") -> 
 def fail_unavailable_jobs(artist_id: int) -> list[Generation]:
     """Fail and refund every unfinished generation in the styles of ``artist_id`` (their account was
     deactivated): nobody pays for a style that can no longer be delivered under licence."""
-    pending = list(db.session.scalars(
-        select(Generation).join(Style, Style.id == Generation.style_id)
-        .where(Style.artist_id == artist_id, Generation.status.in_(ACTIVE))
-        .order_by(Generation.id).with_for_update(of=Generation)))
+    pending = list(
+        db.session.scalars(
+            select(Generation)
+            .join(Style, Style.id == Generation.style_id)
+            .where(Style.artist_id == artist_id, Generation.status.in_(ACTIVE))
+            .order_by(Generation.id)
+            .with_for_update(of=Generation)
+        )
+    )
     for generation in pending:
         fail_generation(generation, "STYLE_UNAVAILABLE", "the style's artist is no longer active")
     return pending
@@ -201,9 +244,14 @@ def sweep_stale(older_than: timedelta) -> list[Generation]:
     Rows being updated right now are skipped (SKIP LOCKED), so it is safe next to live workers; a late
     report from a swept generation's worker answers GENERATION_FINISHED and changes nothing."""
     cutoff = utcnow() - older_than
-    stale = list(db.session.scalars(
-        select(Generation).where(Generation.status.in_(ACTIVE), Generation.updated_at < cutoff)
-        .order_by(Generation.id).with_for_update(skip_locked=True)))
+    stale = list(
+        db.session.scalars(
+            select(Generation)
+            .where(Generation.status.in_(ACTIVE), Generation.updated_at < cutoff)
+            .order_by(Generation.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
     if any(g.status == "queued" for g in stale) and not queue_is_empty(GENERATION_QUEUE):
         stale = [g for g in stale if g.status != "queued"]
     minutes = int(older_than.total_seconds() // 60)

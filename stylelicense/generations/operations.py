@@ -75,11 +75,17 @@ def check_purchase_terms(style: Style, body: GenerationCreate) -> None:
     if style.is_paused:
         raise StylePaused(details={"style_id": style.id})
     if body.expected_cost_tokens is not None and body.expected_cost_tokens != style.generation_cost_tokens:
-        raise PriceChanged(details={"style_id": style.id, "current_cost_tokens": style.generation_cost_tokens,
-                                    "expected_cost_tokens": body.expected_cost_tokens})
+        raise PriceChanged(
+            details={
+                "style_id": style.id,
+                "current_cost_tokens": style.generation_cost_tokens,
+                "expected_cost_tokens": body.expected_cost_tokens,
+            }
+        )
 
 
 # --- creation ----------------------------------------------------------------------------------
+
 
 def create_generation(user: User, body: GenerationCreate) -> Generation:
     """Create a ``queued`` generation, charge the style's price and enqueue the job — one transaction.
@@ -98,21 +104,27 @@ def create_generation(user: User, body: GenerationCreate) -> Generation:
     check_purchase_terms(style, body)
     tags = normalize_tags(body.prompt_tags, field="prompt_tags", max_tags=MAX_PROMPT_TAGS)
     if not tags:
-        raise ValidationError("Give at least one prompt tag.",
-                              details={"fields": [{"field": "prompt_tags", "message": "empty"}]})
+        raise ValidationError(
+            "Give at least one prompt tag.", details={"fields": [{"field": "prompt_tags", "message": "empty"}]}
+        )
     generation = Generation(
-        user_id=user.id, style_id=style.id, prompt_tags=tags,
+        user_id=user.id,
+        style_id=style.id,
+        prompt_tags=tags,
         description=clean_description(body.description, max_length=MAX_DESCRIPTION),
-        aspect_ratio=body.aspect_ratio, seed=body.seed if body.seed is not None else secrets.randbelow(2**32),
-        status="queued", cost_tokens=style.generation_cost_tokens, attempts=0, is_public=False,
+        aspect_ratio=body.aspect_ratio,
+        seed=body.seed if body.seed is not None else secrets.randbelow(2**32),
+        status="queued",
+        cost_tokens=style.generation_cost_tokens,
+        attempts=0,
+        is_public=False,
     )
     db.session.add(generation)
     db.session.flush()
     generation.tags = get_or_create_tags(tags)
     ledger.charge_for_generation(generation, style.title)
     # Atomic in SQL: concurrent requests for a popular style never lose a count.
-    db.session.execute(update(Style).where(Style.id == style.id)
-                       .values(generation_count=Style.generation_count + 1))
+    db.session.execute(update(Style).where(Style.id == style.id).values(generation_count=Style.generation_count + 1))
     db.session.flush()
     enqueue_after_commit(GENERATE_IMAGE, build_payload(generation, style, user))
     return generation
@@ -128,19 +140,29 @@ def build_payload(generation: Generation, style: Style, user: User) -> GenerateI
     stem = f"generations/{generation.id}/{secrets.token_urlsafe(12)}"
     licence = provenance.ensure_licence(generation, style, user)
     return GenerateImagePayload(
-        generation_id=generation.id, style_id=style.id, lora_key=style.lora_key, trigger=lora_trigger(style),
-        prompt_tags=list(generation.prompt_tags), width=width, height=height, seed=generation.seed,
-        artist_name=artist.artist_name, style_title=style.title,
+        generation_id=generation.id,
+        style_id=style.id,
+        lora_key=style.lora_key,
+        trigger=lora_trigger(style),
+        prompt_tags=list(generation.prompt_tags),
+        width=width,
+        height=height,
+        seed=generation.seed,
+        artist_name=artist.artist_name,
+        style_title=style.title,
         signature_key=artist.signature_image_key or None,
-        result_key=f"{stem}.png", thumbnail_key=f"{stem}-thumb.webp",
+        result_key=f"{stem}.png",
+        thumbnail_key=f"{stem}-thumb.webp",
         licence_url=provenance.licence_url(licence.terms_version),
         extra={"buyer": licence.licensee_name, "created_at": iso(generation.created_at)},
-        licence_serial=licence.serial, terms_version=licence.terms_version,
+        licence_serial=licence.serial,
+        terms_version=licence.terms_version,
         certificate_url=provenance.certificate_url(licence.serial),
     )
 
 
 # --- reading -----------------------------------------------------------------------------------
+
 
 def _with_relations(stmt: Select) -> Select:
     # Many-to-one only: joined into the same statement (one query per page instead of four).
@@ -171,8 +193,11 @@ def my_generations_stmt(user: User, visibility: str = "all") -> Select:
 
 def feed_stmt(style_id: int | None = None) -> Select:
     """Public, completed generations of active users (the community feed), optionally of one style."""
-    stmt = _with_relations(select(Generation).join(User, User.id == Generation.user_id).where(
-        Generation.is_public.is_(True), Generation.status == "completed", User.is_active.is_(True)))
+    stmt = _with_relations(
+        select(Generation)
+        .join(User, User.id == Generation.user_id)
+        .where(Generation.is_public.is_(True), Generation.status == "completed", User.is_active.is_(True))
+    )
     return stmt if style_id is None else stmt.where(Generation.style_id == style_id)
 
 
@@ -190,8 +215,11 @@ def liked_by(user_id: int, generation_ids: list[int]) -> set[int]:
     """Which of ``generation_ids`` the user likes (one query)."""
     if not generation_ids:
         return set()
-    return set(db.session.scalars(select(Like.generation_id).where(Like.user_id == user_id,
-                                                                   Like.generation_id.in_(generation_ids))))
+    return set(
+        db.session.scalars(
+            select(Like.generation_id).where(Like.user_id == user_id, Like.generation_id.in_(generation_ids))
+        )
+    )
 
 
 def serialize_generation(generation: Generation, viewer: User | None = None) -> dict[str, Any]:

@@ -26,8 +26,11 @@ class GenerationCreate(Schema):
     aspect_ratio: AspectRatio = "1:1"
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="Random when omitted")
     expected_cost_tokens: int | None = Field(
-        None, ge=0, le=1_000_000,
-        description="The price the client showed; a different current price answers 409 PRICE_CHANGED")
+        None,
+        ge=0,
+        le=1_000_000,
+        description="The price the client showed; a different current price answers 409 PRICE_CHANGED",
+    )
 
 
 class GenerationPatch(Schema):
@@ -83,7 +86,8 @@ class GenerationOut(Schema):
     result_url: str | None
     thumbnail_url: str | None
     display_url: str | None = Field(
-        None, description="Web-sized WebP copy for pages (the signed PNG at result_url is the download)")
+        None, description="Web-sized WebP copy for pages (the signed PNG at result_url is the download)"
+    )
     like_count: int
     comment_count: int
     cost_tokens: int
@@ -99,6 +103,7 @@ class GenerationOut(Schema):
 
 
 # --- internal webhooks (inference worker → API) ------------------------------------------------
+
 
 class InferenceProgressBody(Schema):
     """A progress report. ``current_step == 0`` announces the start of an attempt (``run_id`` tells a

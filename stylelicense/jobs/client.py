@@ -23,8 +23,11 @@ def _client() -> Celery:
             folder = current_app.config["CELERY_FILESYSTEM_FOLDER"]
             os.makedirs(folder, exist_ok=True)
             client.conf.broker_transport_options = {
-                **(client.conf.broker_transport_options or {}), "data_folder_in": folder, "data_folder_out": folder,
-                "control_folder": f"{folder}/control"}
+                **(client.conf.broker_transport_options or {}),
+                "data_folder_in": folder,
+                "data_folder_out": folder,
+                "control_folder": f"{folder}/control",
+            }
         current_app.extensions["stylelicense.celery"] = client
     return client
 
@@ -41,9 +44,11 @@ _ON_SEND_FAILURE: dict[str, Callable[[dict], None]] = {}
 def on_send_failure(task_name: str):
     """Register (decorator) what settles a committed job whose message the broker refused:
     ``handler(payload)``, run in its own transaction."""
+
     def register(handler: Callable[[dict], None]) -> Callable[[dict], None]:
         _ON_SEND_FAILURE[task_name] = handler
         return handler
+
     return register
 
 

@@ -26,8 +26,9 @@ FINISHED = ("completed", "failed")
 def lock_for_report(model, row_id: int, what: str):
     """The row, locked until the transaction ends; NOT_FOUND (``No such <what>.``) when it does not exist."""
     # populate_existing: an object already in the session is refreshed with the locked row's values.
-    row = db.session.scalar(select(model).where(model.id == row_id).with_for_update()
-                            .execution_options(populate_existing=True))
+    row = db.session.scalar(
+        select(model).where(model.id == row_id).with_for_update().execution_options(populate_existing=True)
+    )
     if row is None:
         raise NotFound(f"No such {what}.")
     return row

@@ -13,8 +13,12 @@ bp = Blueprint("notifications", __name__, url_prefix="/api/notifications")
 
 
 @bp.get("")
-@endpoint(auth="login", query=NotificationQuery, response=NotificationListOut,
-          summary="My notifications, newest first, with the unread count")
+@endpoint(
+    auth="login",
+    query=NotificationQuery,
+    response=NotificationListOut,
+    summary="My notifications, newest first, with the unread count",
+)
 def list_notifications(query: NotificationQuery):
     page = operations.list_notifications(current_user.id, query, unread_only=query.unread_only)
     return ok(page)

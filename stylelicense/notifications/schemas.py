@@ -21,8 +21,10 @@ class ActorOut(BaseModel):
 
 class NotificationOut(BaseModel):
     id: int
-    type: str = Field(description="follow | like | comment | generation_complete | generation_failed | "
-                                  "style_training_complete | style_training_failed")
+    type: str = Field(
+        description="follow | like | comment | generation_complete | generation_failed | "
+        "style_training_complete | style_training_failed"
+    )
     actor: ActorOut | None = Field(description="None for system events")
     target_type: str = Field(description="generation | style | comment | user")
     target_id: int

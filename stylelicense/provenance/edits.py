@@ -67,8 +67,7 @@ def looks_alike(view: Image.Image, original: Image.Image, valid: np.ndarray | No
     return float(np.corrcoef(mine.ravel(), theirs.ravel())[0, 1]) >= ALIKE_MIN_CORRELATION
 
 
-def agreeing(view: Image.Image, original: Image.Image, serial: int, key: bytes,
-             valid: np.ndarray | None = None) -> int:
+def agreeing(view: Image.Image, original: Image.Image, serial: int, key: bytes, valid: np.ndarray | None = None) -> int:
     """Bits of ``serial``'s payload in ``view``: as it is, then (for a copy of the original's content)
     with its levels matched, then reading only the blocks a blur leaves steady."""
     best = watermark.match_serial(view, serial, key, valid=valid)

@@ -145,7 +145,6 @@ def get_generation_licence(generation_id: int, viewer) -> Licence:
 
 
 def _terms(version: str) -> dict:
-
     summary = terms_summary(version) or {
         "version": version,
         "effective": "",

@@ -49,17 +49,17 @@ def _png_xmp(data: bytes) -> list[bytes]:
     out: list[bytes] = []
     pos = 8
     while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if kind == b"iTXt" and body.startswith(_XMP_PNG_KEYWORD + b"\x00"):
-            rest = body[len(_XMP_PNG_KEYWORD) + 1:]
+            rest = body[len(_XMP_PNG_KEYWORD) + 1 :]
             compressed = rest[:1] == b"\x01"
             # compression flag, method, language tag\0, translated keyword\0, text
             text = rest[2:].split(b"\x00", 2)[-1]
             out.append(zlib.decompressobj().decompress(text, _MAX_XMP) if compressed else text)
         elif kind == b"zTXt" and body.startswith(_XMP_PNG_KEYWORD + b"\x00"):
-            out.append(zlib.decompressobj().decompress(body[len(_XMP_PNG_KEYWORD) + 2:], _MAX_XMP))
+            out.append(zlib.decompressobj().decompress(body[len(_XMP_PNG_KEYWORD) + 2 :], _MAX_XMP))
         elif kind == b"IEND":
             break
     return out
@@ -75,10 +75,10 @@ def _jpeg_xmp(data: bytes) -> list[bytes]:
         if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:
             pos += 1 if marker == 0xFF else 2
             continue
-        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        segment = data[pos + 4:pos + 2 + length]
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        segment = data[pos + 4 : pos + 2 + length]
         if marker == 0xE1 and segment.startswith(_XMP_JPEG_HEADER):
-            out.append(segment[len(_XMP_JPEG_HEADER):])
+            out.append(segment[len(_XMP_JPEG_HEADER) :])
         pos += 2 + length
     return out
 
@@ -87,9 +87,9 @@ def _webp_xmp(data: bytes) -> list[bytes]:
     out: list[bytes] = []
     pos = 12
     while pos + 8 <= len(data):
-        kind, length = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        kind, length = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         if kind == b"XMP ":
-            out.append(data[pos + 8:pos + 8 + length])
+            out.append(data[pos + 8 : pos + 8 + length])
         pos += 8 + length + (length & 1)
     return out
 

@@ -161,8 +161,9 @@ def _worth_mirrored(listed: Candidate, seen: dict[int, Candidate]) -> bool:
     return listed.distance <= MIRRORED_MAX_DISTANCE and (unmirrored is None or listed.distance <= unmirrored.distance)
 
 
-def _read_blind(image: Image.Image, sha: str, key: bytes, lookup_by_serial: Callable[[int], dict | None],
-                summary: dict | None) -> Verdict | None:
+def _read_blind(
+    image: Image.Image, sha: str, key: bytes, lookup_by_serial: Callable[[int], dict | None], summary: dict | None
+) -> Verdict | None:
     for method, view in blind_views(image):
         reading = watermark.read_mark(view, key)
         if reading is None:
@@ -191,8 +192,9 @@ def _match_candidate(
     mine = [] if mine is None else mine
     if not mine:
         mine.append(registration.features(image))
-    reg = registration.register(image, original, original_features=candidate.features(original),
-                                suspect_features=mine[0])
+    reg = registration.register(
+        image, original, original_features=candidate.features(original), suspect_features=mine[0]
+    )
     if reg is None:
         return best
     best = max(best, edits.agreeing(reg.image, original, candidate.serial, key, reg.valid))

@@ -35,23 +35,26 @@ _WORKER_PREFIX = "worker:"
 
 
 def _upsert(queue: str, metric: str, value: float, *, average: bool = True) -> None:
-    row = db.session.execute(select(ServiceTime).where(ServiceTime.queue == queue, ServiceTime.metric == metric)
-                             .with_for_update()).scalar_one_or_none()
+    row = db.session.execute(
+        select(ServiceTime).where(ServiceTime.queue == queue, ServiceTime.metric == metric).with_for_update()
+    ).scalar_one_or_none()
     if row is None:
         try:
             with db.session.begin_nested():
                 db.session.add(ServiceTime(queue=queue, metric=metric, value=value, samples=1, updated_at=utcnow()))
             return
         except IntegrityError:  # another completion inserted it first
-            row = db.session.execute(select(ServiceTime).where(
-                ServiceTime.queue == queue, ServiceTime.metric == metric).with_for_update()).scalar_one()
+            row = db.session.execute(
+                select(ServiceTime).where(ServiceTime.queue == queue, ServiceTime.metric == metric).with_for_update()
+            ).scalar_one()
     row.value = (1 - ALPHA) * row.value + ALPHA * value if average and row.samples else value
     row.samples += 1
     row.updated_at = utcnow()
 
 
-def record_service_time(queue: str, *, seconds: float, batch_size: int = 1, batch_seconds: float | None = None,
-                        worker: str | None = None) -> None:
+def record_service_time(
+    queue: str, *, seconds: float, batch_size: int = 1, batch_seconds: float | None = None, worker: str | None = None
+) -> None:
     """Fold one finished job's measurements into the rolling averages (call once per job: only when
     its completion webhook changed something, so a repeated callback is not counted twice)."""
     _upsert(queue, "latency", float(seconds))
@@ -70,9 +73,11 @@ def _stats(queue: str) -> dict[str, Any]:
         since = utcnow() - WORKER_WINDOW
         workers = sum(1 for r in rows if r.metric.startswith(_WORKER_PREFIX) and _aware(r.updated_at) >= since)
         values = {r.metric: r.value for r in rows if not r.metric.startswith(_WORKER_PREFIX)}
-        cache[queue] = {"latency": values.get("latency"),
-                        "per_job": values.get("per_image", values.get("per_job")),
-                        "workers": max(1, workers)}
+        cache[queue] = {
+            "latency": values.get("latency"),
+            "per_job": values.get("per_image", values.get("per_job")),
+            "workers": max(1, workers),
+        }
     return cache[queue]
 
 
@@ -102,10 +107,12 @@ def generation_queue(generation) -> dict[str, Any] | None:
 
     if generation.status != "queued":
         return None
-    ahead = db.session.scalar(select(func.count()).select_from(Generation).where(
-        Generation.status == "queued", Generation.id != generation.id, _before(Generation, generation)))
-    running = db.session.scalar(select(func.count()).select_from(Generation).where(
-        Generation.status == "processing"))
+    ahead = db.session.scalar(
+        select(func.count())
+        .select_from(Generation)
+        .where(Generation.status == "queued", Generation.id != generation.id, _before(Generation, generation))
+    )
+    running = db.session.scalar(select(func.count()).select_from(Generation).where(Generation.status == "processing"))
     return {"position": ahead + 1, "eta_seconds": _eta(GENERATION_QUEUE, ahead, running)}
 
 
@@ -115,7 +122,10 @@ def style_queue(style) -> dict[str, Any] | None:
 
     if style.training_status != "pending":
         return None
-    ahead = db.session.scalar(select(func.count()).select_from(Style).where(
-        Style.training_status == "pending", Style.id != style.id, _before(Style, style)))
+    ahead = db.session.scalar(
+        select(func.count())
+        .select_from(Style)
+        .where(Style.training_status == "pending", Style.id != style.id, _before(Style, style))
+    )
     running = db.session.scalar(select(func.count()).select_from(Style).where(Style.training_status == "training"))
     return {"position": ahead + 1, "eta_seconds": _eta(TRAINING_QUEUE, ahead, running)}

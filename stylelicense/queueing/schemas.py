@@ -9,8 +9,10 @@ from ..api import Schema
 
 class QueueOut(Schema):
     position: int = Field(ge=1, description="1-based place among the waiting jobs of the same queue")
-    eta_seconds: int | None = Field(description="Estimated seconds until the result is ready (measured service "
-                                                "times); null until workers have reported any")
+    eta_seconds: int | None = Field(
+        description="Estimated seconds until the result is ready (measured service "
+        "times); null until workers have reported any"
+    )
 
 
 class ServiceReport(Schema):

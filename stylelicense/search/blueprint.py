@@ -13,8 +13,11 @@ bp = Blueprint("search", __name__, url_prefix="/api/search")
 
 
 @bp.get("")
-@endpoint(query=SearchQuery, response=SearchOut,
-          summary="Search styles (by tag or title) and artists (by artist name or username), best match first")
+@endpoint(
+    query=SearchQuery,
+    response=SearchOut,
+    summary="Search styles (by tag or title) and artists (by artist name or username), best match first",
+)
 def search(query: SearchQuery):
     data = cache.cached_data("search", lambda: operations.search(query.q, query.type, query.limit))
     return cache.respond(data, personal=cache.viewer_id() is not None)

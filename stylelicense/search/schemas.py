@@ -13,8 +13,9 @@ MAX_LIMIT = 50
 
 
 class SearchQuery(Schema):
-    q: str = Field(min_length=1, max_length=100,
-                   description="Case-insensitive; a substring from 3 characters, a prefix below that")
+    q: str = Field(
+        min_length=1, max_length=100, description="Case-insensitive; a substring from 3 characters, a prefix below that"
+    )
     type: Literal["all", "styles", "artists"] = "all"
     limit: int = Field(default=20, ge=1, le=MAX_LIMIT, description="Hits per list")
 

@@ -123,15 +123,23 @@ class S3Storage:
     through presigned URLs that expire.
     """
 
-    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
-                 public_base_url: str | None = None, client=None):
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        public_base_url: str | None = None,
+        client=None,
+    ):
         import boto3
         from botocore.config import Config
 
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = client or boto3.client(
-            "s3", endpoint_url=endpoint_url,
+            "s3",
+            endpoint_url=endpoint_url,
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, signature_version="s3v4"),
         )
         base = public_base_url or f"{(endpoint_url or 'https://s3.amazonaws.com').rstrip('/')}/{bucket}"
@@ -175,7 +183,8 @@ class S3Storage:
         if expires_at is not None:
             expires_in = max(1, expires_at - int(time.time()))
         return self.client.generate_presigned_url(
-            "get_object", ExpiresIn=expires_in,
+            "get_object",
+            ExpiresIn=expires_in,
             # A private object is for one browser only: no shared cache (CDN, proxy) keeps a copy.
             Params={"Bucket": self.bucket, "Key": self._key(key, False), "ResponseCacheControl": "private, no-store"},
         )
@@ -184,13 +193,15 @@ class S3Storage:
         """The bucket policy that lets anyone read the public location, and nothing else."""
         return {
             "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "StyleLicensePublicOutputs",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{self.bucket}/{self.prefix}public/*",
-            }],
+            "Statement": [
+                {
+                    "Sid": "StyleLicensePublicOutputs",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{self.bucket}/{self.prefix}public/*",
+                }
+            ],
         }
 
     def check(self) -> None:
@@ -200,8 +211,9 @@ class S3Storage:
             raise StorageError(str(error)) from error
 
 
-def storage_from_url(url: str, *, public_base_url: str | None = None, endpoint_url: str | None = None,
-                     signing_key: str = "") -> Storage:
+def storage_from_url(
+    url: str, *, public_base_url: str | None = None, endpoint_url: str | None = None, signing_key: str = ""
+) -> Storage:
     """Build the backend for ``file:///path`` or ``s3://bucket[/prefix]``."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
@@ -219,8 +231,12 @@ def storage_from_env(env: dict[str, str] | None = None) -> Storage:
         # The API's local default (config.py): <instance>/storage, so `make run` needs no setting.
         instance = env.get("STYLELICENSE_INSTANCE") or str(Path(__file__).resolve().parents[2] / "instance")
         url = (Path(instance) / "storage").as_uri()
-    return storage_from_url(url, public_base_url=env.get("PUBLIC_STORAGE_URL"),
-                            endpoint_url=env.get("S3_ENDPOINT_URL"), signing_key=env.get("SECRET_KEY", ""))
+    return storage_from_url(
+        url,
+        public_base_url=env.get("PUBLIC_STORAGE_URL"),
+        endpoint_url=env.get("S3_ENDPOINT_URL"),
+        signing_key=env.get("SECRET_KEY", ""),
+    )
 
 
 def get_storage() -> Storage:
@@ -230,7 +246,11 @@ def get_storage() -> Storage:
     storage = current_app.extensions.get("stylelicense.storage")
     if storage is None:
         config = current_app.config
-        storage = storage_from_url(config["STORAGE_URL"], public_base_url=config["PUBLIC_STORAGE_URL"],
-                                   endpoint_url=config["S3_ENDPOINT_URL"], signing_key=config["SECRET_KEY"])
+        storage = storage_from_url(
+            config["STORAGE_URL"],
+            public_base_url=config["PUBLIC_STORAGE_URL"],
+            endpoint_url=config["S3_ENDPOINT_URL"],
+            signing_key=config["SECRET_KEY"],
+        )
         current_app.extensions["stylelicense.storage"] = storage
     return storage

@@ -15,17 +15,27 @@ bp = Blueprint("styles", __name__, url_prefix="/api/styles")
 
 
 @bp.post("")
-@endpoint(form=StyleCreateForm, files={"images": "array"}, response=StyleOut, auth="artist", status=201,
-          max_bytes=MAX_IMAGES * MAX_IMAGE_BYTES + 1024 * 1024,
-          summary="Create my style from 10–100 images (multipart) and start its training")
+@endpoint(
+    form=StyleCreateForm,
+    files={"images": "array"},
+    response=StyleOut,
+    auth="artist",
+    status=201,
+    max_bytes=MAX_IMAGES * MAX_IMAGE_BYTES + 1024 * 1024,
+    summary="Create my style from 10–100 images (multipart) and start its training",
+)
 def create_style(form: StyleCreateForm):
     style = operations.create_style(current_user, form, request.files.getlist("images"))
     return created(operations.serialize_style(style))
 
 
 @bp.get("")
-@endpoint(query=StyleListQuery, response=StyleOut, paginated=True,
-          summary="Trained styles: recent (newest first) or popular (most generations), optionally by tag")
+@endpoint(
+    query=StyleListQuery,
+    response=StyleOut,
+    paginated=True,
+    summary="Trained styles: recent (newest first) or popular (most generations), optionally by tag",
+)
 def list_styles(query: StyleListQuery):
     def build():
         stmt, order_by = operations.list_styles_stmt(query.sort, query.tag)
@@ -35,11 +45,22 @@ def list_styles(query: StyleListQuery):
 
 
 @bp.get("/me")
-@endpoint(query=PageQuery, response=StyleOut, auth="artist", paginated=True,
-          summary="My styles in every state, with training progress")
+@endpoint(
+    query=PageQuery,
+    response=StyleOut,
+    auth="artist",
+    paginated=True,
+    summary="My styles in every state, with training progress",
+)
 def my_styles(query: PageQuery):
-    return ok(paginate(operations.my_styles_stmt(current_user), [Style.created_at, Style.id],
-                       lambda style: operations.serialize_style(style, current_user), query))
+    return ok(
+        paginate(
+            operations.my_styles_stmt(current_user),
+            [Style.created_at, Style.id],
+            lambda style: operations.serialize_style(style, current_user),
+            query,
+        )
+    )
 
 
 @bp.get("/<int:style_id>")
@@ -55,7 +76,11 @@ def get_style(style_id: int):
 
 
 @bp.patch("/<int:style_id>")
-@endpoint(body=StylePatch, response=StyleOut, auth="login",
-          summary="Edit my style's title, description or price, or pause/resume it")
+@endpoint(
+    body=StylePatch,
+    response=StyleOut,
+    auth="login",
+    summary="Edit my style's title, description or price, or pause/resume it",
+)
 def update_style(style_id: int, body: StylePatch):
     return ok(operations.serialize_style(operations.update_style(style_id, current_user, body), current_user))

@@ -13,8 +13,14 @@ group = click.Group("styles", help="Styles and their LoRA training.")
 
 
 @group.command("sweep-stale")
-@click.option("--older-than", "older_than", type=click.IntRange(min=0), default=training_status.STALE_AFTER_SECONDS,
-              show_default=True, help="Seconds without a progress report (training) or without starting (pending).")
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.IntRange(min=0),
+    default=training_status.STALE_AFTER_SECONDS,
+    show_default=True,
+    help="Seconds without a progress report (training) or without starting (pending).",
+)
 @with_appcontext
 def sweep_stale(older_than: int):
     """Never stuck in training: fail styles whose worker went silent, re-send lost pending jobs.

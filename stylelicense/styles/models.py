@@ -21,12 +21,8 @@ TRAINING_STATUSES = ("pending", "training", "completed", "failed")
 class Style(TimestampMixin, db.Model):
     __tablename__ = "styles"
     __table_args__ = (
-        CheckConstraint(
-            "generation_cost_tokens >= 1 AND generation_cost_tokens <= 10000", name="price_range"
-        ),
-        CheckConstraint(
-            "training_status IN ('pending', 'training', 'completed', 'failed')", name="status_valid"
-        ),
+        CheckConstraint("generation_cost_tokens >= 1 AND generation_cost_tokens <= 10000", name="price_range"),
+        CheckConstraint("training_status IN ('pending', 'training', 'completed', 'failed')", name="status_valid"),
         CheckConstraint("generation_count >= 0", name="generation_count_non_negative"),
         Index("ix_styles_created_at", "created_at"),  # the `recent` listing
         Index("ix_styles_generation_count_created_at", "generation_count", "created_at"),  # `popular`
@@ -41,8 +37,7 @@ class Style(TimestampMixin, db.Model):
     trigger: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     generation_cost_tokens: Mapped[int] = mapped_column(Integer)
-    training_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending",
-                                                 index=True)
+    training_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending", index=True)
     progress: Mapped[dict | None] = mapped_column(JSON)
     training_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failure_reason: Mapped[str | None] = mapped_column(String(255))
@@ -92,8 +87,7 @@ class ImageFingerprint(db.Model):
     __tablename__ = "image_fingerprints"
     __table_args__ = (
         CheckConstraint("source IN ('artwork', 'output')", name="source_valid"),
-        *(Index(f"ix_image_fingerprints_{name}", name) for name in
-          ("p0", "p1", "p2", "p3", "d0", "d1", "d2", "d3")),
+        *(Index(f"ix_image_fingerprints_{name}", name) for name in ("p0", "p1", "p2", "p3", "d0", "d1", "d2", "d3")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

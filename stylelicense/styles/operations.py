@@ -49,7 +49,7 @@ def title_tag(title: str) -> str | None:
         return None
     text = " ".join(_NOT_TAG_CHARS.sub(" ", title.lower()).split()).strip(" -")
     if len(text) > MAX_TAG_LENGTH:
-        cut = text[:MAX_TAG_LENGTH + 1]
+        cut = text[: MAX_TAG_LENGTH + 1]
         text = (cut.rsplit(" ", 1)[0] if " " in cut else text[:MAX_TAG_LENGTH]).strip(" -")
     if not text:
         return None
@@ -71,6 +71,7 @@ def lora_trigger(style: Style) -> str:
 
 # --- creation ----------------------------------------------------------------------------------
 
+
 def _ensure_no_style(artist_id: int) -> None:
     if db.session.scalar(select(func.count(Style.id)).where(Style.artist_id == artist_id)):
         raise StyleLimitReached()
@@ -87,8 +88,12 @@ def _bump_usage(counts: Counter[int]) -> None:
     for tag_id, n in counts.items():
         by_increment.setdefault(n, []).append(tag_id)
     for n, ids in by_increment.items():
-        db.session.execute(update(Tag).where(Tag.id.in_(ids)).values(usage_count=Tag.usage_count + n)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Tag)
+            .where(Tag.id.in_(ids))
+            .values(usage_count=Tag.usage_count + n)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
@@ -118,9 +123,15 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
         db.session.execute(select(Artist.id).where(Artist.id == artist.id).with_for_update())
         _ensure_no_style(artist.id)
 
-        style = Style(artist_id=artist.id, title=title, trigger=trigger, description=description,
-                      generation_cost_tokens=form.generation_cost_tokens, training_status="pending",
-                      training_attempts=0)
+        style = Style(
+            artist_id=artist.id,
+            title=title,
+            trigger=trigger,
+            description=description,
+            generation_cost_tokens=form.generation_cost_tokens,
+            training_status="pending",
+            training_attempts=0,
+        )
         db.session.add(style)
         db.session.flush()
         style.trigger = trigger or lora_trigger(style)
@@ -135,9 +146,15 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
         for item in prepared:
             token = uuid.uuid4().hex
             artwork_tags = [tags[name] for name in dict.fromkeys([*own, *item.tags])]
-            artwork = Artwork(style_id=style.id, image_key=f"{prefix}/originals/{token}.{item.original_ext}",
-                              training_key=f"{prefix}/training/{token}.jpg", width=item.width,
-                              height=item.height, is_valid=True, tags=artwork_tags)
+            artwork = Artwork(
+                style_id=style.id,
+                image_key=f"{prefix}/originals/{token}.{item.original_ext}",
+                training_key=f"{prefix}/training/{token}.jpg",
+                width=item.width,
+                height=item.height,
+                is_valid=True,
+                tags=artwork_tags,
+            )
             artworks.append(artwork)
             uses.update(tag.id for tag in artwork_tags)
             mime = "image/png" if item.original_ext == "png" else "image/jpeg"
@@ -165,8 +182,10 @@ def create_style(user: User, form: StyleCreateForm, files: list) -> Style:
             raise
 
     enqueue_after_commit(TRAIN_STYLE, training_payload(style, artworks))
-    current_app.logger.info("style created", extra={"event": "style_created", "style_id": style.id,
-                                                    "artist_id": artist.id, "images": len(artworks)})
+    current_app.logger.info(
+        "style created",
+        extra={"event": "style_created", "style_id": style.id, "artist_id": artist.id, "images": len(artworks)},
+    )
     return style
 
 
@@ -189,14 +208,22 @@ def training_payload(style: Style, artworks: list[Artwork] | None = None) -> Tra
     from ..provenance.terms import CURRENT_TERMS_VERSION
 
     artist = style.artist
-    return TrainStylePayload(style_id=style.id, trigger=trigger, images=images, lora_key=lora_key_for(style.id),
-                             max_steps=current_app.config.get("TRAINING_MAX_STEPS"),
-                             artist_name=artist.artist_name, style_title=style.title,
-                             signature_key=artist.signature_image_key or None, licence_url=licence_url(),
-                             terms_version=CURRENT_TERMS_VERSION)
+    return TrainStylePayload(
+        style_id=style.id,
+        trigger=trigger,
+        images=images,
+        lora_key=lora_key_for(style.id),
+        max_steps=current_app.config.get("TRAINING_MAX_STEPS"),
+        artist_name=artist.artist_name,
+        style_title=style.title,
+        signature_key=artist.signature_image_key or None,
+        licence_url=licence_url(),
+        terms_version=CURRENT_TERMS_VERSION,
+    )
 
 
 # --- reading -----------------------------------------------------------------------------------
+
 
 def _with_relations(stmt: Select) -> Select:
     # Tags (a collection) in a second statement; artist and user joined into the first.
@@ -210,8 +237,9 @@ def _is_owner(style: Style, viewer: Any) -> bool:
 
 def artist_user_id(style_id: int) -> int | None:
     """The user id of the style's artist (None for an unknown style); one indexed query."""
-    return db.session.scalar(select(Artist.user_id).join(Style, Style.artist_id == Artist.id)
-                             .where(Style.id == style_id))
+    return db.session.scalar(
+        select(Artist.user_id).join(Style, Style.artist_id == Artist.id).where(Style.id == style_id)
+    )
 
 
 def get_visible_style(style_id: int, viewer: Any = None) -> Style:
@@ -230,10 +258,12 @@ def get_visible_style(style_id: int, viewer: Any = None) -> Style:
 def list_styles_stmt(sort: str = "recent", tag: str | None = None) -> tuple[Select, list]:
     """Completed styles of active artists, ``recent`` (newest first) or ``popular`` (most generations,
     then newest), optionally with one tag; returns the statement and its keyset order."""
-    stmt = _with_relations(select(Style).join(Artist, Artist.id == Style.artist_id)
-                           .join(User, User.id == Artist.user_id)
-                           .where(Style.training_status == "completed", Style.is_paused.is_(False),
-                                  User.is_active.is_(True)))
+    stmt = _with_relations(
+        select(Style)
+        .join(Artist, Artist.id == Style.artist_id)
+        .join(User, User.id == Artist.user_id)
+        .where(Style.training_status == "completed", Style.is_paused.is_(False), User.is_active.is_(True))
+    )
     if tag:
         names = normalize_tags([tag], field="tag", max_tags=1)
         if names:
@@ -266,6 +296,7 @@ def serialize_style(style: Style, viewer: Any = None) -> dict[str, Any]:
 
 # --- editing -----------------------------------------------------------------------------------
 
+
 def update_style(style_id: int, viewer: User, patch: StylePatch) -> Style:
     """The owner edits title, description or price (never the images), or pauses/resumes sales
     (``is_paused``; licences already issued are untouched). A new title also becomes a
@@ -287,10 +318,9 @@ def update_style(style_id: int, viewer: User, patch: StylePatch) -> Style:
         style.generation_cost_tokens = patch.generation_cost_tokens
     if patch.is_paused is not None and patch.is_paused != style.is_paused:
         style.is_paused = patch.is_paused
-        current_app.logger.info("style paused" if patch.is_paused else "style resumed",
-                                extra={"event": "style_paused" if patch.is_paused else "style_resumed",
-                                       "style_id": style.id})
+        current_app.logger.info(
+            "style paused" if patch.is_paused else "style resumed",
+            extra={"event": "style_paused" if patch.is_paused else "style_resumed", "style_id": style.id},
+        )
     db.session.flush()
     return style
-
-

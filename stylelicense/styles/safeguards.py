@@ -98,16 +98,21 @@ def hash_upload(image: Image.Image) -> UploadHashes:
     small.thumbnail((HASH_SIDE, HASH_SIDE), Image.Resampling.LANCZOS)
     windows = tuple(fingerprint_windows(small))
     spread = ImageStat.Stat(small.convert("L").resize((32, 32), Image.Resampling.BILINEAR)).stddev[0]
-    return UploadHashes(phash=windows[0][0], dhash=windows[0][1], windows=windows,
-                        informative=spread >= MIN_SPREAD)
+    return UploadHashes(phash=windows[0][0], dhash=windows[0][1], windows=windows, informative=spread >= MIN_SPREAD)
 
 
 def check_reservation(data: bytes, index: int) -> None:
     """Refuse an upload whose metadata reserves it from AI training (TRAINING_NOT_ALLOWED, 422)."""
     reservation = find_reservation(data)
     if reservation is not None:
-        raise TrainingNotAllowed(details={"index": index, "field": f"images[{index}]",
-                                          "standard": reservation.standard, "value": reservation.value})
+        raise TrainingNotAllowed(
+            details={
+                "index": index,
+                "field": f"images[{index}]",
+                "standard": reservation.standard,
+                "value": reservation.value,
+            }
+        )
 
 
 def _bits(column, value: int):
@@ -122,20 +127,35 @@ def find_registered(phash: int, dhash: int, artist_id: int | None = None) -> Mat
     Candidates share at least one 16-bit band with the query (index probes); PostgreSQL then ranks
     them by Hamming distance itself, other databases (the local SQLite default) in Python."""
     p, d = bands(phash), bands(dhash)
-    columns = (ImageFingerprint.p0, ImageFingerprint.p1, ImageFingerprint.p2, ImageFingerprint.p3,
-               ImageFingerprint.d0, ImageFingerprint.d1, ImageFingerprint.d2, ImageFingerprint.d3)
+    columns = (
+        ImageFingerprint.p0,
+        ImageFingerprint.p1,
+        ImageFingerprint.p2,
+        ImageFingerprint.p3,
+        ImageFingerprint.d0,
+        ImageFingerprint.d1,
+        ImageFingerprint.d2,
+        ImageFingerprint.d3,
+    )
     where = [or_(*(column == value for column, value in zip(columns, p + d, strict=True)))]
     if artist_id is not None:
         where.append(or_(ImageFingerprint.artist_id.is_(None), ImageFingerprint.artist_id != artist_id))
     if db.engine.dialect.name == "postgresql":
         distance = (_bits(ImageFingerprint.phash, phash) + _bits(ImageFingerprint.dhash, dhash)).label("distance")
         row = db.session.execute(
-            select(ImageFingerprint.source, ImageFingerprint.style_id, distance).where(*where)
-            .where(distance <= MATCH_MAX_DISTANCE).order_by(distance).limit(1)).first()
+            select(ImageFingerprint.source, ImageFingerprint.style_id, distance)
+            .where(*where)
+            .where(distance <= MATCH_MAX_DISTANCE)
+            .order_by(distance)
+            .limit(1)
+        ).first()
         return Match(row.source, row.style_id, int(row.distance)) if row else None
     best: Match | None = None
-    rows = db.session.execute(select(ImageFingerprint.source, ImageFingerprint.style_id, ImageFingerprint.phash,
-                                     ImageFingerprint.dhash).where(*where))
+    rows = db.session.execute(
+        select(
+            ImageFingerprint.source, ImageFingerprint.style_id, ImageFingerprint.phash, ImageFingerprint.dhash
+        ).where(*where)
+    )
     for source, style_id, other_p, other_d in rows:
         distance = hashes.hamming(phash, other_p) + hashes.hamming(dhash, other_d)
         if distance <= MATCH_MAX_DISTANCE and (best is None or distance < best.distance):
@@ -149,21 +169,40 @@ def check_not_registered(upload: UploadHashes, index: int, artist_id: int) -> No
         return
     match = find_registered(upload.phash, upload.dhash, artist_id)
     if match is not None:
-        raise ImageAlreadyRegistered(details={"index": index, "field": f"images[{index}]",
-                                              "registered_as": match.source})
+        raise ImageAlreadyRegistered(
+            details={"index": index, "field": f"images[{index}]", "registered_as": match.source}
+        )
 
 
 def _row(source: str, phash: int, dhash: int, artist_id: int | None, style_id: int | None) -> ImageFingerprint:
     p, d = bands(phash), bands(dhash)
-    return ImageFingerprint(source=source, artist_id=artist_id, style_id=style_id, phash=hashes.to_signed(phash),
-                            dhash=hashes.to_signed(dhash), p0=p[0], p1=p[1], p2=p[2], p3=p[3],
-                            d0=d[0], d1=d[1], d2=d[2], d3=d[3])
+    return ImageFingerprint(
+        source=source,
+        artist_id=artist_id,
+        style_id=style_id,
+        phash=hashes.to_signed(phash),
+        dhash=hashes.to_signed(dhash),
+        p0=p[0],
+        p1=p[1],
+        p2=p[2],
+        p3=p[3],
+        d0=d[0],
+        d1=d[1],
+        d2=d[2],
+        d3=d[3],
+    )
 
 
 def register_artworks(uploads: Iterable[UploadHashes], artist_id: int, style_id: int) -> None:
     """Register a new style's training images (every window) so other artists cannot reuse them."""
-    db.session.add_all([_row("artwork", p, d, artist_id, style_id)
-                        for upload in uploads if upload.informative for p, d in upload.windows])
+    db.session.add_all(
+        [
+            _row("artwork", p, d, artist_id, style_id)
+            for upload in uploads
+            if upload.informative
+            for p, d in upload.windows
+        ]
+    )
 
 
 def register_output(windows: Iterable[tuple[int, int]], style_id: int | None = None) -> None:

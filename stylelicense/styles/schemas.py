@@ -30,9 +30,14 @@ class StyleCreateForm(Schema):
     (optional: without it every image is tagged with the title only)."""
 
     title: str = Field(min_length=1, max_length=MAX_TITLE, description="Free text in any language")
-    trigger: str | None = Field(None, max_length=MAX_TITLE, description=(
-        "Optional English tag of the style (lowercase letters, digits, spaces, hyphens): added to every "
-        "image and prefixed to prompts. Without it an English title is used; otherwise there is none."))
+    trigger: str | None = Field(
+        None,
+        max_length=MAX_TITLE,
+        description=(
+            "Optional English tag of the style (lowercase letters, digits, spaces, hyphens): added to every "
+            "image and prefixed to prompts. Without it an English title is used; otherwise there is none."
+        ),
+    )
     description: str = Field("", max_length=MAX_DESCRIPTION * 4)  # checked again after HTML is stripped
     generation_cost_tokens: int = Field(ge=MIN_PRICE, le=MAX_PRICE, description=_PRICE_HELP)
     image_tags: list[list[str]] | None = Field(None, description="JSON array of tag arrays, one per image")
@@ -58,8 +63,12 @@ class StylePatch(Schema):
 
     @model_validator(mode="after")
     def _something(self):
-        if (self.title is None and self.description is None and self.generation_cost_tokens is None
-                and self.is_paused is None):
+        if (
+            self.title is None
+            and self.description is None
+            and self.generation_cost_tokens is None
+            and self.is_paused is None
+        ):
             raise ValueError("send at least one of title, description, generation_cost_tokens, is_paused")
         return self
 
@@ -120,6 +129,7 @@ class StyleOut(Schema):
 
 # --- training webhooks (the worker's reports) ---------------------------------------------------
 
+
 class TrainingProgressBody(Schema):
     """``starting: true`` opens an attempt (counted; refused past the limit); other reports update the
     progress of the run ``run_id``. A report for a finished style answers 409: the worker stops."""
@@ -162,8 +172,9 @@ class TrainingCompleteBody(Schema):
     seconds: float = Field(0, ge=0)
     run_id: str | None = Field(None, max_length=64)
     worker: str | None = Field(None, max_length=120)
-    samples: list[SampleIn] = Field(default_factory=list, max_length=16,
-                                    description="At least 4 previews: a style is completed only with them")
+    samples: list[SampleIn] = Field(
+        default_factory=list, max_length=16, description="At least 4 previews: a style is completed only with them"
+    )
     report: TrainingReportIn | None = None
 
 

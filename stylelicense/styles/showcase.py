@@ -18,10 +18,18 @@ MIN_SAMPLES = 4
 def serialize_samples(style: Style) -> list[dict[str, Any]]:
     """``[{url, thumbnail_url, prompt, seed, width, height, without_style_url}]`` (public files)."""
     storage = get_storage()
-    return [{"url": storage.public_url(item["key"]), "thumbnail_url": storage.public_url(item["thumbnail_key"]),
-             "prompt": item["prompt"], "seed": item["seed"], "width": item["width"], "height": item["height"],
-             "without_style_url": storage.public_url(item["without_key"])}
-            for item in style.samples or []]
+    return [
+        {
+            "url": storage.public_url(item["key"]),
+            "thumbnail_url": storage.public_url(item["thumbnail_key"]),
+            "prompt": item["prompt"],
+            "seed": item["seed"],
+            "width": item["width"],
+            "height": item["height"],
+            "without_style_url": storage.public_url(item["without_key"]),
+        }
+        for item in style.samples or []
+    ]
 
 
 def card_thumbnail_url(style: Style) -> str | None:
@@ -37,9 +45,13 @@ def serialize_training_report(style: Style) -> dict[str, Any] | None:
     report = style.training_report
     if not report:
         return None
-    return {"loss": [[int(step), float(value)] for step, value in report.get("loss", [])],
-            "steps": int(report.get("steps", 0)), "seconds": float(report.get("seconds", 0)),
-            "images": int(report.get("images", 0)), "resolution": int(report.get("resolution", 0))}
+    return {
+        "loss": [[int(step), float(value)] for step, value in report.get("loss", [])],
+        "steps": int(report.get("steps", 0)),
+        "seconds": float(report.get("seconds", 0)),
+        "images": int(report.get("images", 0)),
+        "resolution": int(report.get("resolution", 0)),
+    }
 
 
 def record_showcase(style: Style, samples: list[dict], report: dict | None) -> None:
@@ -65,5 +77,8 @@ def record_showcase(style: Style, samples: list[dict], report: dict | None) -> N
     if report is not None:
         style.training_report = {
             "loss": [[int(step), float(value)] for step, value in report.get("loss", []) if math.isfinite(value)],
-            "steps": report.get("steps", 0), "seconds": round(report.get("seconds", 0), 2),
-            "images": report.get("images", 0), "resolution": report.get("resolution", 0)}
+            "steps": report.get("steps", 0),
+            "seconds": round(report.get("seconds", 0), 2),
+            "images": report.get("images", 0),
+            "resolution": report.get("resolution", 0),
+        }

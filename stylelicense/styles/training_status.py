@@ -56,13 +56,26 @@ def _lock(style_id: int) -> Style:
 
 
 def _progress(epoch: int, total: int, percent: int, seconds: int | None, run_id: str | None) -> dict[str, Any]:
-    return {"current_epoch": epoch, "total_epochs": total, "progress_percent": percent,
-            "estimated_seconds": seconds, "last_updated": iso(utcnow()), "run_id": run_id}
+    return {
+        "current_epoch": epoch,
+        "total_epochs": total,
+        "progress_percent": percent,
+        "estimated_seconds": seconds,
+        "last_updated": iso(utcnow()),
+        "run_id": run_id,
+    }
 
 
-def record_training_progress(*, style_id: int, current_epoch: int = 0, total_epochs: int = 0,
-                             progress_percent: int = 0, estimated_seconds: int | None = None,
-                             starting: bool = False, run_id: str | None = None) -> tuple[Style, bool]:
+def record_training_progress(
+    *,
+    style_id: int,
+    current_epoch: int = 0,
+    total_epochs: int = 0,
+    progress_percent: int = 0,
+    estimated_seconds: int | None = None,
+    starting: bool = False,
+    run_id: str | None = None,
+) -> tuple[Style, bool]:
     """Apply one progress report; returns ``(style, changed)``.
 
     - ``starting`` opens an attempt: ``pending``/``training`` → ``training``, ``training_attempts + 1``
@@ -88,8 +101,10 @@ def record_training_progress(*, style_id: int, current_epoch: int = 0, total_epo
         style.training_started_at = utcnow()
         style.progress = _progress(0, total_epochs, 0, estimated_seconds, run_id)
         db.session.flush()
-        current_app.logger.info("training started", extra={"event": "training_started", "style_id": style.id,
-                                                           "attempt": style.training_attempts})
+        current_app.logger.info(
+            "training started",
+            extra={"event": "training_started", "style_id": style.id, "attempt": style.training_attempts},
+        )
         return style, True
     if from_older_run(current, run_id):
         raise TrainingSuperseded(details={"style_id": style.id})
@@ -97,15 +112,23 @@ def record_training_progress(*, style_id: int, current_epoch: int = 0, total_epo
         style.training_attempts += 1
         style.training_status = "training"
         style.training_started_at = utcnow()
-    style.progress = _progress(current_epoch, total_epochs, progress_percent, estimated_seconds,
-                               run_id or current.get("run_id"))
+    style.progress = _progress(
+        current_epoch, total_epochs, progress_percent, estimated_seconds, run_id or current.get("run_id")
+    )
     db.session.flush()
     return style, True
 
 
-def complete_training(*, style_id: int, lora_key: str, steps: int = 0, seconds: float = 0,
-                      run_id: str | None = None, samples: list[dict] | None = None,
-                      report: dict | None = None) -> tuple[Style, bool]:
+def complete_training(
+    *,
+    style_id: int,
+    lora_key: str,
+    steps: int = 0,
+    seconds: float = 0,
+    run_id: str | None = None,
+    samples: list[dict] | None = None,
+    report: dict | None = None,
+) -> tuple[Style, bool]:
     """The LoRA and the preview samples are stored: ``completed``, the artist is notified once.
     Without at least four samples the completion is refused (422; the worker retries or fails the
     job). Repeats change nothing; a completion for a failed style is refused (TRAINING_FINISHED)."""
@@ -123,11 +146,23 @@ def complete_training(*, style_id: int, lora_key: str, steps: int = 0, seconds: 
     style.failure_reason = None
     style.training_finished_at = utcnow()
     db.session.flush()
-    notify(_artist_user_id(style), "style_training_complete", target_type="style", target_id=style.id,
-           dedupe_key=f"training:{style.id}:completed")
-    current_app.logger.info("training completed", extra={"event": "training_completed", "style_id": style.id,
-                                                         "steps": steps, "seconds": round(seconds, 1),
-                                                         "attempts": style.training_attempts})
+    notify(
+        _artist_user_id(style),
+        "style_training_complete",
+        target_type="style",
+        target_id=style.id,
+        dedupe_key=f"training:{style.id}:completed",
+    )
+    current_app.logger.info(
+        "training completed",
+        extra={
+            "event": "training_completed",
+            "style_id": style.id,
+            "steps": steps,
+            "seconds": round(seconds, 1),
+            "attempts": style.training_attempts,
+        },
+    )
     return style, True
 
 
@@ -152,10 +187,16 @@ def fail_training(style: Style, reason: str) -> None:
     style.progress = None
     style.training_finished_at = utcnow()
     db.session.flush()
-    notify(_artist_user_id(style), "style_training_failed", target_type="style", target_id=style.id,
-           dedupe_key=f"training:{style.id}:failed")
-    current_app.logger.warning("training failed", extra={"event": "training_failed", "style_id": style.id,
-                                                         "reason": style.failure_reason})
+    notify(
+        _artist_user_id(style),
+        "style_training_failed",
+        target_type="style",
+        target_id=style.id,
+        dedupe_key=f"training:{style.id}:failed",
+    )
+    current_app.logger.warning(
+        "training failed", extra={"event": "training_failed", "style_id": style.id, "reason": style.failure_reason}
+    )
 
 
 def _artist_user_id(style: Style) -> int:
@@ -163,6 +204,7 @@ def _artist_user_id(style: Style) -> int:
 
 
 # --- the stale-job sweeper ---------------------------------------------------------------------
+
 
 def _last_sign_of_life(style: Style) -> datetime:
     stamp = (style.progress or {}).get("last_updated")
@@ -187,15 +229,21 @@ def sweep_stale_styles(older_than: int = STALE_AFTER_SECONDS) -> dict[str, list[
     cutoff = utcnow() - timedelta(seconds=older_than)
     failed: list[int] = []
     requeued: list[int] = []
-    training = db.session.scalars(select(Style).where(Style.training_status == "training")
-                                  .order_by(Style.id).with_for_update(skip_locked=True))
+    training = db.session.scalars(
+        select(Style).where(Style.training_status == "training").order_by(Style.id).with_for_update(skip_locked=True)
+    )
     for style in training:
         if _last_sign_of_life(style) < cutoff:
             fail_training(style, f"no progress report for over {older_than} s: the training worker was lost")
             failed.append(style.id)
-    pending = list(db.session.scalars(select(Style).where(Style.training_status == "pending",
-                                                          Style.updated_at < cutoff)
-                                      .order_by(Style.id).with_for_update(skip_locked=True)))
+    pending = list(
+        db.session.scalars(
+            select(Style)
+            .where(Style.training_status == "pending", Style.updated_at < cutoff)
+            .order_by(Style.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
     if pending and queue_is_empty(TRAINING_QUEUE):
         for style in pending:
             if style.training_attempts >= MAX_TRAINING_ATTEMPTS:

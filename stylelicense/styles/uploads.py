@@ -54,8 +54,9 @@ def prepare_images(files: list, image_tags: list[list[str]], workdir: Path) -> t
     for index, upload in enumerate(files):
         field = f"images[{index}]"
         data = read_upload(upload, max_bytes=MAX_IMAGE_BYTES, field=field)
-        probe_image(data, field=field, filename=upload.filename, min_side=MIN_IMAGE_SIDE,
-                    max_pixels=MAX_STYLE_IMAGE_PIXELS)
+        probe_image(
+            data, field=field, filename=upload.filename, min_side=MIN_IMAGE_SIDE, max_pixels=MAX_STYLE_IMAGE_PIXELS
+        )
         safeguards.check_reservation(data, index)
         del data
         upload.stream.seek(0)  # read again below (one file in memory at a time)
@@ -64,8 +65,9 @@ def prepare_images(files: list, image_tags: list[list[str]], workdir: Path) -> t
     for index, (upload, tags) in enumerate(zip(files, image_tags, strict=True)):
         field = f"images[{index}]"
         data = read_upload(upload, max_bytes=MAX_IMAGE_BYTES, field=field)
-        checked = check_image(data, field=field, filename=upload.filename, min_side=MIN_IMAGE_SIDE,
-                              max_pixels=MAX_STYLE_IMAGE_PIXELS)
+        checked = check_image(
+            data, field=field, filename=upload.filename, min_side=MIN_IMAGE_SIDE, max_pixels=MAX_STYLE_IMAGE_PIXELS
+        )
         del data  # the metadata (checked above) goes with the re-encode below
         ext = "png" if checked.image.mode == "RGBA" or checked.format == "PNG" else "jpg"
         original = workdir / f"{index}-original.{ext}"
@@ -75,20 +77,25 @@ def prepare_images(files: list, image_tags: list[list[str]], workdir: Path) -> t
         training.write_bytes(_training_copy(checked.image))
         if index == 0:
             thumbnail = square_thumbnail(checked.image)
-        prepared.append(PreparedImage(original, ext, training, checked.width, checked.height, tags,
-                                      safeguards.hash_upload(checked.image)))
+        prepared.append(
+            PreparedImage(
+                original, ext, training, checked.width, checked.height, tags, safeguards.hash_upload(checked.image)
+            )
+        )
         checked.image.close()
     return prepared, thumbnail
 
 
 def check_counts(files: list, form: StyleCreateForm) -> list[list[str]]:
     if not MIN_IMAGES <= len(files) <= MAX_IMAGES:
-        raise ValidationError(f"Upload between {MIN_IMAGES} and {MAX_IMAGES} images (got {len(files)}).",
-                              details={"fields": [{"field": "images", "message": "wrong number of images",
-                                                   "count": len(files)}]})
+        raise ValidationError(
+            f"Upload between {MIN_IMAGES} and {MAX_IMAGES} images (got {len(files)}).",
+            details={"fields": [{"field": "images", "message": "wrong number of images", "count": len(files)}]},
+        )
     if form.image_tags is None:
         return [[] for _ in files]
     if len(form.image_tags) != len(files):
-        raise field_error("image_tags", f"image_tags must have one tag array per image ({len(files)}), "
-                                         f"not {len(form.image_tags)}.")
+        raise field_error(
+            "image_tags", f"image_tags must have one tag array per image ({len(files)}), not {len(form.image_tags)}."
+        )
     return [normalize_tags(tags, field=f"image_tags[{i}]") for i, tags in enumerate(form.image_tags)]

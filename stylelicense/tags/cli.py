@@ -55,8 +55,13 @@ _setter("activate", "is_active", True, "Activate a tag again.")
 def list_tags(flagged: bool, inactive: bool, contains: str | None, limit: int):
     """Tags with their state and how many styles use them, most used first."""
     styles = func.count(style_tags.c.style_id)
-    stmt = (select(Tag, styles).outerjoin(style_tags, style_tags.c.tag_id == Tag.id).group_by(Tag.id)
-            .order_by(styles.desc(), Tag.name).limit(limit))
+    stmt = (
+        select(Tag, styles)
+        .outerjoin(style_tags, style_tags.c.tag_id == Tag.id)
+        .group_by(Tag.id)
+        .order_by(styles.desc(), Tag.name)
+        .limit(limit)
+    )
     if flagged:
         stmt = stmt.where(Tag.is_flagged.is_(True))
     if inactive:

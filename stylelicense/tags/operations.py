@@ -30,13 +30,17 @@ def normalize_tags(raw: list[str], *, field: str = "tags", max_tags: int = MAX_T
         if len(tag) > MAX_TAG_LENGTH or not TAG_PATTERN.match(tag):
             raise ValidationError(
                 f"Tags must be English letters, digits, spaces or hyphens (at most {MAX_TAG_LENGTH} characters): "
-                f"{value!r}", details={"fields": [{"field": field, "message": "invalid tag", "tag": value,
-                                        "type": "tag_not_english"}]})
+                f"{value!r}",
+                details={
+                    "fields": [{"field": field, "message": "invalid tag", "tag": value, "type": "tag_not_english"}]
+                },
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > max_tags:
-        raise ValidationError(f"At most {max_tags} tags.", details={"fields": [{"field": field,
-                                                                                 "message": "too many tags"}]})
+        raise ValidationError(
+            f"At most {max_tags} tags.", details={"fields": [{"field": field, "message": "too many tags"}]}
+        )
     return tags
 
 
@@ -52,8 +56,9 @@ def get_or_create_tags(names: list[str]) -> list[Tag]:
             # Two requests creating the same new tag at once: the loser's insert is a no-op instead of
             # an IntegrityError (which would turn its whole request into a 409).
             insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            db.session.execute(insert(Tag).values([{"name": name} for name in missing])
-                               .on_conflict_do_nothing(index_elements=["name"]))
+            db.session.execute(
+                insert(Tag).values([{"name": name} for name in missing]).on_conflict_do_nothing(index_elements=["name"])
+            )
             existing.update({tag.name: tag for tag in db.session.scalars(select(Tag).where(Tag.name.in_(missing)))})
         else:
             for name in missing:

@@ -35,15 +35,24 @@ def packages():
 
 
 @bp.post("/purchase")
-@endpoint(body=PurchaseBody, response=CheckoutOut, auth="login", status=201,
-          summary="Open a pending purchase of a package; returns what the Toss checkout needs")
+@endpoint(
+    body=PurchaseBody,
+    response=CheckoutOut,
+    auth="login",
+    status=201,
+    summary="Open a pending purchase of a package; returns what the Toss checkout needs",
+)
 def purchase(body: PurchaseBody):
     return created(operations.create_purchase(current_user, body.package_id))
 
 
 @bp.post("/purchase/confirm")
-@endpoint(body=ConfirmBody, response=PurchaseOut, auth="login",
-          summary="Confirm the payment Toss redirected back with; credits the tokens once")
+@endpoint(
+    body=ConfirmBody,
+    response=PurchaseOut,
+    auth="login",
+    summary="Confirm the payment Toss redirected back with; credits the tokens once",
+)
 def confirm(body: ConfirmBody):
     # The operation commits by itself (before and after calling Toss); capture the id first so the
     # expired user object is not reloaded while no transaction should be open.
@@ -53,15 +62,24 @@ def confirm(body: ConfirmBody):
 
 
 @bp.post("/purchase/fail")
-@endpoint(body=FailBody, response=PurchaseOut, auth="login",
-          summary="The checkout came back on fail_url: close the pending order as failed")
+@endpoint(
+    body=FailBody,
+    response=PurchaseOut,
+    auth="login",
+    summary="The checkout came back on fail_url: close the pending order as failed",
+)
 def fail(body: FailBody):
     purchase = payments.fail_purchase(current_user.id, body.order_id, body.code, body.message)
     return ok(operations.purchase_result(purchase))
 
 
 @bp.get("/transactions")
-@endpoint(query=TransactionsQuery, response=TransactionOut, auth="login", paginated=True,
-          summary="Token history, newest first (type: purchase | usage | all)")
+@endpoint(
+    query=TransactionsQuery,
+    response=TransactionOut,
+    auth="login",
+    paginated=True,
+    summary="Token history, newest first (type: purchase | usage | all)",
+)
 def transactions(query: TransactionsQuery):
     return ok(operations.list_transactions(current_user.id, query))

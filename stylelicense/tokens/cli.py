@@ -26,8 +26,13 @@ groups = [tokens, ledger, purchases]
 
 def _find_user(identifier: str) -> User:
     stmt = select(User)
-    stmt = stmt.where(User.id == int(identifier)) if identifier.isdigit() else stmt.where(
-        or_(func.lower(User.email) == identifier.lower(), func.lower(User.username) == identifier.lower()))
+    stmt = (
+        stmt.where(User.id == int(identifier))
+        if identifier.isdigit()
+        else stmt.where(
+            or_(func.lower(User.email) == identifier.lower(), func.lower(User.username) == identifier.lower())
+        )
+    )
     user = db.session.scalar(stmt)
     if user is None:
         raise click.ClickException(f"no user {identifier!r}")
@@ -38,8 +43,11 @@ def _find_user(identifier: str) -> User:
 @click.argument("user")
 @click.argument("amount", type=click.IntRange(min=1, max=1_000_000))
 @click.option("--memo", required=True, help="Why (shown to the user in their history).")
-@click.option("--key", default=None,
-              help="Idempotency key: re-running with the same key grants nothing more (default: a new UUID).")
+@click.option(
+    "--key",
+    default=None,
+    help="Idempotency key: re-running with the same key grants nothing more (default: a new UUID).",
+)
 @with_appcontext
 def grant(user: str, amount: int, memo: str, key: str | None):
     """Give USER (id, username or e-mail) AMOUNT tokens from the platform, as a ledger row."""
@@ -118,8 +126,13 @@ def reconcile_one(order_id: str):
 
 
 @purchases.command("sweep-confirming")
-@click.option("--minutes", default=reconcile.CONFIRMING_STALE_MINUTES, show_default=True,
-              type=click.IntRange(min=1), help="Purchases confirming for longer than this are checked at Toss.")
+@click.option(
+    "--minutes",
+    default=reconcile.CONFIRMING_STALE_MINUTES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Purchases confirming for longer than this are checked at Toss.",
+)
 @with_appcontext
 def sweep_confirming(minutes: int):
     """Settle purchases stuck in "confirming" (the confirm call's outcome was never learnt) by asking
@@ -134,8 +147,13 @@ def sweep_confirming(minutes: int):
 
 
 @purchases.command("sweep-paid")
-@click.option("--days", default=3, show_default=True, type=click.IntRange(min=1),
-              help="Purchases paid within this many days are checked at Toss.")
+@click.option(
+    "--days",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Purchases paid within this many days are checked at Toss.",
+)
 @with_appcontext
 def sweep_paid(days: int):
     """Re-check recently paid purchases at Toss: a payment canceled there (dashboard refund, chargeback)
@@ -147,5 +165,7 @@ def sweep_paid(days: int):
     for order_id, action in results:
         if action != "already_paid":
             click.echo(f"{order_id}: {action}")
-    click.echo(f"{len(results)} paid purchase(s) checked, "
-               f"{sum(action == 'reversed' for _, action in results)} cancellation(s) applied")
+    click.echo(
+        f"{len(results)} paid purchase(s) checked, "
+        f"{sum(action == 'reversed' for _, action in results)} cancellation(s) applied"
+    )

@@ -55,20 +55,47 @@ def _move_balance(user_id: int, delta: int) -> int:
     return row[0]
 
 
-def _record(*, user_id: int, amount: int, kind: str, key: str, memo: str, balance_after: int,
-            sender_id: int | None, receiver_id: int | None, generation_id: int | None = None,
-            purchase_id: int | None = None) -> Transaction:
+def _record(
+    *,
+    user_id: int,
+    amount: int,
+    kind: str,
+    key: str,
+    memo: str,
+    balance_after: int,
+    sender_id: int | None,
+    receiver_id: int | None,
+    generation_id: int | None = None,
+    purchase_id: int | None = None,
+) -> Transaction:
     row = Transaction(
-        user_id=user_id, sender_id=sender_id, receiver_id=receiver_id, amount=amount, transaction_type=kind,
-        status="completed", memo=memo, balance_after=balance_after, related_generation_id=generation_id,
-        related_purchase_id=purchase_id, idempotency_key=key, created_at=utcnow(),
+        user_id=user_id,
+        sender_id=sender_id,
+        receiver_id=receiver_id,
+        amount=amount,
+        transaction_type=kind,
+        status="completed",
+        memo=memo,
+        balance_after=balance_after,
+        related_generation_id=generation_id,
+        related_purchase_id=purchase_id,
+        idempotency_key=key,
+        created_at=utcnow(),
     )
     db.session.add(row)
     db.session.flush()
     if has_app_context():  # a business event in the JSON log (SPEC §8)
-        current_app.logger.info("tokens moved", extra={"transaction_id": row.id, "user_id": user_id,
-                                                       "transaction_type": kind, "amount": amount,
-                                                       "balance_after": balance_after, "key": key})
+        current_app.logger.info(
+            "tokens moved",
+            extra={
+                "transaction_id": row.id,
+                "user_id": user_id,
+                "transaction_type": kind,
+                "amount": amount,
+                "balance_after": balance_after,
+                "key": key,
+            },
+        )
     return row
 
 
@@ -80,8 +107,17 @@ def _credit(user_id: int, amount: int, *, kind: str, key: str, memo: str, **link
     if done is not None:
         return done
     balance = _move_balance(user_id, amount)
-    return _record(user_id=user_id, amount=amount, kind=kind, key=key, memo=memo, balance_after=balance,
-                   sender_id=None, receiver_id=user_id, **links)
+    return _record(
+        user_id=user_id,
+        amount=amount,
+        kind=kind,
+        key=key,
+        memo=memo,
+        balance_after=balance,
+        sender_id=None,
+        receiver_id=user_id,
+        **links,
+    )
 
 
 def credit_welcome_bonus(user: User) -> Transaction:
@@ -99,9 +135,14 @@ def credit_purchase(purchase, *, memo: str | None = None) -> Transaction:
 
     Callers hold the purchase row lock (``SELECT … FOR UPDATE``), so two confirmations of one order
     are serialized and the second finds the first row instead of tripping the unique key."""
-    return _credit(purchase.user_id, purchase.tokens, kind="purchase", key=f"purchase:{purchase.order_id}",
-                   memo=memo or f"Purchased {purchase.tokens:,} tokens ({purchase.amount:,} {purchase.currency})",
-                   purchase_id=purchase.id)
+    return _credit(
+        purchase.user_id,
+        purchase.tokens,
+        kind="purchase",
+        key=f"purchase:{purchase.order_id}",
+        memo=memo or f"Purchased {purchase.tokens:,} tokens ({purchase.amount:,} {purchase.currency})",
+        purchase_id=purchase.id,
+    )
 
 
 def reverse_purchase(purchase, tokens: int, *, key: str, memo: str) -> Transaction | None:
@@ -117,8 +158,17 @@ def reverse_purchase(purchase, tokens: int, *, key: str, memo: str) -> Transacti
     if take <= 0:
         return None
     after = _move_balance(purchase.user_id, -take)
-    return _record(user_id=purchase.user_id, amount=take, kind="purchase_reversal", key=key, memo=memo,
-                   balance_after=after, sender_id=purchase.user_id, receiver_id=None, purchase_id=purchase.id)
+    return _record(
+        user_id=purchase.user_id,
+        amount=take,
+        kind="purchase_reversal",
+        key=key,
+        memo=memo,
+        balance_after=after,
+        sender_id=purchase.user_id,
+        receiver_id=None,
+        purchase_id=purchase.id,
+    )
 
 
 def charge_for_generation(generation, style_title: str) -> Transaction:
@@ -128,17 +178,27 @@ def charge_for_generation(generation, style_title: str) -> Transaction:
     if done is not None:
         return done
     balance = _move_balance(generation.user_id, -generation.cost_tokens)
-    return _record(user_id=generation.user_id, amount=generation.cost_tokens, kind="generation_charge", key=key,
-                   memo=f"Image in “{style_title}”", balance_after=balance, sender_id=generation.user_id,
-                   receiver_id=None, generation_id=generation.id)
+    return _record(
+        user_id=generation.user_id,
+        amount=generation.cost_tokens,
+        kind="generation_charge",
+        key=key,
+        memo=f"Image in “{style_title}”",
+        balance_after=balance,
+        sender_id=generation.user_id,
+        receiver_id=None,
+        generation_id=generation.id,
+    )
 
 
 def _lock_charge(generation_id: int) -> Transaction | None:
     """Lock a generation's charge row: the one serialization point for its refund and artist credit,
     so a late "completed" racing a "failed" can never both pay the artist and refund the user."""
     return db.session.scalar(
-        select(Transaction).where(Transaction.idempotency_key == f"charge:{generation_id}")
-        .with_for_update().execution_options(populate_existing=True)
+        select(Transaction)
+        .where(Transaction.idempotency_key == f"charge:{generation_id}")
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
 
 
@@ -153,9 +213,14 @@ def refund_generation(generation, reason: str = "") -> Transaction | None:
         return done
     if _existing(f"credit:{generation.id}") is not None:
         return None
-    return _credit(generation.user_id, charge.amount, kind="refund", key=f"refund:{generation.id}",
-                   memo=f"Refund: {reason}"[:255] if reason else "Refund for a failed image",
-                   generation_id=generation.id)
+    return _credit(
+        generation.user_id,
+        charge.amount,
+        kind="refund",
+        key=f"refund:{generation.id}",
+        memo=f"Refund: {reason}"[:255] if reason else "Refund for a failed image",
+        generation_id=generation.id,
+    )
 
 
 def credit_artist_for_generation(generation, artist: Artist) -> Transaction | None:
@@ -171,7 +236,8 @@ def credit_artist_for_generation(generation, artist: Artist) -> Transaction | No
     if _existing(f"refund:{generation.id}") is not None:
         return None
     row = db.session.execute(
-        update(Artist).where(Artist.id == artist.id)
+        update(Artist)
+        .where(Artist.id == artist.id)
         .values(earned_token_balance=Artist.earned_token_balance + charge.amount)
         .returning(Artist.earned_token_balance),
         execution_options={"synchronize_session": False},
@@ -179,9 +245,17 @@ def credit_artist_for_generation(generation, artist: Artist) -> Transaction | No
     if row is None:
         raise ValueError(f"artist {artist.id} does not exist")
     _sync(Artist, artist.id, "earned_token_balance", row[0])
-    return _record(user_id=artist.user_id, amount=charge.amount, kind="artist_credit", key=key,
-                   memo=f"Earned from image #{generation.id}", balance_after=row[0], sender_id=None,
-                   receiver_id=artist.user_id, generation_id=generation.id)
+    return _record(
+        user_id=artist.user_id,
+        amount=charge.amount,
+        kind="artist_credit",
+        key=key,
+        memo=f"Earned from image #{generation.id}",
+        balance_after=row[0],
+        sender_id=None,
+        receiver_id=artist.user_id,
+        generation_id=generation.id,
+    )
 
 
 def direction(row: Transaction) -> str:
@@ -205,14 +279,19 @@ class Drift:
 
 def describe(row: Transaction) -> str:
     """A transaction row as one readable line (operator output)."""
-    return (f"transaction #{row.id} user={row.user_id} {row.transaction_type} {row.amount} "
-            f"balance_after={row.balance_after} key={row.idempotency_key} memo={row.memo!r} "
-            f"at={row.created_at.isoformat() if row.created_at else '-'}")
+    return (
+        f"transaction #{row.id} user={row.user_id} {row.transaction_type} {row.amount} "
+        f"balance_after={row.balance_after} key={row.idempotency_key} memo={row.memo!r} "
+        f"at={row.created_at.isoformat() if row.created_at else '-'}"
+    )
 
 
 def _signed():
-    return case((Transaction.transaction_type.in_(IN_TYPES), Transaction.amount),
-                (Transaction.transaction_type.in_(OUT_TYPES), -Transaction.amount), else_=0)
+    return case(
+        (Transaction.transaction_type.in_(IN_TYPES), Transaction.amount),
+        (Transaction.transaction_type.in_(OUT_TYPES), -Transaction.amount),
+        else_=0,
+    )
 
 
 def _broken_chains(types: tuple[str, ...], signed) -> list[tuple[Transaction, int]]:
@@ -221,19 +300,34 @@ def _broken_chains(types: tuple[str, ...], signed) -> list[tuple[Transaction, in
     Valid because a row is inserted while its balance update holds the account's row lock, so ids
     follow the order in which the balance moved."""
     running = func.sum(signed).over(partition_by=Transaction.user_id, order_by=Transaction.id).label("running")
-    inner = select(Transaction.id.label("id"), Transaction.balance_after.label("after"), running).where(
-        Transaction.transaction_type.in_(types)).subquery()
-    found = db.session.execute(select(inner.c.id, inner.c.running).where(inner.c.after != inner.c.running)
-                               .order_by(inner.c.id)).all()
-    rows = {row.id: row for row in db.session.scalars(select(Transaction).where(
-        Transaction.id.in_([row_id for row_id, _ in found])))} if found else {}
+    inner = (
+        select(Transaction.id.label("id"), Transaction.balance_after.label("after"), running)
+        .where(Transaction.transaction_type.in_(types))
+        .subquery()
+    )
+    found = db.session.execute(
+        select(inner.c.id, inner.c.running).where(inner.c.after != inner.c.running).order_by(inner.c.id)
+    ).all()
+    rows = (
+        {
+            row.id: row
+            for row in db.session.scalars(
+                select(Transaction).where(Transaction.id.in_([row_id for row_id, _ in found]))
+            )
+        }
+        if found
+        else {}
+    )
     return [(rows[row_id], int(total)) for row_id, total in found]
 
 
 def _last_row(user_id: int, types: tuple[str, ...]) -> str:
-    row = db.session.scalar(select(Transaction).where(Transaction.user_id == user_id,
-                                                      Transaction.transaction_type.in_(types))
-                            .order_by(Transaction.id.desc()).limit(1))
+    row = db.session.scalar(
+        select(Transaction)
+        .where(Transaction.user_id == user_id, Transaction.transaction_type.in_(types))
+        .order_by(Transaction.id.desc())
+        .limit(1)
+    )
     return f"last row: {describe(row)}" if row is not None else "no transactions"
 
 
@@ -249,60 +343,101 @@ def verify_ledger() -> list[Drift]:
 
     drifts: list[Drift] = []
     spendable = IN_TYPES + OUT_TYPES
-    sums = dict(db.session.execute(select(Transaction.user_id, func.sum(_signed()))
-                                   .where(Transaction.transaction_type.in_(spendable))
-                                   .group_by(Transaction.user_id)).all())
+    sums = dict(
+        db.session.execute(
+            select(Transaction.user_id, func.sum(_signed()))
+            .where(Transaction.transaction_type.in_(spendable))
+            .group_by(Transaction.user_id)
+        ).all()
+    )
     for user_id, username, balance in db.session.execute(
-            select(User.id, User.username, User.token_balance).order_by(User.id)).all():
+        select(User.id, User.username, User.token_balance).order_by(User.id)
+    ).all():
         expected = int(sums.get(user_id) or 0)
         if expected != balance:
-            drifts.append(Drift("balance", f"user {user_id} ({username}) token_balance", expected, balance,
-                                _last_row(user_id, spendable)))
+            drifts.append(
+                Drift(
+                    "balance",
+                    f"user {user_id} ({username}) token_balance",
+                    expected,
+                    balance,
+                    _last_row(user_id, spendable),
+                )
+            )
     for row, total in _broken_chains(spendable, _signed()):
         drifts.append(Drift("row", f"transaction #{row.id} balance_after", total, row.balance_after, describe(row)))
 
-    earned = dict(db.session.execute(
-        select(Transaction.user_id, func.sum(Transaction.amount))
-        .where(Transaction.transaction_type.in_(EARNED_TYPES)).group_by(Transaction.user_id)).all())
+    earned = dict(
+        db.session.execute(
+            select(Transaction.user_id, func.sum(Transaction.amount))
+            .where(Transaction.transaction_type.in_(EARNED_TYPES))
+            .group_by(Transaction.user_id)
+        ).all()
+    )
     for user_id, artist_id, balance in db.session.execute(
-            select(Artist.user_id, Artist.id, Artist.earned_token_balance).order_by(Artist.id)).all():
+        select(Artist.user_id, Artist.id, Artist.earned_token_balance).order_by(Artist.id)
+    ).all():
         expected = int(earned.get(user_id) or 0)
         if expected != balance:
-            drifts.append(Drift("earned", f"artist {artist_id} (user {user_id}) earned_token_balance", expected,
-                                balance, _last_row(user_id, EARNED_TYPES)))
+            drifts.append(
+                Drift(
+                    "earned",
+                    f"artist {artist_id} (user {user_id}) earned_token_balance",
+                    expected,
+                    balance,
+                    _last_row(user_id, EARNED_TYPES),
+                )
+            )
     for row, total in _broken_chains(EARNED_TYPES, Transaction.amount):
-        drifts.append(Drift("row", f"transaction #{row.id} balance_after (earned)", total, row.balance_after,
-                            describe(row)))
+        drifts.append(
+            Drift("row", f"transaction #{row.id} balance_after (earned)", total, row.balance_after, describe(row))
+        )
 
-    credited = {row.idempotency_key: row for row in db.session.scalars(
-        select(Transaction).where(Transaction.transaction_type == "purchase"))}
+    credited = {
+        row.idempotency_key: row
+        for row in db.session.scalars(select(Transaction).where(Transaction.transaction_type == "purchase"))
+    }
     for purchase in db.session.scalars(select(Purchase).order_by(Purchase.id)):
         row = credited.pop(f"purchase:{purchase.order_id}", None)
         subject = f"purchase {purchase.order_id} (#{purchase.id}, user {purchase.user_id})"
         if purchase.status == "paid" and row is None and purchase.user_id is not None:  # NULL: account deleted
             drifts.append(Drift("purchase", subject, "credited", "not credited"))
         elif purchase.status != "paid" and row is not None and not purchase.canceled_amount:
-            drifts.append(Drift("purchase", subject, "not credited", f"credited while {purchase.status}",
-                                describe(row)))
+            drifts.append(
+                Drift("purchase", subject, "not credited", f"credited while {purchase.status}", describe(row))
+            )
         elif row is not None and row.amount != purchase.tokens:
             drifts.append(Drift("purchase", subject, purchase.tokens, row.amount, describe(row)))
         elif row is not None and purchase.user_id is not None and row.user_id != purchase.user_id:
-            drifts.append(Drift("purchase", subject, f"credited to user {purchase.user_id}",
-                                f"credited to user {row.user_id}", describe(row)))
+            drifts.append(
+                Drift(
+                    "purchase",
+                    subject,
+                    f"credited to user {purchase.user_id}",
+                    f"credited to user {row.user_id}",
+                    describe(row),
+                )
+            )
     for row in credited.values():
-        drifts.append(Drift("purchase", row.idempotency_key, "a purchase row", "credit without purchase",
-                            describe(row)))
+        drifts.append(
+            Drift("purchase", row.idempotency_key, "a purchase row", "credit without purchase", describe(row))
+        )
     drifts += _reversal_drifts()
 
     # Refunds and artist credits follow a charge of the same amount, and a generation gets one or the other.
     # Keyed by the idempotency key's generation id: related_generation_id is NULLed if a generation is
     # deleted (with its buyer's account, whose charge rows go too), so a missing charge only counts while
     # the generation still exists.
-    charges = {row.idempotency_key.split(":", 1)[1]: row for row in db.session.scalars(
-        select(Transaction).where(Transaction.transaction_type == "generation_charge"))}
+    charges = {
+        row.idempotency_key.split(":", 1)[1]: row
+        for row in db.session.scalars(select(Transaction).where(Transaction.transaction_type == "generation_charge"))
+    }
     settled: set[str] = set()
-    for row in db.session.scalars(select(Transaction).where(
-            Transaction.transaction_type.in_(("refund", "artist_credit"))).order_by(Transaction.id)):
+    for row in db.session.scalars(
+        select(Transaction)
+        .where(Transaction.transaction_type.in_(("refund", "artist_credit")))
+        .order_by(Transaction.id)
+    ):
         generation = row.idempotency_key.split(":", 1)[1]
         charge = charges.get(generation)
         subject = f"generation {generation} {row.transaction_type}"
@@ -311,8 +446,7 @@ def verify_ledger() -> list[Drift]:
         elif charge is not None and charge.amount != row.amount:
             drifts.append(Drift("generation", subject, charge.amount, row.amount, describe(row)))
         if generation in settled:
-            drifts.append(Drift("generation", f"generation {generation}", "refund or credit", "both",
-                                describe(row)))
+            drifts.append(Drift("generation", f"generation {generation}", "refund or credit", "both", describe(row)))
         settled.add(generation)
     return drifts
 
@@ -327,19 +461,34 @@ def _reversal_drifts() -> list[Drift]:
     plus the recorded shortfall is what the canceled share of the payment bought."""
 
     drifts: list[Drift] = []
-    taken = dict(db.session.execute(select(Transaction.related_purchase_id, func.sum(Transaction.amount)).where(
-        Transaction.transaction_type == "purchase_reversal").group_by(Transaction.related_purchase_id)).all())
-    stmt = select(Purchase).where((Purchase.canceled_amount > 0) | Purchase.id.in_(
-        [key for key in taken if key is not None])).order_by(Purchase.id)
+    taken = dict(
+        db.session.execute(
+            select(Transaction.related_purchase_id, func.sum(Transaction.amount))
+            .where(Transaction.transaction_type == "purchase_reversal")
+            .group_by(Transaction.related_purchase_id)
+        ).all()
+    )
+    stmt = (
+        select(Purchase)
+        .where((Purchase.canceled_amount > 0) | Purchase.id.in_([key for key in taken if key is not None]))
+        .order_by(Purchase.id)
+    )
     for purchase in db.session.scalars(stmt):
         subject = f"purchase {purchase.order_id} (#{purchase.id}) reversal"
         if int(taken.get(purchase.id) or 0) != purchase.reversed_tokens:
-            drifts.append(Drift("reversal", f"{subject} rows", purchase.reversed_tokens,
-                                int(taken.get(purchase.id) or 0)))
+            drifts.append(
+                Drift("reversal", f"{subject} rows", purchase.reversed_tokens, int(taken.get(purchase.id) or 0))
+            )
         owed = tokens_for(purchase, purchase.canceled_amount)
         if purchase.reversed_tokens + purchase.reversal_shortfall != owed:
-            drifts.append(Drift("reversal", f"{subject} taken back + shortfall", owed,
-                                purchase.reversed_tokens + purchase.reversal_shortfall))
+            drifts.append(
+                Drift(
+                    "reversal",
+                    f"{subject} taken back + shortfall",
+                    owed,
+                    purchase.reversed_tokens + purchase.reversal_shortfall,
+                )
+            )
         if _existing(f"purchase:{purchase.order_id}") is None and purchase.reversed_tokens:
             drifts.append(Drift("reversal", subject, "a credited purchase", "never credited"))
     return drifts

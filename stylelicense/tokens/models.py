@@ -10,8 +10,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from ..models import TimestampMixin, utcnow
 
-TRANSACTION_TYPES = ("welcome_bonus", "grant", "purchase", "generation_charge", "artist_credit", "refund",
-                     "purchase_reversal")
+TRANSACTION_TYPES = (
+    "welcome_bonus",
+    "grant",
+    "purchase",
+    "generation_charge",
+    "artist_credit",
+    "refund",
+    "purchase_reversal",
+)
 PURCHASE_STATUSES = ("pending", "confirming", "paid", "failed", "canceled")
 
 
@@ -41,9 +48,7 @@ class Transaction(db.Model):
     related_generation_id: Mapped[int | None] = mapped_column(
         ForeignKey("generations.id", ondelete="SET NULL"), index=True
     )
-    related_purchase_id: Mapped[int | None] = mapped_column(
-        ForeignKey("purchases.id", ondelete="SET NULL"), index=True
-    )
+    related_purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id", ondelete="SET NULL"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -51,9 +56,7 @@ class Transaction(db.Model):
 class Purchase(TimestampMixin, db.Model):
     __tablename__ = "purchases"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'confirming', 'paid', 'failed', 'canceled')", name="status_valid"
-        ),
+        CheckConstraint("status IN ('pending', 'confirming', 'paid', 'failed', 'canceled')", name="status_valid"),
         CheckConstraint("tokens > 0 AND amount > 0", name="positive"),
         Index("ix_purchases_user_id_created_at", "user_id", "created_at"),
     )

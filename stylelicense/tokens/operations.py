@@ -38,16 +38,21 @@ HISTORY_TYPES: dict[str, tuple[str, ...] | None] = {
 
 # --- reading -------------------------------------------------------------------------------------
 
+
 def list_packages() -> list[dict[str, Any]]:
     """The server-defined packages, cheapest first."""
-    return [{"id": p.id, "tokens": p.tokens, "price": p.price, "currency": p.currency}
-            for p in sorted(PACKAGES.values(), key=lambda p: p.price)]
+    return [
+        {"id": p.id, "tokens": p.tokens, "price": p.price, "currency": p.currency}
+        for p in sorted(PACKAGES.values(), key=lambda p: p.price)
+    ]
 
 
 def balance_of(user: User) -> dict[str, Any]:
     """Spendable balance, plus the earned balance for artists (shown, not spendable)."""
-    return {"token_balance": user.token_balance,
-            "earned_token_balance": user.artist.earned_token_balance if user.artist else None}
+    return {
+        "token_balance": user.token_balance,
+        "earned_token_balance": user.artist.earned_token_balance if user.artist else None,
+    }
 
 
 def serialize_transaction(row: Transaction) -> dict[str, Any]:
@@ -99,6 +104,7 @@ def purchase_result(purchase: Purchase) -> dict[str, Any]:
 
 # --- creating an order ---------------------------------------------------------------------------
 
+
 def new_order_id() -> str:
     """Unguessable (192 random bits) and within Toss's rule: 6–64 characters of [A-Za-z0-9_-]."""
     return "sl_" + secrets.token_urlsafe(24)
@@ -111,15 +117,25 @@ def create_purchase(user: User, package_id: str) -> dict[str, Any]:
     UUID (Toss asks for one that is not an e-mail or a database id)."""
     package = get_package(package_id)
     if package is None:
-        raise ValidationError(f"There is no token package {package_id!r}.", details={
-            "fields": [{"field": "package_id", "message": f"must be one of {', '.join(PACKAGES)}"}]})
-    purchase = Purchase(user_id=user.id, order_id=new_order_id(), package_id=package.id, tokens=package.tokens,
-                        amount=package.price, currency=package.currency, customer_key=str(uuid.uuid4()),
-                        status="pending")
+        raise ValidationError(
+            f"There is no token package {package_id!r}.",
+            details={"fields": [{"field": "package_id", "message": f"must be one of {', '.join(PACKAGES)}"}]},
+        )
+    purchase = Purchase(
+        user_id=user.id,
+        order_id=new_order_id(),
+        package_id=package.id,
+        tokens=package.tokens,
+        amount=package.price,
+        currency=package.currency,
+        customer_key=str(uuid.uuid4()),
+        status="pending",
+    )
     db.session.add(purchase)
     db.session.flush()
-    current_app.logger.info("purchase created", extra={"order_id": purchase.order_id, "user_id": user.id,
-                                                       "package_id": package.id})
+    current_app.logger.info(
+        "purchase created", extra={"order_id": purchase.order_id, "user_id": user.id, "package_id": package.id}
+    )
     return checkout_for(purchase, package)
 
 

@@ -24,14 +24,28 @@ from .reversal import reverse_canceled
 from .toss import AlreadyProcessed, TossClient, TossError, TossRetryableError
 
 #: Toss codes that mean the customer's payment method refused the payment: the order is over.
-CARD_REFUSALS = frozenset({
-    "REJECT_CARD_COMPANY", "REJECT_CARD_PAYMENT", "INVALID_REJECT_CARD", "INVALID_CARD_EXPIRATION",
-    "INVALID_STOPPED_CARD", "EXCEED_MAX_DAILY_PAYMENT_COUNT", "EXCEED_MAX_PAYMENT_AMOUNT",
-    "INVALID_CARD_LOST_OR_STOLEN", "RESTRICTED_TRANSFER_ACCOUNT", "INVALID_CARD_NUMBER",
-    "INVALID_ACCOUNT_INFO_RE_REGISTER", "NOT_AVAILABLE_BANK", "INVALID_PASSWORD",
-    "EXCEED_MAX_ONE_DAY_WITHDRAW_AMOUNT", "EXCEED_MAX_ONE_TIME_WITHDRAW_AMOUNT", "REJECT_ACCOUNT_PAYMENT",
-    "REJECT_TOSSPAY_INVALID_ACCOUNT", "FDS_ERROR",
-})
+CARD_REFUSALS = frozenset(
+    {
+        "REJECT_CARD_COMPANY",
+        "REJECT_CARD_PAYMENT",
+        "INVALID_REJECT_CARD",
+        "INVALID_CARD_EXPIRATION",
+        "INVALID_STOPPED_CARD",
+        "EXCEED_MAX_DAILY_PAYMENT_COUNT",
+        "EXCEED_MAX_PAYMENT_AMOUNT",
+        "INVALID_CARD_LOST_OR_STOLEN",
+        "RESTRICTED_TRANSFER_ACCOUNT",
+        "INVALID_CARD_NUMBER",
+        "INVALID_ACCOUNT_INFO_RE_REGISTER",
+        "NOT_AVAILABLE_BANK",
+        "INVALID_PASSWORD",
+        "EXCEED_MAX_ONE_DAY_WITHDRAW_AMOUNT",
+        "EXCEED_MAX_ONE_TIME_WITHDRAW_AMOUNT",
+        "REJECT_ACCOUNT_PAYMENT",
+        "REJECT_TOSSPAY_INVALID_ACCOUNT",
+        "FDS_ERROR",
+    }
+)
 
 SANDBOX_PREFIX = "sandbox_"
 SANDBOX_FAIL_PREFIX = "sandbox_fail"
@@ -40,11 +54,15 @@ SANDBOX_NOTE = "LOCAL SANDBOX CHECKOUT - no real payment was made"
 
 # --- configuration -------------------------------------------------------------------------------
 
+
 def sandbox_enabled() -> bool:
     """The labelled local checkout: only without Toss keys and never in production."""
     config = current_app.config
-    return bool(config.get("SANDBOX_CHECKOUT")) and config.get("ENV_NAME") != "production" and not config.get(
-        "TOSS_SECRET_KEY")
+    return (
+        bool(config.get("SANDBOX_CHECKOUT"))
+        and config.get("ENV_NAME") != "production"
+        and not config.get("TOSS_SECRET_KEY")
+    )
 
 
 def toss_client(*, quick: bool = False) -> TossClient:
@@ -56,17 +74,26 @@ def toss_client(*, quick: bool = False) -> TossClient:
     if not secret:
         raise ServiceUnavailable("Payments are not configured on this server.", code="PAYMENTS_UNAVAILABLE")
     timeout = float(config.get("TOSS_TIMEOUT", 10.0))
-    return TossClient(config["TOSS_API_BASE"], secret, timeout=min(timeout, 5.0) if quick else timeout,
-                      retries=0 if quick else int(config.get("TOSS_RETRIES", 2)),
-                      backoff=float(config.get("TOSS_BACKOFF", 0.2)))
+    return TossClient(
+        config["TOSS_API_BASE"],
+        secret,
+        timeout=min(timeout, 5.0) if quick else timeout,
+        retries=0 if quick else int(config.get("TOSS_RETRIES", 2)),
+        backoff=float(config.get("TOSS_BACKOFF", 0.2)),
+    )
 
 
 # --- confirming ----------------------------------------------------------------------------------
 
+
 def _lock_purchase(order_id: str) -> Purchase | None:
     """The purchase row, locked until the transaction ends, with fresh values."""
-    return db.session.scalar(select(Purchase).where(Purchase.order_id == order_id).with_for_update()
-                             .execution_options(populate_existing=True))
+    return db.session.scalar(
+        select(Purchase)
+        .where(Purchase.order_id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def _refuse(purchase: Purchase | None, message: str, *, reason: str, status: int = 400, **details: Any) -> APIError:
@@ -82,13 +109,15 @@ def _close(purchase: Purchase, status: str, code: str, message: str, payment: di
     purchase.failure_message = (message or code)[:255]
     if payment is not None:
         purchase.provider_response = payment
-    current_app.logger.info("purchase closed", extra={"order_id": purchase.order_id, "status": status,
-                                                      "code": code})
+    current_app.logger.info("purchase closed", extra={"order_id": purchase.order_id, "status": status, "code": code})
 
 
 def _matches(purchase: Purchase, payment: dict[str, Any]) -> bool:
-    return (payment.get("orderId") == purchase.order_id and payment.get("totalAmount") == purchase.amount
-            and payment.get("currency", "KRW") == purchase.currency)
+    return (
+        payment.get("orderId") == purchase.order_id
+        and payment.get("totalAmount") == purchase.amount
+        and payment.get("currency", "KRW") == purchase.currency
+    )
 
 
 def apply_payment(purchase: Purchase, payment: dict[str, Any]) -> str:
@@ -107,12 +136,23 @@ def apply_payment(purchase: Purchase, payment: dict[str, Any]) -> str:
             return "already_paid"
         if not _matches(purchase, payment):
             if purchase.failure_code != "AMOUNT_MISMATCH":
-                current_app.logger.error("Toss payment does not match its order: refund it at Toss", extra={
-                    "order_id": purchase.order_id, "expected": purchase.amount,
-                    "reported": payment.get("totalAmount"), "currency": payment.get("currency")})
-            _close(purchase, "failed", "AMOUNT_MISMATCH",
-                   f"Toss reported {payment.get('totalAmount')} {payment.get('currency')}, "
-                   f"the order is {purchase.amount} {purchase.currency}", payment)
+                current_app.logger.error(
+                    "Toss payment does not match its order: refund it at Toss",
+                    extra={
+                        "order_id": purchase.order_id,
+                        "expected": purchase.amount,
+                        "reported": payment.get("totalAmount"),
+                        "currency": payment.get("currency"),
+                    },
+                )
+            _close(
+                purchase,
+                "failed",
+                "AMOUNT_MISMATCH",
+                f"Toss reported {payment.get('totalAmount')} {payment.get('currency')}, "
+                f"the order is {purchase.amount} {purchase.currency}",
+                payment,
+            )
             return "mismatch"
         purchase.status = "paid"
         purchase.payment_key = payment.get("paymentKey")
@@ -120,10 +160,18 @@ def apply_payment(purchase: Purchase, payment: dict[str, Any]) -> str:
         purchase.failure_code = purchase.failure_message = None
         purchase.provider_response = payment
         sandbox = bool(payment.get("sandbox"))
-        ledger.credit_purchase(purchase, memo=(
-            f"SANDBOX: {purchase.tokens:,} tokens, no real payment" if sandbox else None))
-        current_app.logger.info("purchase paid", extra={"order_id": purchase.order_id, "user_id": purchase.user_id,
-                                                        "tokens": purchase.tokens, "sandbox": sandbox})
+        ledger.credit_purchase(
+            purchase, memo=(f"SANDBOX: {purchase.tokens:,} tokens, no real payment" if sandbox else None)
+        )
+        current_app.logger.info(
+            "purchase paid",
+            extra={
+                "order_id": purchase.order_id,
+                "user_id": purchase.user_id,
+                "tokens": purchase.tokens,
+                "sandbox": sandbox,
+            },
+        )
         return "credited"
     if purchase.status == "paid" or purchase.canceled_amount:
         if status in ("CANCELED", "PARTIAL_CANCELED"):
@@ -134,8 +182,13 @@ def apply_payment(purchase: Purchase, payment: dict[str, Any]) -> str:
         return "canceled"
     if status in ("ABORTED", "EXPIRED"):
         failure = payment.get("failure") or {}
-        _close(purchase, "failed", failure.get("code") or status,
-               failure.get("message") or f"The payment is {status.lower()}.", payment)
+        _close(
+            purchase,
+            "failed",
+            failure.get("code") or status,
+            failure.get("message") or f"The payment is {status.lower()}.",
+            payment,
+        )
         return "failed"
     return "in_progress"
 
@@ -167,13 +220,23 @@ def confirm_purchase(user_id: int, payment_key: str, order_id: str, amount: int)
             raise _refuse(purchase, "This order was already paid with another payment.", reason="ALREADY_PAID")
         return purchase  # a repeat (double click, reloaded success page): no second credit
     if purchase.status in ("failed", "canceled"):
-        raise _refuse(purchase, "This order is closed; please start a new purchase.", reason="ORDER_CLOSED",
-                      provider_code=purchase.failure_code)
+        raise _refuse(
+            purchase,
+            "This order is closed; please start a new purchase.",
+            reason="ORDER_CLOSED",
+            provider_code=purchase.failure_code,
+        )
     if amount != purchase.amount:
-        raise _refuse(purchase, "The amount does not match the order.", reason="AMOUNT_MISMATCH",
-                      expected=purchase.amount, received=amount)
-    used = db.session.scalar(select(Purchase.order_id).where(Purchase.payment_key == payment_key,
-                                                             Purchase.id != purchase.id))
+        raise _refuse(
+            purchase,
+            "The amount does not match the order.",
+            reason="AMOUNT_MISMATCH",
+            expected=purchase.amount,
+            received=amount,
+        )
+    used = db.session.scalar(
+        select(Purchase.order_id).where(Purchase.payment_key == payment_key, Purchase.id != purchase.id)
+    )
     if used is not None:
         raise _refuse(purchase, "This payment belongs to another order.", reason="PAYMENT_KEY_REUSED")
 
@@ -208,32 +271,55 @@ def confirm_purchase(user_id: int, payment_key: str, order_id: str, amount: int)
     raise problem
 
 
-def _settle_refusal(purchase: Purchase, action: str, error: TossError | None, payment: dict[str, Any] | None,
-                    reachable: bool) -> APIError:
+def _settle_refusal(
+    purchase: Purchase, action: str, error: TossError | None, payment: dict[str, Any] | None, reachable: bool
+) -> APIError:
     """Decide the state of an order that did not get paid, and the error to answer with."""
     code = error.code if error else None
-    details = {"provider_code": code, "provider_message": error.message if error else None,
-               "provider_status": payment.get("status") if payment else None}
+    details = {
+        "provider_code": code,
+        "provider_message": error.message if error else None,
+        "provider_status": payment.get("status") if payment else None,
+    }
     if action == "mismatch":
-        return _refuse(purchase, "The payment does not match the order; no tokens were credited. "
-                       "It will be refunded.", reason="PAYMENT_MISMATCH", **details)
+        return _refuse(
+            purchase,
+            "The payment does not match the order; no tokens were credited. It will be refunded.",
+            reason="PAYMENT_MISMATCH",
+            **details,
+        )
     if action in ("failed", "canceled"):
-        return _refuse(purchase, "The payment was declined." if purchase.status == "failed"
-                       else "The payment was canceled.", reason="PAYMENT_" + purchase.status.upper(), **details)
+        return _refuse(
+            purchase,
+            "The payment was declined." if purchase.status == "failed" else "The payment was canceled.",
+            reason="PAYMENT_" + purchase.status.upper(),
+            **details,
+        )
     if code in CARD_REFUSALS:
         _close(purchase, "failed", code, error.message, payment)
         return _refuse(purchase, "The card company declined the payment.", reason="PAYMENT_DECLINED", **details)
     if isinstance(error, TossRetryableError | AlreadyProcessed) and not reachable:
         # Outcome unknown (Toss may have approved it): stay "confirming"; a repeat of this request or
         # Toss's webhook settles it.
-        return _refuse(purchase, "The payment provider did not answer; your payment will be checked again. "
-                       "Please retry in a moment.", reason="PROVIDER_UNAVAILABLE", status=503, retryable=True,
-                       **details)
+        return _refuse(
+            purchase,
+            "The payment provider did not answer; your payment will be checked again. Please retry in a moment.",
+            reason="PROVIDER_UNAVAILABLE",
+            status=503,
+            retryable=True,
+            **details,
+        )
     if isinstance(error, TossRetryableError):
         # Toss does not keep temporary failures for the Idempotency-Key, so trying again really retries.
         purchase.status = "pending"
-        return _refuse(purchase, "The payment provider is temporarily unavailable; please try again.",
-                       reason="PROVIDER_UNAVAILABLE", status=503, retryable=True, **details)
+        return _refuse(
+            purchase,
+            "The payment provider is temporarily unavailable; please try again.",
+            reason="PROVIDER_UNAVAILABLE",
+            status=503,
+            retryable=True,
+            **details,
+        )
     if error is None:  # Toss answered, but the payment is not complete yet (e.g. awaiting a deposit)
         purchase.status = "pending"
         return _refuse(purchase, "The payment is not complete yet.", reason="NOT_COMPLETED", **details)
@@ -243,22 +329,40 @@ def _settle_refusal(purchase: Purchase, action: str, error: TossError | None, pa
     _close(purchase, "failed", code, error.message, payment)
     if payment is not None and payment.get("orderId") != purchase.order_id:
         return _refuse(purchase, "This payment belongs to another order.", reason="PAYMENT_MISMATCH", **details)
-    return _refuse(purchase, f"The payment could not be confirmed ({code}); please start a new purchase.",
-                   reason="NOT_CONFIRMED", **details)
+    return _refuse(
+        purchase,
+        f"The payment could not be confirmed ({code}); please start a new purchase.",
+        reason="NOT_CONFIRMED",
+        **details,
+    )
 
 
 def _confirm_sandbox(purchase: Purchase, payment_key: str) -> Purchase:
     """The local sandbox (no Toss keys, never production): no money moves, and it says so everywhere."""
     if not payment_key.startswith(SANDBOX_PREFIX):
-        raise _refuse(purchase, "The local sandbox checkout only accepts sandbox_ payment keys.",
-                      reason="SANDBOX_ONLY")
-    payment = {"sandbox": True, "note": SANDBOX_NOTE, "paymentKey": payment_key, "orderId": purchase.order_id,
-               "totalAmount": purchase.amount, "currency": purchase.currency}
+        raise _refuse(purchase, "The local sandbox checkout only accepts sandbox_ payment keys.", reason="SANDBOX_ONLY")
+    payment = {
+        "sandbox": True,
+        "note": SANDBOX_NOTE,
+        "paymentKey": payment_key,
+        "orderId": purchase.order_id,
+        "totalAmount": purchase.amount,
+        "currency": purchase.currency,
+    }
     if payment_key.startswith(SANDBOX_FAIL_PREFIX):
-        _close(purchase, "failed", "SANDBOX_DECLINED", "Declined by the local sandbox checkout (no real payment).",
-               {**payment, "status": "ABORTED"})
-        problem = _refuse(purchase, "The sandbox checkout declined the payment.", reason="PAYMENT_DECLINED",
-                          provider_code="SANDBOX_DECLINED")
+        _close(
+            purchase,
+            "failed",
+            "SANDBOX_DECLINED",
+            "Declined by the local sandbox checkout (no real payment).",
+            {**payment, "status": "ABORTED"},
+        )
+        problem = _refuse(
+            purchase,
+            "The sandbox checkout declined the payment.",
+            reason="PAYMENT_DECLINED",
+            provider_code="SANDBOX_DECLINED",
+        )
         db.session.commit()  # keep the failed state although the answer is an error
         raise problem
     apply_payment(purchase, {**payment, "status": "DONE"})
@@ -280,6 +384,7 @@ def fail_purchase(user_id: int, order_id: str, code: str | None, message: str | 
 
 # --- Toss webhook --------------------------------------------------------------------------------
 
+
 def handle_toss_event(event_type: str | None, payment_key: str | None, order_id: str | None) -> str:
     """A Toss payment webhook: unsigned, so only a hint. Fetch the payment from Toss and act on what
     Toss says (``apply_payment``); repeats and out-of-order events are harmless because the current
@@ -292,13 +397,16 @@ def handle_toss_event(event_type: str | None, payment_key: str | None, order_id:
     try:
         payment = client.get_payment(payment_key) if payment_key else client.get_payment_by_order(order_id)
     except TossError as error:
-        current_app.logger.warning("Toss webhook: payment lookup failed", extra={
-            "event_type": event_type, "payment_key": payment_key, "order_id": order_id, "code": error.code})
+        current_app.logger.warning(
+            "Toss webhook: payment lookup failed",
+            extra={"event_type": event_type, "payment_key": payment_key, "order_id": order_id, "code": error.code},
+        )
         return "lookup_failed"
     purchase = _lock_purchase(str(payment.get("orderId") or ""))
     if purchase is None:
         return "unknown_order"
     action = apply_payment(purchase, payment)
-    current_app.logger.info("Toss webhook handled", extra={"event_type": event_type, "order_id": purchase.order_id,
-                                                           "action": action})
+    current_app.logger.info(
+        "Toss webhook handled", extra={"event_type": event_type, "order_id": purchase.order_id, "action": action}
+    )
     return action

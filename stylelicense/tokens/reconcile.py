@@ -54,16 +54,24 @@ def sweep_confirming(older_than: timedelta) -> list[tuple[str, str]]:
     """Reconcile every purchase ``confirming`` for longer than ``older_than``, one commit each, so a
     failure on one order keeps what was settled before it. Returns ``(order_id, action)`` pairs."""
     cutoff = utcnow() - older_than
-    return _reconcile_all(db.session.scalars(select(Purchase.order_id).where(
-        Purchase.status == "confirming", Purchase.updated_at < cutoff).order_by(Purchase.id)).all())
+    return _reconcile_all(
+        db.session.scalars(
+            select(Purchase.order_id)
+            .where(Purchase.status == "confirming", Purchase.updated_at < cutoff)
+            .order_by(Purchase.id)
+        ).all()
+    )
 
 
 def sweep_paid(within: timedelta) -> list[tuple[str, str]]:
     """Re-check every purchase paid within ``within`` (still ``paid``: a fully canceled one is done)
     against Toss, so a cancellation whose webhook never arrived is reflected in the ledger."""
     cutoff = utcnow() - within
-    return _reconcile_all(db.session.scalars(select(Purchase.order_id).where(
-        Purchase.status == "paid", Purchase.paid_at >= cutoff).order_by(Purchase.id)).all())
+    return _reconcile_all(
+        db.session.scalars(
+            select(Purchase.order_id).where(Purchase.status == "paid", Purchase.paid_at >= cutoff).order_by(Purchase.id)
+        ).all()
+    )
 
 
 def _reconcile_all(order_ids: list[str]) -> list[tuple[str, str]]:

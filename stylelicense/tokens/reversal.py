@@ -46,8 +46,12 @@ def reverse_canceled(purchase: Purchase, payment: dict[str, Any]) -> str:
     owed = ledger.tokens_for(purchase, canceled) - ledger.tokens_for(purchase, purchase.canceled_amount)
     row = None
     if purchase.user_id is not None:  # a deleted account has nothing left to take
-        row = ledger.reverse_purchase(purchase, owed, key=f"reversal:{purchase.order_id}:{canceled}",
-                                      memo=f"Payment canceled: {owed:,} purchased tokens taken back")
+        row = ledger.reverse_purchase(
+            purchase,
+            owed,
+            key=f"reversal:{purchase.order_id}:{canceled}",
+            memo=f"Payment canceled: {owed:,} purchased tokens taken back",
+        )
     taken = row.amount if row is not None else 0
     shortfall = owed - taken
     if row is not None and shortfall:
@@ -61,8 +65,15 @@ def reverse_canceled(purchase: Purchase, payment: dict[str, Any]) -> str:
         purchase.failure_code = "CANCELED_AFTER_PAYMENT"
         purchase.failure_message = "The payment was canceled at Toss after the tokens were credited."
     log = current_app.logger.error if shortfall else current_app.logger.warning
-    log("paid purchase canceled at Toss: tokens taken back" + (
-        "; the buyer had spent some, the shortfall needs an operator" if shortfall else ""), extra={
-        "order_id": purchase.order_id, "user_id": purchase.user_id, "canceled_amount": canceled,
-        "tokens_taken_back": taken, "shortfall": shortfall})
+    log(
+        "paid purchase canceled at Toss: tokens taken back"
+        + ("; the buyer had spent some, the shortfall needs an operator" if shortfall else ""),
+        extra={
+            "order_id": purchase.order_id,
+            "user_id": purchase.user_id,
+            "canceled_amount": canceled,
+            "tokens_taken_back": taken,
+            "shortfall": shortfall,
+        },
+    )
     return "reversed"

@@ -91,7 +91,8 @@ class TransactionOut(Schema):
     memo: str
     balance_after: int
     account: Literal["tokens", "earned"] = Field(
-        description="Which balance `balance_after` is: spendable tokens, or an artist's earned tokens")
+        description="Which balance `balance_after` is: spendable tokens, or an artist's earned tokens"
+    )
     related_generation_id: int | None
     created_at: str | None
 

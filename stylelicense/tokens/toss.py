@@ -195,15 +195,11 @@ class TossClient:
                 time.sleep(self.backoff * (2**attempt))
             attempt += 1
 
-    def _send_once(
-        self, method: str, url: str, headers: dict[str, str], json: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    def _send_once(self, method: str, url: str, headers: dict[str, str], json: dict[str, Any] | None) -> dict[str, Any]:
         """One HTTP exchange; raises the matching :class:`TossError` subclass on failure."""
         try:
             if self._session is not None:
-                response = self._session.request(
-                    method, url, headers=headers, json=json, timeout=self.timeout
-                )
+                response = self._session.request(method, url, headers=headers, json=json, timeout=self.timeout)
             else:
                 response = requests.request(method, url, headers=headers, json=json, timeout=self.timeout)
         except requests.Timeout as exc:
@@ -218,9 +214,7 @@ class TossClient:
 
         if response.ok:
             if not isinstance(data, dict):
-                raise TossError(
-                    "INVALID_RESPONSE", "Toss answered without a JSON object", response.status_code
-                )
+                raise TossError("INVALID_RESPONSE", "Toss answered without a JSON object", response.status_code)
             return data
 
         code, message = _error_fields(data, response.status_code)

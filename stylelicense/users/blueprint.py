@@ -41,31 +41,54 @@ def get_profile(user_id: int):
 
 
 @bp.patch("/me")
-@endpoint(body=ProfileUpdate, form=ProfileUpdate, files={"profile_image": "binary"}, response=MeOut, auth="login",
-          max_bytes=operations.UPLOAD_BODY_MAX_BYTES,
-          summary="Edit username, bio and profile image (JSON, or multipart with profile_image)")
+@endpoint(
+    body=ProfileUpdate,
+    form=ProfileUpdate,
+    files={"profile_image": "binary"},
+    response=MeOut,
+    auth="login",
+    max_bytes=operations.UPLOAD_BODY_MAX_BYTES,
+    summary="Edit username, bio and profile image (JSON, or multipart with profile_image)",
+)
 def update_me(body: ProfileUpdate | None, form: ProfileUpdate | None):
     changes = body or form
     image = _file("profile_image") if form is not None else None
-    removed = operations.update_profile(current_user, username=changes.username, bio=changes.bio,
-                                        profile_image=image, remove_profile_image=changes.remove_profile_image)
+    removed = operations.update_profile(
+        current_user,
+        username=changes.username,
+        bio=changes.bio,
+        profile_image=image,
+        remove_profile_image=changes.remove_profile_image,
+    )
     _remove_after_commit(removed)
     return ok(serialize_me(current_user))
 
 
 @bp.post("/me/upgrade-to-artist")
-@endpoint(form=UpgradeToArtistForm, files={"signature_image": "binary"}, response=MeOut, auth="login",
-          max_bytes=operations.UPLOAD_BODY_MAX_BYTES,
-          summary="Become an artist (artist name, contact e-mail, signature image stored privately)")
+@endpoint(
+    form=UpgradeToArtistForm,
+    files={"signature_image": "binary"},
+    response=MeOut,
+    auth="login",
+    max_bytes=operations.UPLOAD_BODY_MAX_BYTES,
+    summary="Become an artist (artist name, contact e-mail, signature image stored privately)",
+)
 def upgrade_to_artist(form: UpgradeToArtistForm):
-    operations.upgrade_to_artist(current_user, artist_name=form.artist_name, contact_email=form.contact_email,
-                                 signature_image=_file("signature_image"))
+    operations.upgrade_to_artist(
+        current_user,
+        artist_name=form.artist_name,
+        contact_email=form.contact_email,
+        signature_image=_file("signature_image"),
+    )
     return ok(serialize_me(current_user))
 
 
 @bp.delete("/me")
-@endpoint(response=AccountDeletedOut, auth="login",
-          summary="Leave: deleted with your data, or deactivated if you are an artist whose style was used")
+@endpoint(
+    response=AccountDeletedOut,
+    auth="login",
+    summary="Leave: deleted with your data, or deactivated if you are an artist whose style was used",
+)
 def delete_me():
     result, objects = operations.delete_account(current_user._get_current_object())
     end_session()

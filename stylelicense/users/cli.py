@@ -14,8 +14,11 @@ group = click.Group("users", help="List, find, promote and deactivate users.")
 
 def _find(identifier: str) -> User:
     stmt = select(User)
-    stmt = stmt.where(User.id == int(identifier)) if identifier.isdigit() else stmt.where(
-        or_(User.email == identifier.lower(), User.username == identifier.lower()))
+    stmt = (
+        stmt.where(User.id == int(identifier))
+        if identifier.isdigit()
+        else stmt.where(or_(User.email == identifier.lower(), User.username == identifier.lower()))
+    )
     user = db.session.scalar(stmt)
     if user is None:
         raise click.ClickException(f"no user {identifier!r}")
@@ -67,8 +70,14 @@ def promote(identifier: str, artist_name: str, contact_email: str | None):
     if not user.is_active:
         raise click.ClickException(f"user {user.id} is deactivated")
     if user.artist is None:
-        db.session.add(Artist(user_id=user.id, artist_name=artist_name, contact_email=contact_email or user.email,
-                              signature_image_key=""))
+        db.session.add(
+            Artist(
+                user_id=user.id,
+                artist_name=artist_name,
+                contact_email=contact_email or user.email,
+                signature_image_key="",
+            )
+        )
     user.role = "artist"
     db.session.commit()
     click.echo(_line(user))

@@ -24,8 +24,9 @@ class User(UserMixin, TimestampMixin, db.Model):
         CheckConstraint("token_balance >= 0", name="token_balance_non_negative"),
         CheckConstraint("role IN ('user', 'artist')", name="role_valid"),
         # Trigram index for search's ILIKE (PostgreSQL; a plain index elsewhere), migration perf_0001.
-        Index("ix_users_username_trgm", "username", postgresql_using="gin",
-              postgresql_ops={"username": "gin_trgm_ops"}),
+        Index(
+            "ix_users_username_trgm", "username", postgresql_using="gin", postgresql_ops={"username": "gin_trgm_ops"}
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,8 +56,12 @@ class Artist(TimestampMixin, db.Model):
         CheckConstraint("earned_token_balance >= 0", name="earned_token_balance_non_negative"),
         CheckConstraint("follower_count >= 0", name="follower_count_non_negative"),
         # Trigram index for search's ILIKE (PostgreSQL; a plain index elsewhere), migration perf_0001.
-        Index("ix_artists_artist_name_trgm", "artist_name", postgresql_using="gin",
-              postgresql_ops={"artist_name": "gin_trgm_ops"}),
+        Index(
+            "ix_artists_artist_name_trgm",
+            "artist_name",
+            postgresql_using="gin",
+            postgresql_ops={"artist_name": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -45,6 +45,7 @@ class StoredObject:
 
 # --- public profile ----------------------------------------------------------------------------
 
+
 def get_public_profile(user_id: int) -> dict:
     """The public view of an account with its stats; deactivated accounts are hidden (NOT_FOUND)."""
     user = db.session.get(User, user_id)
@@ -54,18 +55,25 @@ def get_public_profile(user_id: int) -> dict:
     # with the likes), one aggregate over the user's generations (index on user_id, created_at).
     public_generations, likes_received = db.session.execute(
         select(func.count(), func.coalesce(func.sum(Generation.like_count), 0)).where(
-            Generation.user_id == user.id, Generation.is_public.is_(True), Generation.status == "completed")).one()
+            Generation.user_id == user.id, Generation.is_public.is_(True), Generation.status == "completed"
+        )
+    ).one()
     storage = get_storage()
     artist = None
     if user.artist is not None:
         style = db.session.scalar(
-            select(Style).where(Style.artist_id == user.artist.id, Style.training_status == "completed")
-            .order_by(Style.id.desc()).limit(1))
+            select(Style)
+            .where(Style.artist_id == user.artist.id, Style.training_status == "completed")
+            .order_by(Style.id.desc())
+            .limit(1)
+        )
         artist = {
             "id": user.artist.id,
             "artist_name": user.artist.artist_name,
             "follower_count": user.artist.follower_count,
-            "style": None if style is None else {
+            "style": None
+            if style is None
+            else {
                 "id": style.id,
                 "title": style.title,
                 "thumbnail_url": storage.public_url(style.thumbnail_key) if style.thumbnail_key else None,
@@ -87,9 +95,12 @@ def get_public_profile(user_id: int) -> dict:
 
 # --- profile edits -----------------------------------------------------------------------------
 
+
 def _username_taken(username: str, exclude_id: int) -> bool:
-    return db.session.scalar(
-        select(User.id).where(func.lower(User.username) == username.lower(), User.id != exclude_id)) is not None
+    return (
+        db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower(), User.id != exclude_id))
+        is not None
+    )
 
 
 def _checked_upload(file_storage, *, field: str, max_pixels: int, min_side: int = 0) -> CheckedImage:
@@ -113,15 +124,20 @@ def _encode(checked: CheckedImage) -> tuple[bytes, str, str]:
     return checked.encode("JPEG", quality=90), "jpg", "image/jpeg"
 
 
-def update_profile(user: User, *, username: str | None = None, bio: str | None = None, profile_image=None,
-                   remove_profile_image: bool = False) -> list[StoredObject]:
+def update_profile(
+    user: User,
+    *,
+    username: str | None = None,
+    bio: str | None = None,
+    profile_image=None,
+    remove_profile_image: bool = False,
+) -> list[StoredObject]:
     """Change username (unique, case-insensitively), bio and/or profile image. The image is checked
     by content (JPG/PNG, ≤ 5 MB), shrunk to 512 px and stored publicly under a random key.
     Returns the objects no longer referenced (the old picture)."""
     if username is not None and username != user.username:
         if _username_taken(username, user.id):
-            raise Conflict("This username is taken.", details={"fields": [{"field": "username",
-                                                                           "message": "taken"}]})
+            raise Conflict("This username is taken.", details={"fields": [{"field": "username", "message": "taken"}]})
     image_bytes = None
     if profile_image is not None:
         checked = _checked_upload(profile_image, field="profile_image", max_pixels=MAX_PROFILE_IMAGE_PIXELS)
@@ -150,14 +166,18 @@ def upgrade_to_artist(user: User, *, artist_name: str, contact_email: str, signa
         raise Conflict("You are already an artist.")
     if signature_image is None:
         raise ValidationError(details={"fields": [{"field": "signature_image", "message": "Field required"}]})
-    checked = _fit(_checked_upload(signature_image, field="signature_image", min_side=SIGNATURE_MIN_SIDE,
-                                  max_pixels=MAX_SIGNATURE_PIXELS),
-                   SIGNATURE_MAX_SIDE)
+    checked = _fit(
+        _checked_upload(
+            signature_image, field="signature_image", min_side=SIGNATURE_MIN_SIDE, max_pixels=MAX_SIGNATURE_PIXELS
+        ),
+        SIGNATURE_MAX_SIDE,
+    )
     data, extension, content_type = _encode(checked)
     key = f"signatures/{user.id}/{secrets.token_hex(16)}.{extension}"
     get_storage().put(key, data, public=False, content_type=content_type)
-    artist = Artist(user_id=user.id, artist_name=artist_name, contact_email=str(contact_email).lower(),
-                    signature_image_key=key)
+    artist = Artist(
+        user_id=user.id, artist_name=artist_name, contact_email=str(contact_email).lower(), signature_image_key=key
+    )
     db.session.add(artist)
     user.role = "artist"
     user.artist = artist
@@ -167,10 +187,14 @@ def upgrade_to_artist(user: User, *, artist_name: str, contact_email: str, signa
 
 # --- leaving -----------------------------------------------------------------------------------
 
+
 def style_was_used(artist: Artist) -> bool:
     """Whether any generation (any status, anyone's) used one of the artist's styles."""
-    return bool(db.session.scalar(select(exists().where(
-        Generation.style_id.in_(select(Style.id).where(Style.artist_id == artist.id))))))
+    return bool(
+        db.session.scalar(
+            select(exists().where(Generation.style_id.in_(select(Style.id).where(Style.artist_id == artist.id))))
+        )
+    )
 
 
 def deactivate_user(user: User) -> None:
@@ -235,13 +259,16 @@ def _objects_of(user: User, artist: Artist | None, style_ids: list[int]) -> list
         objects.append(StoredObject(artist.signature_image_key, False))
     if style_ids:
         for lora_key, thumbnail_key in db.session.execute(
-                select(Style.lora_key, Style.thumbnail_key).where(Style.id.in_(style_ids))):
+            select(Style.lora_key, Style.thumbnail_key).where(Style.id.in_(style_ids))
+        ):
             objects += [StoredObject(k, None) for k in (lora_key, thumbnail_key) if k]
         for image_key, training_key in db.session.execute(
-                select(Artwork.image_key, Artwork.training_key).where(Artwork.style_id.in_(style_ids))):
+            select(Artwork.image_key, Artwork.training_key).where(Artwork.style_id.in_(style_ids))
+        ):
             objects += [StoredObject(k, False) for k in (image_key, training_key) if k]
     for result_key, thumbnail_key in db.session.execute(
-            select(Generation.result_key, Generation.thumbnail_key).where(Generation.user_id == user.id)):
+        select(Generation.result_key, Generation.thumbnail_key).where(Generation.user_id == user.id)
+    ):
         objects += [StoredObject(k, None) for k in (result_key, thumbnail_key) if k]
     return objects
 
@@ -250,26 +277,37 @@ def _recount(generation_ids: set[int], followed_user_ids: list[int]) -> None:
     """Recompute counters from the rows that remain (cheaper to reason about than decrements)."""
     if generation_ids:
         likes = select(func.count()).select_from(Like).where(Like.generation_id == Generation.id).scalar_subquery()
-        comments = select(func.count()).select_from(Comment).where(
-            Comment.generation_id == Generation.id, Comment.is_deleted.is_(False)).scalar_subquery()
-        db.session.execute(update(Generation).where(Generation.id.in_(generation_ids))
-                           .values(like_count=likes, comment_count=comments),
-                           execution_options={"synchronize_session": False})
+        comments = (
+            select(func.count())
+            .select_from(Comment)
+            .where(Comment.generation_id == Generation.id, Comment.is_deleted.is_(False))
+            .scalar_subquery()
+        )
+        db.session.execute(
+            update(Generation)
+            .where(Generation.id.in_(generation_ids))
+            .values(like_count=likes, comment_count=comments),
+            execution_options={"synchronize_session": False},
+        )
     if followed_user_ids:
-        followers = select(func.count()).select_from(Follow).where(
-            Follow.following_id == Artist.user_id).scalar_subquery()
-        db.session.execute(update(Artist).where(Artist.user_id.in_(followed_user_ids))
-                           .values(follower_count=followers), execution_options={"synchronize_session": False})
+        followers = (
+            select(func.count()).select_from(Follow).where(Follow.following_id == Artist.user_id).scalar_subquery()
+        )
+        db.session.execute(
+            update(Artist).where(Artist.user_id.in_(followed_user_ids)).values(follower_count=followers),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def remove_objects(objects: list[StoredObject], logger=None) -> None:
     """Best-effort removal from storage (after the commit); a failure only leaves an orphan."""
     storage = get_storage()
     for item in objects:
-        for public in ((True, False) if item.public is None else (item.public,)):
+        for public in (True, False) if item.public is None else (item.public,):
             try:
                 storage.delete(item.key, public=public)
             except Exception as error:  # storage hiccup: the rows are already gone
                 if logger is not None:
-                    logger.warning("could not remove a stored object",
-                                   extra={"key": item.key, "error": repr(error)[:200]})
+                    logger.warning(
+                        "could not remove a stored object", extra={"key": item.key, "error": repr(error)[:200]}
+                    )

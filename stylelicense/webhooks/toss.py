@@ -17,6 +17,7 @@ from .blueprint import bp
 @endpoint(body=TossWebhookBody, response=WebhookAckOut, summary="Toss payment status webhook (re-fetched from Toss)")
 def toss_payment(body: TossWebhookBody):
     data = body.data
-    action = payments.handle_toss_event(body.eventType, data.paymentKey if data else None,
-                                          data.orderId if data else None)
+    action = payments.handle_toss_event(
+        body.eventType, data.paymentKey if data else None, data.orderId if data else None
+    )
     return ok({"received": True, "action": action})

@@ -18,27 +18,42 @@ from .blueprint import bp
 
 
 def _state(style, changed: bool):
-    return ok({"style_id": style.id, "training_status": style.training_status,
-               "training_attempts": style.training_attempts, "changed": changed})
+    return ok(
+        {
+            "style_id": style.id,
+            "training_status": style.training_status,
+            "training_attempts": style.training_attempts,
+            "changed": changed,
+        }
+    )
 
 
 @bp.patch("/training/progress")
 @internal_webhook("training-server")
-@endpoint(body=TrainingProgressBody, response=TrainingStateOut,
-          summary="Training worker: attempt started (starting=true) or epoch/heartbeat progress")
+@endpoint(
+    body=TrainingProgressBody,
+    response=TrainingStateOut,
+    summary="Training worker: attempt started (starting=true) or epoch/heartbeat progress",
+)
 def training_progress(body: TrainingProgressBody):
     style, changed = training_status.record_training_progress(**body.model_dump())
     if style.training_status in training_status.FINISHED:
         # Returned, not raised: the request still commits (e.g. a style failed for too many attempts).
-        return error_response(training_status.TrainingFinished(
-            details={"style_id": style.id, "training_status": style.training_status, "changed": changed}))
+        return error_response(
+            training_status.TrainingFinished(
+                details={"style_id": style.id, "training_status": style.training_status, "changed": changed}
+            )
+        )
     return _state(style, changed)
 
 
 @bp.post("/training/complete")
 @internal_webhook("training-server")
-@endpoint(body=TrainingCompleteBody, response=TrainingStateOut,
-          summary="Training worker: the LoRA is stored (style completed, artist notified)")
+@endpoint(
+    body=TrainingCompleteBody,
+    response=TrainingStateOut,
+    summary="Training worker: the LoRA is stored (style completed, artist notified)",
+)
 def training_complete(body: TrainingCompleteBody):
     style, changed = training_status.complete_training(**body.model_dump(exclude={"worker"}))
     if changed and body.seconds:  # counted once: a repeated callback changes nothing
@@ -48,8 +63,11 @@ def training_complete(body: TrainingCompleteBody):
 
 @bp.post("/training/failed")
 @internal_webhook("training-server")
-@endpoint(body=TrainingFailedBody, response=TrainingStateOut,
-          summary="Training worker: final failure (style failed, artist notified)")
+@endpoint(
+    body=TrainingFailedBody,
+    response=TrainingStateOut,
+    summary="Training worker: final failure (style failed, artist notified)",
+)
 def training_failed(body: TrainingFailedBody):
     style, changed = training_status.report_training_failure(**body.model_dump())
     return _state(style, changed)

@@ -70,9 +70,7 @@ def _with_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _oauth_error(
-    status: int, error: str, description: str, headers: dict[str, str] | None = None
-) -> Response:
+def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
         status,
         {"error": error, "error_description": description},
@@ -286,9 +284,7 @@ class FakeOIDCProvider(LoopbackServer):
     def _token(self, request: Request) -> Response:
         form = request.form()
         if self._client_auth(request, form) is None:
-            return _oauth_error(
-                401, "invalid_client", "Unauthorized", {"WWW-Authenticate": 'Basic realm="token"'}
-            )
+            return _oauth_error(401, "invalid_client", "Unauthorized", {"WWW-Authenticate": 'Basic realm="token"'})
         if form.get("grant_type") != "authorization_code":
             return _oauth_error(400, "unsupported_grant_type", "Invalid grant_type")
         code = form.get("code", "")

@@ -270,9 +270,7 @@ class FakeToss(LoopbackServer):
         by requests that would really be processed.
         """
         self._check_endpoint(endpoint)
-        injected = _Injected(
-            code, status or ERROR_STATUS.get(code, 400), message or ERROR_MESSAGES.get(code, code)
-        )
+        injected = _Injected(code, status or ERROR_STATUS.get(code, 400), message or ERROR_MESSAGES.get(code, code))
         with self._lock:
             self._faults[endpoint].extend([injected] * times)
 
@@ -405,9 +403,7 @@ class FakeToss(LoopbackServer):
         if not isinstance(payment_key, str) or not payment_key:
             return error("INVALID_REQUEST", "paymentKey는 필수 파라미터입니다.")
         if not isinstance(order_id, str) or not ORDER_ID_RE.match(order_id):
-            return error(
-                "INVALID_REQUEST", "orderId는 6자 이상 64자 이하의 영문 대소문자, 숫자, -, _ 여야 합니다."
-            )
+            return error("INVALID_REQUEST", "orderId는 6자 이상 64자 이하의 영문 대소문자, 숫자, -, _ 여야 합니다.")
         if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount != int(amount):
             return error("INVALID_REQUEST", "amount는 정수여야 합니다.")
         payment = self._payments.get(payment_key)

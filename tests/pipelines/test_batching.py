@@ -34,8 +34,13 @@ def batch_engine(tiny_model_dir) -> BatchEngine:
 
 def _req(seed: int, key: str | None = None, data: bytes | None = None, **kw) -> RenderRequest:
     kw = {"steps": 3, "width": 64, "height": 64, **kw}
-    return RenderRequest(prompt=f"inkwash style, circles {seed}", seed=seed, lora_key=key,
-                         lora_loader=(lambda: data) if data is not None else None, **kw)
+    return RenderRequest(
+        prompt=f"inkwash style, circles {seed}",
+        seed=seed,
+        lora_key=key,
+        lora_loader=(lambda: data) if data is not None else None,
+        **kw,
+    )
 
 
 def _alone(engine: BatchEngine, requests: list[RenderRequest]) -> list[np.ndarray]:
@@ -91,8 +96,9 @@ def test_style_stays_active_across_calls_and_switches_only_on_change(tiny_model_
             loads.append(key)
             return data
 
-        return RenderRequest(prompt="inkwash style", seed=seed, width=64, height=64, steps=1, lora_key=key,
-                             lora_loader=loader)
+        return RenderRequest(
+            prompt="inkwash style", seed=seed, width=64, height=64, steps=1, lora_key=key, lora_loader=loader
+        )
 
     for seed in range(3):
         assert engine.render([req(seed, "a", lora_bytes)])[0].ok
@@ -112,8 +118,11 @@ def test_base_weights_stay_exact(tiny_model_dir, lora_bytes, style_b) -> None:
     only_b = fresh.render([_req(9, "b", style_b)], output="np")[0].array
 
     engine = BatchEngine(TINY, device="cpu")
-    for requests in ([_req(1, "a", lora_bytes)] * 2, [_req(2, "a", lora_bytes), _req(3, "b", style_b), _req(4)],
-                     [_req(5, "a", lora_bytes)]):
+    for requests in (
+        [_req(1, "a", lora_bytes)] * 2,
+        [_req(2, "a", lora_bytes), _req(3, "b", style_b), _req(4)],
+        [_req(5, "a", lora_bytes)],
+    ):
         assert all(o.ok for o in engine.render(requests))
     # Switching from a fused style gives bit-for-bit what a fresh engine gives for that style.
     assert np.array_equal(engine.render([_req(9, "b", style_b)], output="np")[0].array, only_b)
@@ -126,8 +135,10 @@ def test_base_weights_stay_exact(tiny_model_dir, lora_bytes, style_b) -> None:
 
 def test_progress_for_every_request_of_a_batch(batch_engine: BatchEngine, lora_bytes, style_b) -> None:
     calls: dict[int, list[tuple[int, int]]] = {0: [], 1: [], 2: []}
-    requests = [_req(i, key, data, steps=4, on_step=lambda s, t, i=i: calls[i].append((s, t)))
-                for i, (key, data) in enumerate([("a", lora_bytes), ("b", style_b), ("a", lora_bytes)])]
+    requests = [
+        _req(i, key, data, steps=4, on_step=lambda s, t, i=i: calls[i].append((s, t)))
+        for i, (key, data) in enumerate([("a", lora_bytes), ("b", style_b), ("a", lora_bytes)])
+    ]
     outcomes = batch_engine.render(requests)
     assert all(o.ok and o.batch_size == 3 for o in outcomes)
     assert all(c == [(1, 4), (2, 4), (3, 4), (4, 4)] for c in calls.values()), calls
@@ -214,8 +225,9 @@ def test_cuda_path_fp16_channels_last_and_warm_up(tiny_model_dir, lora_bytes, st
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_compiled_hotswap_does_not_recompile_on_style_change(tiny_model_dir, lora_bytes, style_b,
-                                                                  tmp_path, monkeypatch) -> None:
+def test_cuda_compiled_hotswap_does_not_recompile_on_style_change(
+    tiny_model_dir, lora_bytes, style_b, tmp_path, monkeypatch
+) -> None:
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     engine = BatchEngine(TINY, device="cuda", compile_unet=True)
     engine.warm_up([(64, 64)], steps=1)

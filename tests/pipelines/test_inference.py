@@ -39,9 +39,7 @@ def test_pipeline_is_loaded_lazily(tiny_model_dir) -> None:
     assert engine.loaded
 
 
-def test_lora_changes_output_and_leaves_the_pipeline_clean(
-    engine: InferenceEngine, lora_bytes: bytes
-) -> None:
+def test_lora_changes_output_and_leaves_the_pipeline_clean(engine: InferenceEngine, lora_bytes: bytes) -> None:
     before = engine.generate_plain(**KW, seed=7)
     weights_before = _unet_state(engine)
 
@@ -152,9 +150,7 @@ def test_incompatible_lora_raises_and_leaves_pipeline_clean(
 @pytest.mark.parametrize("prompt", ["", "   \n"])
 def test_empty_prompt_raises_prompt_error(engine: InferenceEngine, lora_bytes: bytes, prompt: str) -> None:
     with pytest.raises(PromptError):
-        engine.generate(
-            lora_key="style-a", lora_loader=lambda: lora_bytes, prompt=prompt, width=64, height=64, seed=0
-        )
+        engine.generate(lora_key="style-a", lora_loader=lambda: lora_bytes, prompt=prompt, width=64, height=64, seed=0)
     with pytest.raises(PromptError):
         engine.generate_plain(prompt=prompt, width=64, height=64, seed=0)
 

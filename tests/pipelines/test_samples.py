@@ -16,8 +16,15 @@ def test_prompts_are_neutral_subjects_with_the_trigger_and_the_styles_tags() -> 
 
 
 def test_samples_render_with_and_without_the_style_deterministically(engine, lora_bytes) -> None:
-    kwargs = dict(lora_key="samples-test", lora_loader=lambda: lora_bytes, trigger="inkwash style",
-                  tags=["mountain"], count=MIN_SAMPLES, side=64, steps=2)
+    kwargs = dict(
+        lora_key="samples-test",
+        lora_loader=lambda: lora_bytes,
+        trigger="inkwash style",
+        tags=["mountain"],
+        count=MIN_SAMPLES,
+        side=64,
+        steps=2,
+    )
     samples = render_samples(engine, **kwargs)
     assert len(samples) == MIN_SAMPLES and len({s.seed for s in samples}) == MIN_SAMPLES
     for sample in samples:

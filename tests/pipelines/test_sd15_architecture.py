@@ -38,8 +38,13 @@ def test_sd15_architecture_trains_and_generates_through_the_worker_code(sd15_fol
 
     import os
 
-    result = train_lora(os.environ["STYLELICENSE_BASE_MODEL"], make_training_images(10), "inkwash style",
-                        tmp_path / "lora", config=TrainingConfig(resolution=64, max_steps=2, epochs=1))
+    result = train_lora(
+        os.environ["STYLELICENSE_BASE_MODEL"],
+        make_training_images(10),
+        "inkwash style",
+        tmp_path / "lora",
+        config=TrainingConfig(resolution=64, max_steps=2, epochs=1),
+    )
     assert result.steps == 2 and np.isfinite(result.final_loss)
     lora = load_file(result.lora_path)
     # SD 1.5 has 16 transformer blocks x 2 attentions x 4 projections = 128 LoRA'd layers, A and B each.
@@ -52,8 +57,16 @@ def test_sd15_architecture_trains_and_generates_through_the_worker_code(sd15_fol
     data = result.lora_path.read_bytes()
     steps: list[tuple[int, int]] = []
     requests = [
-        RenderRequest(prompt="inkwash style, cat", seed=1, width=64, height=64, steps=2, lora_key="style",
-                      lora_loader=lambda: data, on_step=lambda s, t: steps.append((s, t))),
+        RenderRequest(
+            prompt="inkwash style, cat",
+            seed=1,
+            width=64,
+            height=64,
+            steps=2,
+            lora_key="style",
+            lora_loader=lambda: data,
+            on_step=lambda s, t: steps.append((s, t)),
+        ),
         RenderRequest(prompt="inkwash style, cat", seed=1, width=64, height=64, steps=2),
     ]
     styled, plain = engine.render(requests, output="np")
@@ -85,8 +98,13 @@ def test_cuda_training_mixed_precision(tiny_model_dir, tmp_path, monkeypatch, bf
     scalers = []
     real_scaler = torch.amp.GradScaler
     monkeypatch.setattr(torch.amp, "GradScaler", lambda *a, **k: scalers.append(a) or real_scaler(*a, **k))
-    result = train_lora("tiny", make_training_images(10), "inkwash style", tmp_path,
-                        config=TrainingConfig(resolution=64, max_steps=3, epochs=1))
+    result = train_lora(
+        "tiny",
+        make_training_images(10),
+        "inkwash style",
+        tmp_path,
+        config=TrainingConfig(resolution=64, max_steps=3, epochs=1),
+    )
     assert np.isfinite(result.final_loss)
     assert bool(scalers) is (not bf16)
     assert all(v.dtype == torch.float16 for v in load_file(result.lora_path).values())  # saved fp16
@@ -102,4 +120,6 @@ def test_cuda_out_of_memory_is_retryable():
     from workers.generation import classify
 
     assert classify(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")) == (
-        True, "GPU_OUT_OF_MEMORY")
+        True,
+        "GPU_OUT_OF_MEMORY",
+    )

@@ -24,9 +24,7 @@ from workers.pipelines.signing import (
 )
 
 
-def _noise_image(
-    width: int = 512, height: int = 512, low: int = 150, high: int = 230, seed: int = 0
-) -> Image.Image:
+def _noise_image(width: int = 512, height: int = 512, low: int = 150, high: int = 230, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     return Image.fromarray(rng.integers(low, high, (height, width, 3), dtype=np.uint8))
 
@@ -103,9 +101,7 @@ def test_text_signature_renders_the_artist_name() -> None:
     box = signature_box(512, 512, 1)
     left, top, right, bottom = box
     ann = _px(stamp_signature(image, signature=None, artist_name="Ann", seed=1))[top:bottom, left:right]
-    bob = _px(stamp_signature(image, signature=None, artist_name="Bob Marley", seed=1))[
-        top:bottom, left:right
-    ]
+    bob = _px(stamp_signature(image, signature=None, artist_name="Bob Marley", seed=1))[top:bottom, left:right]
     drawn = _px(stamp_signature(image, signature=_signature_image(), artist_name="Ann", seed=1))
     assert np.abs(ann - bob).max(axis=2).mean() > 5
     assert not np.array_equal(ann, drawn[top:bottom, left:right])

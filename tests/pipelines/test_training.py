@@ -23,9 +23,7 @@ from .conftest import TRAIN_EPOCHS, TRAIN_LR, TRAIN_RESOLUTION, TRAIN_STEPS
 
 def _target_linear_count(unet: torch.nn.Module) -> int:
     suffixes = tuple("." + m for m in LORA_TARGET_MODULES)
-    return sum(
-        1 for name, m in unet.named_modules() if isinstance(m, torch.nn.Linear) and name.endswith(suffixes)
-    )
+    return sum(1 for name, m in unet.named_modules() if isinstance(m, torch.nn.Linear) and name.endswith(suffixes))
 
 
 def test_training_saves_a_unet_lora(trained_lora, tiny_pipeline) -> None:

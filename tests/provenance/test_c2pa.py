@@ -37,7 +37,9 @@ def png():
 @pytest.fixture(scope="module")
 def signed(png, dev_chain):
     return cm.sign_c2pa(
-        png, manifest_info=INFO, cert_chain_pem=dev_chain.cert_chain.read_bytes(),
+        png,
+        manifest_info=INFO,
+        cert_chain_pem=dev_chain.cert_chain.read_bytes(),
         private_key_pem=dev_chain.signing_key.read_bytes(),
     )
 
@@ -96,8 +98,12 @@ def test_reencoding_drops_the_manifest(signed):
 def test_signing_refuses_a_key_that_does_not_match_the_chain(png, dev_chain, tmp_path):
     stranger = cm.generate_dev_chain(tmp_path / "other")
     with pytest.raises(cm.C2paSigningError):
-        cm.sign_c2pa(png, manifest_info=INFO, cert_chain_pem=dev_chain.cert_chain.read_bytes(),
-                     private_key_pem=stranger.signing_key.read_bytes())
+        cm.sign_c2pa(
+            png,
+            manifest_info=INFO,
+            cert_chain_pem=dev_chain.cert_chain.read_bytes(),
+            private_key_pem=stranger.signing_key.read_bytes(),
+        )
 
 
 def test_dev_chain_shape(dev_chain):

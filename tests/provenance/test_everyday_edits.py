@@ -26,7 +26,8 @@ EDITS = {
     "blurred (radius 1.5)": lambda im: im.filter(ImageFilter.GaussianBlur(1.5)),
     "mirrored": ImageOps.mirror,
     "mirrored, brightened and cropped": lambda im: ImageEnhance.Brightness(
-        ImageOps.mirror(im).crop((30, 20, 30 + 430, 20 + 440))).enhance(1.15),
+        ImageOps.mirror(im).crop((30, 20, 30 + 430, 20 + 440))
+    ).enhance(1.15),
 }
 
 

@@ -38,33 +38,64 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
     return buf.getvalue()
 
 
-def _worker(app, client, generation_id: int, dev_chain, *, seed: int = 41, report_serial: int | None = None,
-            picture=make_picture):
+def _worker(
+    app,
+    client,
+    generation_id: int,
+    dev_chain,
+    *,
+    seed: int = 41,
+    report_serial: int | None = None,
+    picture=make_picture,
+):
     """What the inference worker does after generating: the output stage with the deployment's keys
     (here: the key derived from the shared internal token, and the dev chain), upload, complete."""
     with app.app_context():
         generation = db.session.get(Generation, generation_id)
         payload = build_payload(generation, generation.style, generation.user)
         db.session.commit()
-    env = {"STYLELICENSE_ENV": "testing", "INTERNAL_API_TOKEN": INTERNAL_TOKEN,
-           c2pa_manifest.KEY_PATH_ENV: str(dev_chain.signing_key),
-           c2pa_manifest.CHAIN_PATH_ENV: str(dev_chain.cert_chain)}
-    lic = ImageLicense(artist_name=payload.artist_name, style_title=payload.style_title, style_id=str(payload.style_id),
-                       generation_id=str(payload.generation_id), licence_url=payload.licence_url,
-                       buyer=payload.extra["buyer"], created_at=payload.extra["created_at"])
+    env = {
+        "STYLELICENSE_ENV": "testing",
+        "INTERNAL_API_TOKEN": INTERNAL_TOKEN,
+        c2pa_manifest.KEY_PATH_ENV: str(dev_chain.signing_key),
+        c2pa_manifest.CHAIN_PATH_ENV: str(dev_chain.cert_chain),
+    }
+    lic = ImageLicense(
+        artist_name=payload.artist_name,
+        style_title=payload.style_title,
+        style_id=str(payload.style_id),
+        generation_id=str(payload.generation_id),
+        licence_url=payload.licence_url,
+        buyer=payload.extra["buyer"],
+        created_at=payload.extra["created_at"],
+    )
     png, thumbnail, report = finish_output(
-        picture(payload.width, payload.height, seed=seed), signature=None, lic=lic, seed=payload.seed,
-        serial=payload.licence_serial, terms_version=payload.terms_version, certificate_url=payload.certificate_url,
-        env=env)
+        picture(payload.width, payload.height, seed=seed),
+        signature=None,
+        lic=lic,
+        seed=payload.seed,
+        serial=payload.licence_serial,
+        terms_version=payload.terms_version,
+        certificate_url=payload.certificate_url,
+        env=env,
+    )
     with app.app_context():
         storage = get_storage()
         storage.put(payload.result_key, png, public=True, content_type="image/png")
         storage.put(payload.thumbnail_key, thumbnail, public=True, content_type="image/webp")
     if report_serial is not None:
         report = {**report, "serial": report_serial}
-    response = client.post("/api/webhooks/inference/complete", headers=HEADERS, csrf=False, json={
-        "generation_id": generation_id, "result_key": payload.result_key, "thumbnail_key": payload.thumbnail_key,
-        "provenance": report})
+    response = client.post(
+        "/api/webhooks/inference/complete",
+        headers=HEADERS,
+        csrf=False,
+        json={
+            "generation_id": generation_id,
+            "result_key": payload.result_key,
+            "thumbnail_key": payload.thumbnail_key,
+            "provenance": report,
+        },
+    )
     return SimpleNamespace(png=png, payload=payload, report=report, response=response)
 
 
@@ -72,8 +103,9 @@ def _worker(app, client, generation_id: int, dev_chain, *, seed: int = 41, repor
 def world(app, client, make_client, login):
     with app.app_context():
         artist = factories.create_artist("painter", "Painter Pat")
-        style = factories.create_style(artist, title="Ink Wash", lora_key="styles/1/lora.safetensors",
-                                       generation_cost_tokens=10)
+        style = factories.create_style(
+            artist, title="Ink Wash", lora_key="styles/1/lora.safetensors", generation_cost_tokens=10
+        )
         db.session.commit()
         style_id = style.id
     login(client, "buyer")
@@ -83,8 +115,9 @@ def world(app, client, make_client, login):
 
 
 def _generate(world) -> int:
-    response = world.owner.post("/api/generations", json={"style_id": world.style_id, "prompt_tags": ["cat"],
-                                                          "aspect_ratio": "1:1"})
+    response = world.owner.post(
+        "/api/generations", json={"style_id": world.style_id, "prompt_tags": ["cat"], "aspect_ratio": "1:1"}
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["data"]["id"]
 
@@ -119,7 +152,9 @@ def test_delivery_stores_the_file_hashes(app, delivered):
         assert from_signed(licence.phash) == delivered.report["phash"]
         windows = db.session.scalars(select(LicenceHash).where(LicenceHash.licence_id == licence.id)).all()
         assert len(windows) == 16 and (from_signed(windows[0].phash), from_signed(windows[0].dhash)) == (
-            delivered.report["phash"], delivered.report["dhash"])
+            delivered.report["phash"],
+            delivered.report["dhash"],
+        )
         assert from_signed(licence.dhash) == delivered.report["dhash"]
     assert delivered.report["c2pa"] is True
     manifest = c2pa_manifest.read_c2pa(delivered.png)
@@ -161,8 +196,7 @@ def test_private_certificate_only_for_its_owner(app, world, delivered):
 
 
 def _verify(client, data: bytes, name: str = "copy.png"):
-    return client.post("/api/verify", data={"image": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post("/api/verify", data={"image": (io.BytesIO(data), name)}, content_type="multipart/form-data")
 
 
 def test_a_certificate_names_the_licensee_as_they_were_when_it_was_issued(app, world, delivered, dev_chain):
@@ -292,7 +326,7 @@ def test_every_url_written_into_a_file_opens_a_real_page(app, world, delivered):
     with app.app_context():
         base = app.config["PUBLIC_BASE_URL"].rstrip("/")
     urls = {u.rstrip(".,;)") for u in urls if u.startswith(base)}
-    paths = {u[len(base):] for u in urls}
+    paths = {u[len(base) :] for u in urls}
     assert f"/licence-terms/{CURRENT_TERMS_VERSION}" in paths
     assert f"/licences/{delivered.serial}" in paths
     patterns = _spa_route_patterns()

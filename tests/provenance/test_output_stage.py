@@ -32,8 +32,12 @@ LICENCE = {
 def output(dev_chain):
     stamped = stamp_signature(make_picture(512, 512, seed=31), signature=None, artist_name="Hana Kim", seed=5)
     data, record = output_stage.apply_provenance(
-        stamped, serial=SERIAL, licence=LICENCE, key=KEY,
-        c2pa_chain=dev_chain.cert_chain.read_bytes(), c2pa_key=dev_chain.signing_key.read_bytes(),
+        stamped,
+        serial=SERIAL,
+        licence=LICENCE,
+        key=KEY,
+        c2pa_chain=dev_chain.cert_chain.read_bytes(),
+        c2pa_key=dev_chain.signing_key.read_bytes(),
     )
     return data, record
 
@@ -58,7 +62,8 @@ class Registry:
         rows = [(s, p, d) for s, r in self.records.items() for p, d in (r["windows"] or [(r["phash"], r["dhash"])])]
         for serial, distance in verification.shortlist(rows, phash, dhash):
             yield verification.Candidate(
-                serial=serial, distance=distance,
+                serial=serial,
+                distance=distance,
                 load_image=lambda s=serial: Image.open(io.BytesIO(self.images[s])).convert("RGB"),
             )
 
@@ -71,14 +76,21 @@ def registry(output):
     other = wm.embed_serial(make_picture(512, 512, seed=32), 0x0BAD_CAFE_0000_0001, KEY)
     buf = io.BytesIO()
     other.save(buf, "PNG")
-    reg.add(buf.getvalue(), output_stage.ProvenanceRecord(0x0BAD_CAFE_0000_0001, hashes.sha256_hex(buf.getvalue()),
-                                                           hashes.phash(other), hashes.dhash(other)))
+    reg.add(
+        buf.getvalue(),
+        output_stage.ProvenanceRecord(
+            0x0BAD_CAFE_0000_0001, hashes.sha256_hex(buf.getvalue()), hashes.phash(other), hashes.dhash(other)
+        ),
+    )
     return reg
 
 
 def verify(data: bytes, registry: Registry, anchors: bytes | None = None) -> verification.Verdict:
     return verification.verify_image(
-        data, key=KEY, lookup_by_serial=registry.lookup, candidates_by_hash=registry.candidates,
+        data,
+        key=KEY,
+        lookup_by_serial=registry.lookup,
+        candidates_by_hash=registry.candidates,
         trust_anchors_pem=anchors,
     )
 

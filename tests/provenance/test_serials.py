@@ -16,8 +16,18 @@ def test_public_form_round_trips():
     assert parse_serial(" SL0000000000001234 ") == 0x1234
 
 
-@pytest.mark.parametrize("text", ["", "SL-0000-0000-0000-0000", "SL-8000-0000-0000-0000", "SL-12", "1234",
-                                  "SL-0000-0000-0000-00G0", "SL-0000-0000-0000-12345"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "SL-0000-0000-0000-0000",
+        "SL-8000-0000-0000-0000",
+        "SL-12",
+        "1234",
+        "SL-0000-0000-0000-00G0",
+        "SL-0000-0000-0000-12345",
+    ],
+)
 def test_rejects_what_is_not_a_serial(text):
     assert parse_serial(text) is None
 

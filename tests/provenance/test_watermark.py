@@ -31,8 +31,9 @@ def test_round_trip_and_invisibility(marked):
     assert psnr > 38  # faint: blind-watermark's own defaults give about 38 dB
 
 
-@pytest.mark.parametrize(("fmt", "options"), [("JPEG", {"quality": 70}), ("JPEG", {"quality": 90}),
-                                               ("WEBP", {"quality": 80})])
+@pytest.mark.parametrize(
+    ("fmt", "options"), [("JPEG", {"quality": 70}), ("JPEG", {"quality": 90}), ("WEBP", {"quality": 80})]
+)
 def test_survives_reencoding(marked, fmt, options):
     _, image = marked
     assert wm.decode_serial(reencode(image, fmt, **options), KEY) == SERIAL

@@ -38,8 +38,17 @@ class StyleFailed(Exception):  # noqa: N818 — internal signal: these styles' r
 class StyleWeights:
     """The LoRA state of one pipeline. Not thread-safe on its own: the engine serializes calls."""
 
-    def __init__(self, pipe: StableDiffusionPipeline, *, dtype: torch.dtype, loras: LoraCache, stats: dict,
-                 hotswap: bool, compile_unet: bool, max_loaded_adapters: int) -> None:
+    def __init__(
+        self,
+        pipe: StableDiffusionPipeline,
+        *,
+        dtype: torch.dtype,
+        loras: LoraCache,
+        stats: dict,
+        hotswap: bool,
+        compile_unet: bool,
+        max_loaded_adapters: int,
+    ) -> None:
         self.pipe = pipe
         self.dtype = dtype
         self.hotswap = hotswap
@@ -220,8 +229,9 @@ def adapter_names(unet: torch.nn.Module, names: list[str] | None) -> Iterator[No
         kwargs["adapter_names"] = names
         return args, kwargs
 
-    handles = [m.register_forward_pre_hook(inject, with_kwargs=True) for m in unet.modules()
-               if isinstance(m, LoraLayer)]
+    handles = [
+        m.register_forward_pre_hook(inject, with_kwargs=True) for m in unet.modules() if isinstance(m, LoraLayer)
+    ]
     try:
         yield
     finally:

@@ -55,7 +55,6 @@ from .inference import (
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class RenderRequest:
     """One image to render. ``lora_loader`` (safetensors bytes) is called only on a cache miss."""
@@ -170,9 +169,15 @@ class BatchEngine:
                 pipe = load_pipeline(self.base_model, device=self.device, dtype=self.dtype)
                 if pipe.device.type == "cuda":
                     optimize_for_cuda(pipe)
-                self._weights = StyleWeights(pipe, dtype=self.dtype, loras=self._loras, stats=self.stats,
-                                             hotswap=self.hotswap, compile_unet=self.compile_unet,
-                                             max_loaded_adapters=self.max_loaded_adapters)
+                self._weights = StyleWeights(
+                    pipe,
+                    dtype=self.dtype,
+                    loras=self._loras,
+                    stats=self.stats,
+                    hotswap=self.hotswap,
+                    compile_unet=self.compile_unet,
+                    max_loaded_adapters=self.max_loaded_adapters,
+                )
                 self._pipe = pipe
             return self._pipe
 
@@ -193,8 +198,7 @@ class BatchEngine:
         timings = {}
         for width, height in sizes or list(SIZES.values()):
             start = time.perf_counter()
-            outcome = self.render([RenderRequest(prompt="warm up", seed=0, width=width, height=height,
-                                                 steps=steps)])[0]
+            outcome = self.render([RenderRequest(prompt="warm up", seed=0, width=width, height=height, steps=steps)])[0]
             if outcome.error is not None:
                 raise outcome.error
             timings[f"{width}x{height}"] = time.perf_counter() - start
@@ -255,16 +259,18 @@ class BatchEngine:
         ordered = sorted(groups.values(), key=lambda g: 0 if {i.request.lora_key for i in g} == {active} else 1)
         if self.mix_styles:
             # Same-style runs inside a mixed group stay together (fewer distinct adapters per chunk).
-            ordered = [sorted(g, key=lambda i: (i.request.lora_key != active, i.request.lora_key or "")) for g in
-                       ordered]
+            ordered = [
+                sorted(g, key=lambda i: (i.request.lora_key != active, i.request.lora_key or "")) for g in ordered
+            ]
         return [g[i : i + self.max_batch] for g in ordered for i in range(0, len(g), self.max_batch)]
 
     def _render_group(self, pipe: StableDiffusionPipeline, group: list[_Item], output: str) -> None:
         start = time.perf_counter()
         while True:
             try:
-                names = self._weights.activate([item.request.lora_key for item in group],
-                                               {item.request.lora_key: item.state for item in group})
+                names = self._weights.activate(
+                    [item.request.lora_key for item in group], {item.request.lora_key: item.state for item in group}
+                )
                 break
             except StyleFailed as failed:  # those styles' requests fail; the rest go on
                 for item in group:

@@ -151,15 +151,11 @@ class InferenceEngine:
                 except (ValueError, RuntimeError, KeyError) as exc:
                     self._loras.pop(lora_key, None)
                     detail = str(exc).strip()[:300]  # peft lists every mismatched tensor
-                    raise LoraMissingError(
-                        f"LoRA {lora_key!r} does not fit the base model: {detail}"
-                    ) from exc
+                    raise LoraMissingError(f"LoRA {lora_key!r} does not fit the base model: {detail}") from exc
                 # Fused: the per-image cost of a LoRA disappears (NOTES §2/§7).
                 pipe.fuse_lora(components=["unet"], lora_scale=1.0, adapter_names=[_ADAPTER])
                 t1 = self._clock()
-                image = self._run(
-                    pipe, prompt, negative_prompt, width, height, seed, steps, guidance_scale, on_step
-                )
+                image = self._run(pipe, prompt, negative_prompt, width, height, seed, steps, guidance_scale, on_step)
                 t2 = self._clock()
             finally:
                 self._clean(pipe)
@@ -189,9 +185,7 @@ class InferenceEngine:
         _validate(prompt, width, height, steps)
         with self._lock:
             pipe = self.pipeline
-            return self._run(
-                pipe, prompt, negative_prompt, width, height, seed, steps, guidance_scale, on_step
-            )
+            return self._run(pipe, prompt, negative_prompt, width, height, seed, steps, guidance_scale, on_step)
 
     def _run(
         self,
@@ -247,9 +241,7 @@ def _validate(prompt: str, width: int, height: int, steps: int) -> None:
         raise PromptError("the prompt is empty")
     for name, value in (("width", width), ("height", height)):
         if not isinstance(value, int) or value < 64 or value > _MAX_SIDE or value % 8:
-            raise InferenceInputError(
-                f"{name} must be a multiple of 8 between 64 and {_MAX_SIDE}, got {value!r}"
-            )
+            raise InferenceInputError(f"{name} must be a multiple of 8 between 64 and {_MAX_SIDE}, got {value!r}")
     if not isinstance(steps, int) or not 1 <= steps <= _MAX_STEPS:
         raise InferenceInputError(f"steps must be between 1 and {_MAX_STEPS}, got {steps!r}")
 

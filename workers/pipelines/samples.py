@@ -15,8 +15,7 @@ from PIL import Image
 from .inference import InferenceEngine, build_prompt
 
 # Subjects that show a style on different content; the style's own tags are added to them.
-NEUTRAL_SUBJECTS = ("portrait of a person", "landscape", "still life with fruit", "animal", "city street",
-                    "flowers")
+NEUTRAL_SUBJECTS = ("portrait of a person", "landscape", "still life with fruit", "animal", "city street", "flowers")
 SAMPLE_SEEDS = (11, 23, 37, 59, 71, 97)
 MIN_SAMPLES = 4
 
@@ -44,8 +43,17 @@ def sample_prompts(trigger: str, tags: list[str], count: int = MIN_SAMPLES) -> l
     return prompts
 
 
-def render_samples(engine: InferenceEngine, *, lora_key: str, lora_loader: Callable[[], bytes], trigger: str,
-                   tags: list[str], count: int = MIN_SAMPLES, side: int = 512, steps: int = 25) -> list[Sample]:
+def render_samples(
+    engine: InferenceEngine,
+    *,
+    lora_key: str,
+    lora_loader: Callable[[], bytes],
+    trigger: str,
+    tags: list[str],
+    count: int = MIN_SAMPLES,
+    side: int = 512,
+    steps: int = 25,
+) -> list[Sample]:
     """Render ``count`` samples (each twice: with and without the LoRA) at ``side`` × ``side``.
 
     Deterministic: fixed seeds (:data:`SAMPLE_SEEDS`) and prompts (:func:`sample_prompts`). Raises what
@@ -54,8 +62,9 @@ def render_samples(engine: InferenceEngine, *, lora_key: str, lora_loader: Calla
         raise ValueError(f"count must be between {MIN_SAMPLES} and {len(SAMPLE_SEEDS)}")
     samples = []
     for prompt, seed in zip(sample_prompts(trigger, tags, count), SAMPLE_SEEDS, strict=False):
-        with_style = engine.generate(lora_key=lora_key, lora_loader=lora_loader, prompt=prompt, width=side,
-                                     height=side, seed=seed, steps=steps)
+        with_style = engine.generate(
+            lora_key=lora_key, lora_loader=lora_loader, prompt=prompt, width=side, height=side, seed=seed, steps=steps
+        )
         without_style = engine.generate_plain(prompt=prompt, width=side, height=side, seed=seed, steps=steps)
         samples.append(Sample(prompt, seed, with_style, without_style))
     return samples

@@ -160,9 +160,7 @@ def _fit_bottom_right(mask: Image.Image, box: tuple[int, int]) -> Image.Image:
     return out
 
 
-def stamp_signature(
-    image: Image.Image, *, signature: Image.Image | None, artist_name: str, seed: int
-) -> Image.Image:
+def stamp_signature(image: Image.Image, *, signature: Image.Image | None, artist_name: str, seed: int) -> Image.Image:
     """Return a copy of ``image`` (RGB) with the artist's visible signature in the bottom-right corner.
 
     ``signature`` is the artist's uploaded signature image; when None the artist's name is rendered as
@@ -186,9 +184,7 @@ def stamp_signature(
     ink_mask = Image.new("L", canvas_size, 0)
     ink_mask.paste(ink, (lay.pad, lay.pad))
     radius = max(1, lay.pad // 2)
-    halo_mask = ink_mask.filter(ImageFilter.MaxFilter(2 * radius + 1)).filter(
-        ImageFilter.GaussianBlur(radius)
-    )
+    halo_mask = ink_mask.filter(ImageFilter.MaxFilter(2 * radius + 1)).filter(ImageFilter.GaussianBlur(radius))
 
     layer = Image.new("RGBA", canvas_size, (*halo_rgb, 0))
     layer.putalpha(halo_mask.point(lambda v: round(v * _HALO_OPACITY)))

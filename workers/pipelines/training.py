@@ -36,8 +36,16 @@ from .training_config import (
 )
 from .training_data import cache_latents, encode_prompts, index_stream, prepare_image
 
-__all__ = ["LORA_WEIGHT_NAME", "TrainingCancelled", "TrainingConfig", "TrainingDivergedError", "TrainingInputError",
-           "TrainingProgress", "TrainingResult", "train_lora"]
+__all__ = [
+    "LORA_WEIGHT_NAME",
+    "TrainingCancelled",
+    "TrainingConfig",
+    "TrainingDivergedError",
+    "TrainingInputError",
+    "TrainingProgress",
+    "TrainingResult",
+    "train_lora",
+]
 
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 _ADAPTER_NAME = "default"
@@ -249,9 +257,7 @@ def _train(
             std = latent_std[idx_t, view_t]
             eps = torch.randn(mean.shape, generator=generator, device=device, dtype=mean.dtype)
             latents = (mean + std * eps) * scaling
-            embeds = torch.stack(
-                [empty_embed[0] if d else text_embeds[i] for i, d in zip(idx, drop, strict=True)]
-            )
+            embeds = torch.stack([empty_embed[0] if d else text_embeds[i] for i, d in zip(idx, drop, strict=True)])
 
             noise = torch.randn(latents.shape, generator=generator, device=device, dtype=latents.dtype)
             timesteps = torch.randint(
