@@ -58,7 +58,7 @@ def test_demo_create_is_consistent_and_usable(app, client, login):
             .where(Like.user_id != Generation.user_id)
         )
         assert count_rows(app, Notification, Notification.type == "like") == liked_by_others
-        from stylelicense.tokens.ledger import verify_ledger
+        from stylelicense.tokens.ledger_audit import verify_ledger
 
         assert verify_ledger() == []
     check = runner.invoke(args=["community", "check-counters"])

@@ -15,7 +15,7 @@ from stylelicense.extensions import db
 from stylelicense.generations.models import Generation
 from stylelicense.styles.models import Style
 from stylelicense.tokens import ledger
-from stylelicense.tokens.ledger import verify_ledger
+from stylelicense.tokens.ledger_audit import verify_ledger
 from stylelicense.tokens.models import Transaction
 from stylelicense.users.models import User
 from tests import factories

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from stylelicense.extensions import db
 from stylelicense.generations.models import Generation
 from stylelicense.storage import get_storage
-from stylelicense.tokens.ledger import verify_ledger
+from stylelicense.tokens.ledger_audit import verify_ledger
 from stylelicense.tokens.models import Transaction
 from stylelicense.users.models import Artist, User
 from tests import factories

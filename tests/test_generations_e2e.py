@@ -24,7 +24,7 @@ from stylelicense.extensions import db
 from stylelicense.generations.models import Generation
 from stylelicense.notifications.models import Notification
 from stylelicense.storage import get_storage
-from stylelicense.tokens import ledger
+from stylelicense.tokens import ledger, ledger_audit
 from stylelicense.tokens.models import Transaction
 from stylelicense.users.models import User
 from tests import factories
@@ -139,7 +139,7 @@ def _ledger(app, generation_id):
             notifications=sorted(notes),
             balance=buyer.token_balance,
             earned=painter.artist.earned_token_balance,
-            drift=ledger.verify_ledger(),
+            drift=ledger_audit.verify_ledger(),
             attempts=db.session.get(Generation, generation_id).attempts,
         )
 

@@ -17,7 +17,7 @@ from stylelicense.generations.operations import MAX_ATTEMPTS
 from stylelicense.models import utcnow
 from stylelicense.notifications.models import Notification
 from stylelicense.storage import get_storage
-from stylelicense.tokens.ledger import verify_ledger
+from stylelicense.tokens.ledger_audit import verify_ledger
 from stylelicense.tokens.models import Transaction
 from stylelicense.users.models import Artist, User
 from tests import factories

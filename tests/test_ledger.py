@@ -13,7 +13,7 @@ from stylelicense.errors import InsufficientTokens
 from stylelicense.extensions import db
 from stylelicense.generations.models import Generation
 from stylelicense.styles.models import Style
-from stylelicense.tokens import ledger
+from stylelicense.tokens import ledger, ledger_audit
 from stylelicense.tokens.models import Purchase, Transaction
 from stylelicense.users.models import Artist, User
 from tests import factories
@@ -127,7 +127,7 @@ def test_fifty_concurrent_spends_against_a_balance_for_exactly_n(wide_app, affor
         assert len(charges) == affordable
         # balance_after walks down one price at a time, in id order: every charge saw the previous one
         assert [row.balance_after for row in charges] == [PRICE * (affordable - i - 1) for i in range(affordable)]
-        assert ledger.verify_ledger() == []
+        assert ledger_audit.verify_ledger() == []
 
 
 # --- charge, refund, credit -----------------------------------------------------------------------
@@ -147,7 +147,7 @@ def test_charge_then_refund_restores_the_balance_once(ctx):
     # a refunded generation never pays the artist
     assert ledger.credit_artist_for_generation(generation, generation.style.artist) is None
     assert generation.style.artist.earned_token_balance == 0
-    assert ledger.verify_ledger() == []
+    assert ledger_audit.verify_ledger() == []
 
 
 def test_charge_then_artist_credit_pays_the_artist_in_full_once(ctx):
@@ -163,7 +163,7 @@ def test_charge_then_artist_credit_pays_the_artist_in_full_once(ctx):
     # a delivered image is never refunded afterwards
     assert ledger.refund_generation(generation, "late failure") is None
     assert balance(buyer.id) == 60
-    assert ledger.verify_ledger() == []
+    assert ledger_audit.verify_ledger() == []
 
 
 def test_an_artist_using_their_own_style_pays_and_earns(ctx):
@@ -174,7 +174,7 @@ def test_an_artist_using_their_own_style_pays_and_earns(ctx):
     ledger.charge_for_generation(generation, style.title)
     ledger.credit_artist_for_generation(generation, style.artist)
     assert (balance(owner.id), style.artist.earned_token_balance) == (5, 25)
-    assert ledger.verify_ledger() == []
+    assert ledger_audit.verify_ledger() == []
 
 
 def test_refund_or_credit_without_a_charge_moves_nothing(ctx):
@@ -260,7 +260,7 @@ def test_concurrent_refund_and_credit_settle_one_way(wide_app):
             .group_by(Transaction.related_generation_id)
         ).all()
         assert sorted(settled) == [(gid, 1) for gid in ids]
-        assert ledger.verify_ledger() == []
+        assert ledger_audit.verify_ledger() == []
 
 
 # --- verification ---------------------------------------------------------------------------------
@@ -268,9 +268,9 @@ def test_concurrent_refund_and_credit_settle_one_way(wide_app):
 
 def test_verify_reports_a_tampered_balance(ctx):
     buyer = make_user("victim", welcome=True)
-    assert ledger.verify_ledger() == []
+    assert ledger_audit.verify_ledger() == []
     db.session.execute(update(User).where(User.id == buyer.id).values(token_balance=1100))
-    drifts = ledger.verify_ledger()
+    drifts = ledger_audit.verify_ledger()
     assert [(d.kind, d.expected, d.actual) for d in drifts] == [("balance", 100, 1100)]
     assert "victim" in drifts[0].subject and "welcome:" in drifts[0].row
 
@@ -280,7 +280,7 @@ def test_verify_reports_a_tampered_row(ctx):
     generation = make_generation(buyer, make_style())
     charge = ledger.charge_for_generation(generation, "Ink Washes")
     db.session.execute(update(Transaction).where(Transaction.id == charge.id).values(amount=1))
-    kinds = {(d.kind, d.subject.split(" ")[1]) for d in ledger.verify_ledger()}
+    kinds = {(d.kind, d.subject.split(" ")[1]) for d in ledger_audit.verify_ledger()}
     assert ("balance", "1") in kinds  # the buyer's balance no longer equals the sum
     assert ("row", f"#{charge.id}") in kinds  # and the row says where the chain broke
 
@@ -307,11 +307,11 @@ def test_verify_reports_paid_purchases_credited_wrongly(ctx):
     )
     db.session.add_all([paid, pending])
     db.session.flush()
-    assert [(d.kind, d.expected) for d in ledger.verify_ledger()] == [("purchase", "credited")]
+    assert [(d.kind, d.expected) for d in ledger_audit.verify_ledger()] == [("purchase", "credited")]
     ledger.credit_purchase(paid)
-    assert ledger.verify_ledger() == []
+    assert ledger_audit.verify_ledger() == []
     ledger.credit_purchase(pending)  # as a bug elsewhere might
-    assert [(d.kind, d.actual) for d in ledger.verify_ledger()] == [("purchase", "credited while pending")]
+    assert [(d.kind, d.actual) for d in ledger_audit.verify_ledger()] == [("purchase", "credited while pending")]
 
 
 def test_earned_balance_tampering_is_reported(ctx):
@@ -321,7 +321,7 @@ def test_earned_balance_tampering_is_reported(ctx):
     ledger.charge_for_generation(generation, style.title)
     ledger.credit_artist_for_generation(generation, style.artist)
     db.session.execute(update(Artist).where(Artist.id == style.artist.id).values(earned_token_balance=999))
-    assert [(d.kind, d.expected, d.actual) for d in ledger.verify_ledger()] == [("earned", PRICE, 999)]
+    assert [(d.kind, d.expected, d.actual) for d in ledger_audit.verify_ledger()] == [("earned", PRICE, 999)]
 
 
 # --- operator commands ----------------------------------------------------------------------------
@@ -368,7 +368,7 @@ def test_tokens_grant_command_is_a_ledger_row_and_idempotent_by_key(app):
         assert balance(user_id) == 350
         row = db.session.scalar(select(Transaction).where(Transaction.idempotency_key == "grant:contest-1"))
         assert (row.transaction_type, row.amount, row.memo, row.sender_id) == ("grant", 250, "Contest prize", None)
-        assert ledger.verify_ledger() == []
+        assert ledger_audit.verify_ledger() == []
 
 
 def test_purchases_show_command(app):

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from stylelicense.extensions import db
 from stylelicense.models import utcnow
-from stylelicense.tokens import ledger
+from stylelicense.tokens import ledger_audit
 from stylelicense.tokens.models import Purchase, Transaction
 from stylelicense.tokens.toss import TossClient
 from tests.factories import create_artist, create_style
@@ -146,7 +146,7 @@ def test_the_shipped_sweeper_credits_a_stuck_purchase_exactly_once(toss_app, tos
     sweep(toss_app)
     assert purchase_state(toss_app, order["order_id"])[1] == 1 and balance(alice) == 600
     with toss_app.app_context():
-        assert [str(d) for d in ledger.verify_ledger()] == []
+        assert [str(d) for d in ledger_audit.verify_ledger()] == []
 
 
 def test_sweep_twice_credits_once_and_leaves_recent_orders_alone(toss_app, toss, alice):

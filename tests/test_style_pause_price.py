@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from stylelicense.extensions import db
 from stylelicense.generations.models import Generation
 from stylelicense.styles.models import Style
-from stylelicense.tokens.ledger import verify_ledger
+from stylelicense.tokens.ledger_audit import verify_ledger
 from stylelicense.users.models import User
 from tests import factories
 

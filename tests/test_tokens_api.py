@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from stylelicense.extensions import db
-from stylelicense.tokens import ledger
+from stylelicense.tokens import ledger, ledger_audit
 from stylelicense.tokens.models import Purchase, Transaction
 
 ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
@@ -116,7 +116,7 @@ def test_sandbox_confirm_credits_once_and_is_labelled(app, client, login):
         purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == order["order_id"]))
         assert purchase.provider_response["sandbox"] is True
         assert "no real payment" in purchase.provider_response["note"]
-        assert ledger.verify_ledger() == []
+        assert ledger_audit.verify_ledger() == []
 
 
 def test_sandbox_fail_key_leaves_the_order_failed(app, client, login):
@@ -182,7 +182,7 @@ def test_the_fail_route_closes_a_pending_order(app, client, login):
     unchanged = client.post("/api/tokens/purchase/fail", json={"order_id": paid["order_id"]})
     assert unchanged.get_json()["data"]["status"] == "paid"  # a paid order is never "failed" afterwards
     with app.app_context():
-        assert ledger.verify_ledger() == []
+        assert ledger_audit.verify_ledger() == []
 
 
 def test_a_payment_key_cannot_pay_two_orders(client, login):

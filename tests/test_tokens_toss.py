@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from stylelicense.extensions import db
-from stylelicense.tokens import ledger
+from stylelicense.tokens import ledger_audit
 from stylelicense.tokens.models import Purchase, Transaction
 from tests.conftest import wait_for
 from tests.fakes.toss_server import FakeToss
@@ -96,7 +96,7 @@ def credits_for(app, order_id: str) -> int:
 
 def assert_ledger_clean(app) -> None:
     with app.app_context():
-        assert [str(d) for d in ledger.verify_ledger()] == []
+        assert [str(d) for d in ledger_audit.verify_ledger()] == []
 
 
 def refused(response, status: int = 400) -> dict:
