@@ -218,7 +218,7 @@ def test_signing_needs_only_pillow() -> None:
 
 
 def test_non_latin_name_uses_a_font_that_has_the_glyphs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.pipelines import signing
+    from workers.pipelines import signature_stamp as signing
 
     cjk = [p for p in signing._SYSTEM_FONTS if Path(p).is_file()]
     if not cjk:
