@@ -338,6 +338,9 @@ def main() -> None:
         "STORAGE_URL": (workdir / "storage").as_uri(),
         "PYTHONPATH": str(ROOT),
         "CACHE_URL": args.cache_url,
+        # No worker recycling during a run: a recycled worker takes its CPU counters with it (the floor's
+        # 75,000 saturated requests crossed max_requests and read as negative CPU per request).
+        "GUNICORN_MAX_REQUESTS": "0",
         **dict(item.split("=", 1) for item in args.env),
     }
     print(
