@@ -74,6 +74,28 @@ def _last_row(user_id: int, types: tuple[str, ...]) -> str:
     return f"last row: {describe(row)}" if row is not None else "no transactions"
 
 
+def _account_drifts(kind: str, types: tuple[str, ...], signed, accounts, subject, row_note: str) -> list[Drift]:
+    """One account kind: each balance against the sum of its rows (``accounts`` yields ``(user_id, label,
+    balance)``), then every row's ``balance_after`` against the running sum."""
+    drifts = []
+    sums = dict(
+        db.session.execute(
+            select(Transaction.user_id, func.sum(signed))
+            .where(Transaction.transaction_type.in_(types))
+            .group_by(Transaction.user_id)
+        ).all()
+    )
+    for user_id, label, balance in db.session.execute(accounts).all():
+        expected = int(sums.get(user_id) or 0)
+        if expected != balance:
+            drifts.append(Drift(kind, subject(user_id, label), expected, balance, _last_row(user_id, types)))
+    for row, total in _broken_chains(types, signed):
+        drifts.append(
+            Drift("row", f"transaction #{row.id} balance_after{row_note}", total, row.balance_after, describe(row))
+        )
+    return drifts
+
+
 def verify_ledger() -> list[Drift]:
     """Check the whole ledger; an empty list means it is consistent.
 
@@ -84,57 +106,20 @@ def verify_ledger() -> list[Drift]:
     - a generation's refund or artist credit has a charge of the same amount, and never both.
     """
 
-    drifts: list[Drift] = []
     spendable = IN_TYPES + OUT_TYPES
-    sums = dict(
-        db.session.execute(
-            select(Transaction.user_id, func.sum(_signed()))
-            .where(Transaction.transaction_type.in_(spendable))
-            .group_by(Transaction.user_id)
-        ).all()
+    users = select(User.id, User.username, User.token_balance).order_by(User.id)
+    artists = select(Artist.user_id, Artist.id, Artist.earned_token_balance).order_by(Artist.id)
+    drifts = _account_drifts(
+        "balance", spendable, _signed(), users, lambda user_id, name: f"user {user_id} ({name}) token_balance", ""
     )
-    for user_id, username, balance in db.session.execute(
-        select(User.id, User.username, User.token_balance).order_by(User.id)
-    ).all():
-        expected = int(sums.get(user_id) or 0)
-        if expected != balance:
-            drifts.append(
-                Drift(
-                    "balance",
-                    f"user {user_id} ({username}) token_balance",
-                    expected,
-                    balance,
-                    _last_row(user_id, spendable),
-                )
-            )
-    for row, total in _broken_chains(spendable, _signed()):
-        drifts.append(Drift("row", f"transaction #{row.id} balance_after", total, row.balance_after, describe(row)))
-
-    earned = dict(
-        db.session.execute(
-            select(Transaction.user_id, func.sum(Transaction.amount))
-            .where(Transaction.transaction_type.in_(EARNED_TYPES))
-            .group_by(Transaction.user_id)
-        ).all()
+    drifts += _account_drifts(
+        "earned",
+        EARNED_TYPES,
+        Transaction.amount,
+        artists,
+        lambda user_id, artist_id: f"artist {artist_id} (user {user_id}) earned_token_balance",
+        " (earned)",
     )
-    for user_id, artist_id, balance in db.session.execute(
-        select(Artist.user_id, Artist.id, Artist.earned_token_balance).order_by(Artist.id)
-    ).all():
-        expected = int(earned.get(user_id) or 0)
-        if expected != balance:
-            drifts.append(
-                Drift(
-                    "earned",
-                    f"artist {artist_id} (user {user_id}) earned_token_balance",
-                    expected,
-                    balance,
-                    _last_row(user_id, EARNED_TYPES),
-                )
-            )
-    for row, total in _broken_chains(EARNED_TYPES, Transaction.amount):
-        drifts.append(
-            Drift("row", f"transaction #{row.id} balance_after (earned)", total, row.balance_after, describe(row))
-        )
 
     credited = {
         row.idempotency_key: row
