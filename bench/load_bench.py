@@ -373,7 +373,7 @@ def main() -> None:
         for _ in range(3):  # warm every worker's imports and pools
             for path in ("/api/generations/feed", "/api/styles", "/api/search?q=ink"):
                 requests.get(server.url + path, timeout=30)
-        for users in [int(n) for n in args.steps.split(",")]:
+        for users in [int(n) for n in args.steps.split(",") if n]:
             result = run_locust(server, "mix", users, args.step_seconds, data_path, workdir, f"mix {users}")
             print_step(result)
             results.append(result)
@@ -390,7 +390,7 @@ def main() -> None:
         floor_env = {**env, "PYTHONPATH": str(ROOT / "bench")}
         server = Server("floor_app:app", args.port + 1, floor_env, args.server_args, workdir / "floor.log")
         try:
-            top = max(int(n) for n in args.steps.split(","))
+            top = max([int(n) for n in args.steps.split(",") if n] or [args.saturate_users])
             floor["mix"] = run_locust(server, "floor", top, args.step_seconds, data_path, workdir, f"floor {top}")
             print_step(floor["mix"])
             floor["saturated"] = run_locust(

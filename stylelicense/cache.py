@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, Response, current_app, request, session
 from sqlalchemy import event, inspect
@@ -64,9 +64,10 @@ class MemoryBackend:
             while len(self._data) > self._max:
                 self._data.popitem(last=False)
 
-    def state(self) -> tuple[int, float]:
-        """The version of every key, and when it last changed (epoch seconds)."""
-        return self._version, self._bumped_at
+    def lookup(self, key: str) -> tuple[bytes | None, int, float]:
+        """The stored value of ``key`` (or None), the version of every key and when it last changed
+        (epoch seconds)."""
+        return self.get(key), self._version, self._bumped_at
 
     def bump(self) -> None:
         with self._lock:
@@ -94,9 +95,12 @@ class RedisBackend:
     def set(self, key: str, value: bytes, seconds: int) -> None:
         self._redis.set(self._prefix + key, value, ex=seconds)
 
-    def state(self) -> tuple[int, float]:
-        version, bumped_at = self._redis.mget(self._prefix + VERSION_KEY, self._prefix + BUMPED_KEY)
-        return int(version or 0), float(bumped_at or 0)
+    def lookup(self, key: str) -> tuple[bytes | None, int, float]:
+        # One round trip for the entry and the version it must match (a hit costs one MGET).
+        version, bumped_at, value = self._redis.mget(
+            self._prefix + VERSION_KEY, self._prefix + BUMPED_KEY, self._prefix + key
+        )
+        return value, int(version or 0), float(bumped_at or 0)
 
     def bump(self) -> None:
         with self._redis.pipeline() as pipe:
@@ -132,32 +136,53 @@ def _logger():
     return current_app.logger
 
 
+class Entry(NamedTuple):
+    """A public answer's JSON and, for an answer about something one user owns (a style page), that
+    user's id: the owner is answered from the database instead (they see more of it)."""
+
+    body: bytes
+    owner: int | None = None
+
+
 def cached_data(name: str, build: Callable[[], Any]) -> bytes:
     """The JSON of ``build()`` (data for an anonymous viewer) for this request's path and query, from
     the cache or built and stored. A failing cache is skipped, never an error for the client."""
+    return cached_entry(name, build).body
+
+
+def cached_entry(name: str, build: Callable[[], Any], owner: Callable[[Any], int | None] | None = None) -> Entry:
+    """:func:`cached_data` with the owner's user id kept next to the answer (``owner(data)``).
+
+    An entry is stored under its path alone, headed by the version it was built at: a lookup reads
+    the entry and the current version in one round trip and drops an entry of an older version."""
     backend = _backend()
     if backend is None:
-        return _dumps(build())
-    key, bumped_at = None, time.time()
+        data = build()
+        return Entry(_dumps(data), owner(data) if owner else None)
+    key, version, bumped_at = None, 0, time.time()
     try:
-        version, bumped_at = backend.state()
-        key = f"{name}:{version}:{request.full_path}"
-        hit = backend.get(key)
-        if hit is not None:
-            return hit
+        key = f"{name}:{request.full_path}"
+        value, version, bumped_at = backend.lookup(key)
+        if value is not None:
+            header, _, body = value.partition(b"\n")
+            stored_version, stored_owner = header.split(b" ")
+            if int(stored_version) == version:
+                return Entry(body, int(stored_owner) or None)
     except Exception as error:  # noqa: BLE001 - the cache is an optimisation; the database answers
         _logger().warning("public cache unavailable", extra={"error": str(error)[:200]})
         key = None
     # A replica that may not have the latest public change yet is not asked right after one.
     settled = time.time() - bumped_at > int(current_app.config.get("REPLICA_GRACE_SECONDS") or 0)
     with replica_reads(enabled=settled and key is not None):
-        body = _dumps(build())
+        data = build()
+    entry = Entry(_dumps(data), owner(data) if owner else None)
     if key is not None:
         try:
-            backend.set(key, body, int(current_app.config["PUBLIC_CACHE_SECONDS"]))
+            header = f"{version} {entry.owner or 0}\n".encode()
+            backend.set(key, header + entry.body, int(current_app.config["PUBLIC_CACHE_SECONDS"]))
         except Exception as error:  # noqa: BLE001
             _logger().warning("public cache unavailable", extra={"error": str(error)[:200]})
-    return body
+    return entry
 
 
 def _dumps(data: Any) -> bytes:

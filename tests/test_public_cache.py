@@ -115,6 +115,21 @@ def test_untrained_style_stays_owner_only(cached_app, world):
     assert anonymous.get(f"/api/styles/{world['hidden']}").status_code == 404
 
 
+def test_a_cached_style_page_still_answers_its_owner_from_the_database(cached_app, world):
+    anonymous, owner, fan = cached_app.test_client(), cached_app.test_client(), cached_app.test_client()
+    url = f"/api/styles/{world['style']}"
+    assert anonymous.get(url).headers["Cache-Control"].startswith("public")
+    _sign_in(fan, "fan")
+    with count_queries(cached_app) as statements:
+        seen_by_fan = fan.get(url)
+    # Someone else's style comes from the cache: the entry knows its owner, no query asks.
+    assert seen_by_fan.headers["Cache-Control"] == "private, no-cache" and statements == []
+    _sign_in(owner, "painter")
+    mine = owner.get(url)
+    assert mine.status_code == 200 and mine.headers["Cache-Control"] == "no-store"
+    assert mine.get_json()["data"]["id"] == world["style"]
+
+
 def test_public_edits_show_at_once(cached_app, world):
     anonymous, painter = cached_app.test_client(), cached_app.test_client()
     assert anonymous.get(f"/api/styles/{world['style']}").get_json()["data"]["title"] == "Velvet Night"

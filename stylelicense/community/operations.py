@@ -36,6 +36,7 @@ from ..extensions import db
 from ..generations.models import Generation
 from ..generations.operations import get_visible_generation
 from ..notifications.operations import delete_notifications_for, notify
+from ..sql import one_of
 from ..text import plain_text
 from ..users.models import Artist, User
 from .models import Comment, Follow, Like
@@ -198,7 +199,7 @@ def liked_generation_ids(user: User | None, generation_ids: Iterable[int]) -> se
     if user is None or not user.is_authenticated or not ids:
         return set()
     return set(
-        db.session.scalars(select(Like.generation_id).where(Like.user_id == user.id, Like.generation_id.in_(ids)))
+        db.session.scalars(select(Like.generation_id).where(Like.user_id == user.id, one_of(Like.generation_id, ids)))
     )
 
 

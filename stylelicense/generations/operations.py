@@ -24,6 +24,7 @@ from ..jobs.payloads import GENERATE_IMAGE, GenerateImagePayload
 from ..jobs.state import FINISHED, lock_for_report
 from ..provenance import operations as provenance
 from ..queueing.operations import generation_queue
+from ..sql import one_of
 from ..styles.availability import ensure_style_available
 from ..styles.models import Style
 from ..styles.operations import lora_trigger
@@ -217,7 +218,7 @@ def liked_by(user_id: int, generation_ids: list[int]) -> set[int]:
         return set()
     return set(
         db.session.scalars(
-            select(Like.generation_id).where(Like.user_id == user_id, Like.generation_id.in_(generation_ids))
+            select(Like.generation_id).where(Like.user_id == user_id, one_of(Like.generation_id, generation_ids))
         )
     )
 

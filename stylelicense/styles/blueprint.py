@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from .. import cache
 from ..api import PageQuery, created, endpoint, ok, paginate
+from ..errors import NotFound
 from . import operations
 from .models import Style
 from .schemas import MAX_IMAGE_BYTES, MAX_IMAGES, StyleCreateForm, StyleListQuery, StyleOut, StylePatch
@@ -67,12 +68,22 @@ def my_styles(query: PageQuery):
 @endpoint(response=StyleOut, summary="One style (progress while training; untrained styles: owner only)")
 def get_style(style_id: int):
     viewer_id = cache.viewer_id()
-    if viewer_id is not None and operations.artist_user_id(style_id) == viewer_id:
+    try:
+        # What anyone may see (NOT_FOUND for an untrained style is never cached: only answers are),
+        # kept with the artist's user id so the owner is recognised without a query.
+        entry = cache.cached_entry(
+            "style",
+            lambda: operations.serialize_style(operations.get_visible_style(style_id)),
+            owner=lambda data: data["artist"]["id"],
+        )
+    except NotFound:
+        if viewer_id is None or operations.artist_user_id(style_id) != viewer_id:
+            raise
+        entry = cache.Entry(b"", owner=viewer_id)
+    if viewer_id is not None and entry.owner == viewer_id:
         # The owner sees their style in every state (and more of it): never from the public cache.
         return ok(operations.serialize_style(operations.get_visible_style(style_id, current_user), current_user))
-    # What anyone may see (NOT_FOUND for an untrained style is never cached: only answers are).
-    data = cache.cached_data("style", lambda: operations.serialize_style(operations.get_visible_style(style_id)))
-    return cache.respond(data, personal=viewer_id is not None)
+    return cache.respond(entry.body, personal=viewer_id is not None)
 
 
 @bp.patch("/<int:style_id>")
