@@ -217,7 +217,10 @@ def endpoint(
                     kwargs["form"] = parse(form, _form())
             try:
                 result = view(*args, **kwargs)
-                db.session.commit()
+                session = db.session()
+                # An answer from the public cache touched no row: no COMMIT to send, no session to end.
+                if session.in_transaction() or session.new or session.dirty or session.deleted:
+                    session.commit()
             except IntegrityError as error:
                 db.session.rollback()
                 jobs.discard_pending()

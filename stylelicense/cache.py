@@ -23,7 +23,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from flask import Flask, Response, current_app, request, session
@@ -137,11 +137,11 @@ def _logger():
 
 
 class Entry(NamedTuple):
-    """A public answer's JSON and, for an answer about something one user owns (a style page), that
-    user's id: the owner is answered from the database instead (they see more of it)."""
+    """A public answer's JSON and the ids a per-viewer step needs without parsing it: the style's
+    owner (answered from the database instead, they see more), the feed page's images (hearts)."""
 
     body: bytes
-    owner: int | None = None
+    ids: tuple[int, ...] = ()
 
 
 def cached_data(name: str, build: Callable[[], Any]) -> bytes:
@@ -150,24 +150,24 @@ def cached_data(name: str, build: Callable[[], Any]) -> bytes:
     return cached_entry(name, build).body
 
 
-def cached_entry(name: str, build: Callable[[], Any], owner: Callable[[Any], int | None] | None = None) -> Entry:
-    """:func:`cached_data` with the owner's user id kept next to the answer (``owner(data)``).
+def cached_entry(name: str, build: Callable[[], Any], ids: Callable[[Any], Iterable[int]] | None = None) -> Entry:
+    """:func:`cached_data` with ``ids(data)`` kept next to the answer.
 
     An entry is stored under its path alone, headed by the version it was built at: a lookup reads
     the entry and the current version in one round trip and drops an entry of an older version."""
     backend = _backend()
     if backend is None:
         data = build()
-        return Entry(_dumps(data), owner(data) if owner else None)
+        return Entry(_dumps(data), tuple(ids(data)) if ids else ())
     key, version, bumped_at = None, 0, time.time()
     try:
         key = f"{name}:{request.full_path}"
         value, version, bumped_at = backend.lookup(key)
         if value is not None:
             header, _, body = value.partition(b"\n")
-            stored_version, stored_owner = header.split(b" ")
+            stored_version, _, stored_ids = header.partition(b" ")
             if int(stored_version) == version:
-                return Entry(body, int(stored_owner) or None)
+                return Entry(body, tuple(int(i) for i in stored_ids.split(b",") if i))
     except Exception as error:  # noqa: BLE001 - the cache is an optimisation; the database answers
         _logger().warning("public cache unavailable", extra={"error": str(error)[:200]})
         key = None
@@ -175,10 +175,10 @@ def cached_entry(name: str, build: Callable[[], Any], owner: Callable[[Any], int
     settled = time.time() - bumped_at > int(current_app.config.get("REPLICA_GRACE_SECONDS") or 0)
     with replica_reads(enabled=settled and key is not None):
         data = build()
-    entry = Entry(_dumps(data), owner(data) if owner else None)
+    entry = Entry(_dumps(data), tuple(ids(data)) if ids else ())
     if key is not None:
         try:
-            header = f"{version} {entry.owner or 0}\n".encode()
+            header = f"{version} {','.join(map(str, entry.ids))}\n".encode()
             backend.set(key, header + entry.body, int(current_app.config["PUBLIC_CACHE_SECONDS"]))
         except Exception as error:  # noqa: BLE001
             _logger().warning("public cache unavailable", extra={"error": str(error)[:200]})

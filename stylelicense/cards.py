@@ -12,7 +12,6 @@ from sqlalchemy import select
 from .api import iso
 from .community.models import Comment, Follow
 from .extensions import db
-from .sql import one_of
 from .storage import get_storage
 from .styles.models import Style
 from .styles.showcase import card_thumbnail_url
@@ -42,7 +41,7 @@ def visible_tags_by_style(style_ids: Iterable[int]) -> dict[int, list[str]]:
     rows = db.session.execute(
         select(style_tags.c.style_id, Tag.name)
         .join(Tag, Tag.id == style_tags.c.tag_id)
-        .where(one_of(style_tags.c.style_id, ids), Tag.is_active.is_(True), Tag.is_flagged.is_(False))
+        .where(style_tags.c.style_id.in_(ids), Tag.is_active.is_(True), Tag.is_flagged.is_(False))
         .order_by(Tag.name)
     )
     for style_id, name in rows:
@@ -78,7 +77,7 @@ def artist_cards(users: list[User], viewer: User | None = None) -> dict[int, dic
         followed = set(
             db.session.scalars(
                 select(Follow.following_id).where(
-                    Follow.follower_id == viewer.id, one_of(Follow.following_id, [user.id for user in users])
+                    Follow.follower_id == viewer.id, Follow.following_id.in_([user.id for user in users])
                 )
             )
         )
@@ -86,9 +85,7 @@ def artist_cards(users: list[User], viewer: User | None = None) -> dict[int, dic
     if artist_ids:
         for style in db.session.scalars(
             select(Style)
-            .where(
-                one_of(Style.artist_id, artist_ids), Style.training_status == "completed", Style.is_paused.is_(False)
-            )
+            .where(Style.artist_id.in_(artist_ids), Style.training_status == "completed", Style.is_paused.is_(False))
             .order_by(Style.created_at)
         ):
             styles.setdefault(style.artist_id, style)
@@ -113,7 +110,7 @@ def comment_excerpts(comment_ids: Iterable[int]) -> dict[int, Comment]:
     ids = list(set(comment_ids))
     if not ids:
         return {}
-    return {c.id: c for c in db.session.scalars(select(Comment).where(one_of(Comment.id, ids)))}
+    return {c.id: c for c in db.session.scalars(select(Comment).where(Comment.id.in_(ids)))}
 
 
 def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:

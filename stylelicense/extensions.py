@@ -86,7 +86,9 @@ class HeaderCSRFProtect(CSRFProtect):
         app.config["WTF_CSRF_CHECK_DEFAULT"] = False
 
     def check_after_rate_limits(self) -> None:
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
+        # Reads (GET, HEAD, OPTIONS) carry no token: skip the exemption lookups for them.
+        config = current_app.config
+        if config.get("WTF_CSRF_ENABLED", True) and request.method in config["WTF_CSRF_METHODS"]:
             self.protect(apply_exemptions=True)
 
     def _get_csrf_token(self):

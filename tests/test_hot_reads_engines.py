@@ -1,6 +1,6 @@
-"""The hot reads that pass id lists to the database as one array on PostgreSQL (stylelicense/sql.py) give
-the same answers on SQLite, the database of `make run`: a signed-in feed's hearts, the notification
-list with its actors and targets, a followed artist's card with its style and tags."""
+"""The hot reads that pass id lists to statements built once (expanding ``IN`` parameters) give the same
+answers on PostgreSQL and on SQLite, the database of `make run`: a signed-in feed's hearts, the
+notification list with its actors and targets, a followed artist's card with its style and tags."""
 
 from __future__ import annotations
 

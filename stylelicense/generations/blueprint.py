@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from .. import cache
 from ..api import created, endpoint, ok, paginate
+from ..community.operations import liked_generation_ids
 from ..extensions import limiter, rate_limit_key
 from . import operations
 from .models import Generation
@@ -23,9 +24,7 @@ def _viewer():
 
 def _with_likes(page: dict, viewer) -> dict:
     """``is_liked`` for the viewer, one query per page."""
-    from ..community.operations import liked_generation_ids
-
-    liked = liked_generation_ids(viewer, [item["id"] for item in page["results"]])
+    liked = liked_generation_ids(viewer.id if viewer else None, [item["id"] for item in page["results"]])
     for item in page["results"]:
         item["is_liked"] = item["id"] in liked
     return page
@@ -77,12 +76,16 @@ def my_generations(query: MyGenerationsQuery):
 )
 def feed(query: FeedQuery):
     # The page is the same for everyone (public cache); only the viewer's hearts are added per request.
-    data = cache.cached_data("feed", lambda: operations.feed_page(query))
+    entry = cache.cached_entry(
+        "feed", lambda: operations.feed_page(query), ids=lambda page: [item["id"] for item in page["results"]]
+    )
     viewer_id = cache.viewer_id()
     if viewer_id is None:
-        return cache.respond(data, personal=False)
-    page = json.loads(data)
-    liked = operations.liked_by(viewer_id, [item["id"] for item in page["results"]])
+        return cache.respond(entry.body, personal=False)
+    liked = liked_generation_ids(viewer_id, entry.ids)
+    if not liked:  # the stored page already says is_liked: false everywhere
+        return cache.respond(entry.body, personal=True)
+    page = json.loads(entry.body)
     for item in page["results"]:
         item["is_liked"] = item["id"] in liked
     return cache.respond(json.dumps(page, separators=(",", ":"), ensure_ascii=False).encode(), personal=True)

@@ -16,7 +16,6 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import joinedload
 
 from ..api import PageQuery, iso, paginate
-from ..community.models import Like
 from ..errors import Conflict, Forbidden, NotFound, StyleNotReady, ValidationError
 from ..extensions import db
 from ..jobs.client import enqueue_after_commit
@@ -24,7 +23,6 @@ from ..jobs.payloads import GENERATE_IMAGE, GenerateImagePayload
 from ..jobs.state import FINISHED, lock_for_report
 from ..provenance import operations as provenance
 from ..queueing.operations import generation_queue
-from ..sql import one_of
 from ..styles.availability import ensure_style_available
 from ..styles.models import Style
 from ..styles.operations import lora_trigger
@@ -210,17 +208,6 @@ def feed_page(page: PageQuery) -> dict[str, Any]:
     for item in result["results"]:
         item["is_liked"] = False
     return result
-
-
-def liked_by(user_id: int, generation_ids: list[int]) -> set[int]:
-    """Which of ``generation_ids`` the user likes (one query)."""
-    if not generation_ids:
-        return set()
-    return set(
-        db.session.scalars(
-            select(Like.generation_id).where(Like.user_id == user_id, one_of(Like.generation_id, generation_ids))
-        )
-    )
 
 
 def serialize_generation(generation: Generation, viewer: User | None = None) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from ..api import PageQuery, iso, paginate
 from ..cards import comment_excerpts, excerpt, public_url, user_summary
 from ..errors import NotFound
 from ..extensions import db
-from ..sql import one_of
 from .models import NOTIFICATION_TYPES, Notification
 
 
@@ -130,16 +129,14 @@ def serialize_notifications(notifications: list[Notification], recipient_id: int
     comments = comment_excerpts(wanted.get("comment", ()))
     generation_ids = set(wanted.get("generation", ())) | {c.generation_id for c in comments.values()}
     generations = (
-        {g.id: g for g in db.session.scalars(select(Generation).where(one_of(Generation.id, generation_ids)))}
+        {g.id: g for g in db.session.scalars(select(Generation).where(Generation.id.in_(generation_ids)))}
         if generation_ids
         else {}
     )
     style_ids = set(wanted.get("style", ())) | {g.style_id for g in generations.values()}
-    styles = (
-        {s.id: s for s in db.session.scalars(select(Style).where(one_of(Style.id, style_ids)))} if style_ids else {}
-    )
+    styles = {s.id: s for s in db.session.scalars(select(Style).where(Style.id.in_(style_ids)))} if style_ids else {}
     user_ids = set(wanted.get("user", ())) | {n.actor_id for n in notifications if n.actor_id is not None}
-    users = {u.id: u for u in db.session.scalars(select(User).where(one_of(User.id, user_ids)))} if user_ids else {}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
 
     def visible(generation) -> bool:
         return generation is not None and (generation.is_public or generation.user_id == recipient_id)

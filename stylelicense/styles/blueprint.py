@@ -74,13 +74,13 @@ def get_style(style_id: int):
         entry = cache.cached_entry(
             "style",
             lambda: operations.serialize_style(operations.get_visible_style(style_id)),
-            owner=lambda data: data["artist"]["id"],
+            ids=lambda data: [data["artist"]["id"]],
         )
     except NotFound:
         if viewer_id is None or operations.artist_user_id(style_id) != viewer_id:
             raise
-        entry = cache.Entry(b"", owner=viewer_id)
-    if viewer_id is not None and entry.owner == viewer_id:
+        entry = cache.Entry(b"", ids=(viewer_id,))
+    if viewer_id is not None and viewer_id in entry.ids:
         # The owner sees their style in every state (and more of it): never from the public cache.
         return ok(operations.serialize_style(operations.get_visible_style(style_id, current_user), current_user))
     return cache.respond(entry.body, personal=viewer_id is not None)
