@@ -57,6 +57,23 @@ ORDER = [
 ]
 
 
+# The requests of the mix measured one at a time (the names of bench/locustfile.py's ENDPOINTS).
+ALONE = [
+    "feed",
+    "feed, signed in",
+    "styles recent",
+    "styles popular",
+    "search",
+    "style page",
+    "profile",
+    "me",
+    "notifications",
+    "balance",
+    "my generations",
+    "like + unlike",
+]
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -179,11 +196,22 @@ class Server:
         self.log.close()
 
 
-def run_locust(server: Server, mode: str, users: int, seconds: int, data_path: Path, workdir: Path, label: str) -> dict:
+def run_locust(
+    server: Server,
+    mode: str,
+    users: int,
+    seconds: int,
+    data_path: Path,
+    workdir: Path,
+    label: str,
+    endpoint: str | None = None,
+) -> dict:
     """One bounded headless locust run; returns per-endpoint rows and the aggregate."""
-    prefix = workdir / label.replace(" ", "_")
+    prefix = workdir / "".join(c if c.isalnum() else "_" for c in label)
     env = {**os.environ, "LOAD_BENCH_MODE": mode, "LOAD_BENCH_DATA": str(data_path)}
-    spawn_rate = max(10, users // 4)
+    if endpoint:
+        env["LOAD_BENCH_ENDPOINT"] = endpoint
+    spawn_rate = users if mode == "endpoint" else max(10, users // 4)
     cpu_before = server.cpu_seconds()
     subprocess.run(
         [
@@ -254,6 +282,23 @@ def print_step(result: dict) -> None:
         )
 
 
+def endpoint_costs(server: Server, users: int, seconds: int, data_path: Path, workdir: Path) -> list[dict]:
+    """Each request of the mix alone, no think time: its saturated req/s and gunicorn CPU per request
+    (the cache hit rate is that of one endpoint at full rate, higher than in the mix)."""
+    rows = []
+    for name in ALONE:
+        result = run_locust(server, "endpoint", users, seconds, data_path, workdir, f"alone {name}", endpoint=name)
+        rows.append({"endpoint": name, **result["total"]})
+    print(f"\n== each request alone ({users} users, {seconds} s each, no think time)")
+    print(f"  {'endpoint':<16} {'req/s':>7} {'CPU ms':>7} {'p95':>6} {'errors':>6}")
+    for row in rows:
+        print(
+            f"  {row['endpoint']:<16} {row['rps']:>7.0f} {row['cpu_ms_per_request']:>7} {row['p95']:>6.0f} "
+            f"{row['errors']:>6}"
+        )
+    return rows
+
+
 def summary_table(results: list[dict], saturated: dict, floor: dict) -> str:
     """The Markdown table the README and docs quote."""
     steps = [r for r in results if r["label"].startswith("mix")]
@@ -303,6 +348,9 @@ def main() -> None:
     parser.add_argument("--saturate-users", type=int, default=48)
     parser.add_argument("--saturate-seconds", type=int, default=30)
     parser.add_argument(
+        "--endpoint-seconds", type=int, default=10, help="each request of the mix alone for this long (0: skip)"
+    )
+    parser.add_argument(
         "--server-args",
         default=None,
         help="gunicorn arguments instead of -c deploy/gunicorn.conf.py (same for the floor)",
@@ -320,7 +368,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.styles, args.generations, args.likes = 300, 3000, 30000
-        args.steps, args.step_seconds, args.saturate_seconds = "20,50", 20, 15
+        args.steps, args.step_seconds, args.saturate_seconds, args.endpoint_seconds = "20,50", 20, 15, 0
         args.database_url = args.database_url or DEFAULT_DB + "_quick"
     url = args.database_url or DEFAULT_DB
 
@@ -368,6 +416,7 @@ def main() -> None:
     bench_data(url, data_path)
 
     results: list[dict] = []
+    alone: list[dict] = []
     server = Server("wsgi:app", args.port, env, args.server_args, workdir / "api.log")
     try:
         for _ in range(3):  # warm every worker's imports and pools
@@ -382,6 +431,8 @@ def main() -> None:
         )
         print_step(saturated)
         results.append(saturated)
+        if args.endpoint_seconds > 0:
+            alone = endpoint_costs(server, args.saturate_users, args.endpoint_seconds, data_path, workdir)
     finally:
         server.stop()
 
@@ -409,7 +460,7 @@ def main() -> None:
 
     print("\n" + summary_table(results, saturated, floor))
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
+        Path(args.json).write_text(json.dumps({"args": vars(args), "results": results, "alone": alone}, indent=1))
 
 
 if __name__ == "__main__":

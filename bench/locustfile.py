@@ -4,7 +4,8 @@ Signed-in users (3 of 4) and anonymous visitors (1 of 4) browse like the SPA doe
 style lists, search, a style page, a profile; signed-in ones also load `me`, poll notifications and
 the balance, open My Page and like/unlike an image. 1–3 s between a user's requests, or none in the
 saturation mode. What to ask for comes from the JSON file in ``LOAD_BENCH_DATA`` (written by the
-bench from the seeded database); ``LOAD_BENCH_MODE`` is ``mix``, ``saturate`` or ``floor``.
+bench from the seeded database); ``LOAD_BENCH_MODE`` is ``mix``, ``saturate``, ``floor`` or ``endpoint``
+(one request of the mix alone, named by ``LOAD_BENCH_ENDPOINT``, no think time: what it costs).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from locust.contrib.fasthttp import FastHttpUser
 
 MODE = os.environ.get("LOAD_BENCH_MODE", "mix")
 DATA = json.loads(open(os.environ["LOAD_BENCH_DATA"]).read()) if os.environ.get("LOAD_BENCH_DATA") else {}
-WAIT = constant(0) if MODE in ("saturate", "floor-saturate") else between(1, 3)
+WAIT = constant(0) if MODE in ("saturate", "floor-saturate", "endpoint") else between(1, 3)
 
 
 class _Browsing(FastHttpUser):
@@ -133,6 +134,33 @@ class SignedIn(_Browsing):
                 response.success()
             else:
                 response.failure(f"{response.status_code}")
+
+
+# One request of the mix, by the name the bench prints: (who asks, the task that asks it).
+ENDPOINTS = {
+    "feed": (Visitor, "feed"),
+    "feed, signed in": (SignedIn, "feed"),
+    "styles recent": (Visitor, "styles_recent"),
+    "styles popular": (Visitor, "styles_popular"),
+    "search": (Visitor, "search"),
+    "style page": (Visitor, "style_page"),
+    "profile": (Visitor, "profile"),
+    "me": (SignedIn, "me"),
+    "notifications": (SignedIn, "notifications"),
+    "balance": (SignedIn, "balance"),
+    "my generations": (SignedIn, "my_generations"),
+    "like + unlike": (SignedIn, "like_unlike"),
+}
+
+if MODE == "endpoint":
+    _who, _task = ENDPOINTS[os.environ["LOAD_BENCH_ENDPOINT"]]
+
+    class OneEndpoint(_who):
+        pass
+
+    # Set after the class exists: locust's metaclass adds the base class's tasks to any declared here.
+    OneEndpoint.tasks = [getattr(_who, _task)]
+    del Visitor, SignedIn
 
 
 if MODE in ("floor", "floor-saturate"):
