@@ -137,6 +137,14 @@ def load_config(instance_path: str | os.PathLike, env: dict[str, str] | None = N
         # Without Toss keys, development gets a clearly labelled local sandbox checkout.
         "SANDBOX_CHECKOUT": toss_secret is None and not production,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # Redis down (a restart, a failover) must not take the API down: the limiter counts in each
+        # process's memory until Redis answers again, and never waits long for it.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+            if limiter_uri.startswith(("redis://", "rediss://"))
+            else {}
+        ),
         # The public read cache (stylelicense/cache.py).
         "CACHE_URL": cache_url,
         "CACHE_KEY_PREFIX": env.get("CACHE_KEY_PREFIX")

@@ -66,6 +66,9 @@ class PerAppLimiter(Limiter):
             super().init_app(app)
         finally:
             app.config["RATELIMIT_ENABLED"] = wanted
+        # A new app brings a new storage: forget that an earlier app's storage had gone away (the
+        # in-memory fallback, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED, is for the storage in use).
+        self._storage_dead = False
         protect = app.extensions.get("csrf")
         # (Tests re-bind the limiter to an app that already served requests: register once.)
         if isinstance(
