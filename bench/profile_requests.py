@@ -4,6 +4,7 @@ cProfile of one endpoint (CPU time).
 
     python bench/profile_requests.py --database-url postgresql+psycopg2://postgres@127.0.0.1/sl_load_bench
     python bench/profile_requests.py --database-url … --profile feed   # cProfile (CPU time) of one endpoint
+    python bench/profile_requests.py --explain --env PUBLIC_CACHE_SECONDS=0   # each read's plan (EXPLAIN ANALYZE)
 
 Runs the real app in-process through Flask's test client (no HTTP server, no network), on a database
 seeded by bench/load_bench.py. Numbers are per request, medians of ``-n`` runs after a warm-up;
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -32,6 +34,9 @@ def main() -> None:
     parser.add_argument("--profile", help="endpoint name to profile (cProfile, CPU time)")
     parser.add_argument("--top", type=int, default=40, help="functions to show with --profile")
     parser.add_argument("--env", action="append", default=[], help="extra NAME=VALUE for the app")
+    parser.add_argument(
+        "--explain", action="store_true", help="EXPLAIN ANALYZE every SELECT of each endpoint (use with the cache off)"
+    )
     args = parser.parse_args()
 
     from sqlalchemy import event, select
@@ -65,6 +70,8 @@ def main() -> None:
         @event.listens_for(engine, "before_cursor_execute")
         def _before(conn, cursor, statement, parameters, context, executemany):
             conn.info["started"] = time.perf_counter()
+            if "captured" in stats and statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                stats["captured"].append((statement, parameters))
 
         @event.listens_for(engine, "after_cursor_execute")
         def _after(conn, cursor, statement, parameters, context, executemany):
@@ -140,6 +147,11 @@ def main() -> None:
             f"{name:<24} {statistics.median(counts):>10.0f} {total:>9.1f} {sql:>7.1f} {total - sql:>9.1f} "
             f"{statistics.median(cpus):>10.2f}"
         )
+        if args.explain:
+            stats["captured"] = []
+            call()
+            for statement, parameters in stats.pop("captured"):
+                print("    " + explain(engine, statement, parameters))
         if args.profile and args.profile in name:
             import cProfile
             import pstats
@@ -152,6 +164,26 @@ def main() -> None:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def explain(engine, statement: str, parameters) -> str:
+    """One line per statement: its execution time and every scan of its plan (EXPLAIN ANALYZE)."""
+    with engine.connect() as connection:
+        plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar()
+        connection.rollback()
+    scans: list[str] = []
+
+    def walk(node: dict) -> None:
+        if "Scan" in node["Node Type"]:
+            where = node.get("Index Name") or node.get("Relation Name") or ""
+            scans.append(f"{node['Node Type']} {where} ({node.get('Actual Rows', 0)} rows)")
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    found = re.search(r"\bFROM\s+([a-z_]+)", statement)
+    table = found.group(1) if found else "?"
+    return f"{plan[0]['Execution Time']:7.2f} ms  {table:<22} " + "; ".join(scans)
 
 
 if __name__ == "__main__":
