@@ -66,3 +66,28 @@ def test_unrelated_pictures_do_not_register():
     buf = io.BytesIO()
     Image.new("RGB", (300, 300), (128, 128, 128)).save(buf, "PNG")
     assert registration.register(Image.open(buf), original) is None  # no features at all
+
+
+def test_a_near_identical_copy_is_derived_even_where_the_mark_reads_nothing():
+    """A copy whose pixels are a stored original's but for one (a lossless re-save that kept the
+    metadata) is attributed to it whatever its mark reads; a different picture is not."""
+    from stylelicense.provenance import verification
+
+    original = make_picture(512, 512, seed=5)  # never marked: the mark reads nothing here
+    copy = original.copy()
+    copy.putpixel((100, 100), (0, 0, 0))
+    upload = io.BytesIO()
+    copy.save(upload, "PNG")
+
+    def verify(stored):
+        candidate = verification.Candidate(serial=77, load_image=lambda: stored)
+        return verification.verify_image(
+            upload.getvalue(),
+            key=KEY,
+            lookup_by_serial=lambda serial: {"sha256": "not this file"} if serial == 77 else None,
+            candidates_by_hash=lambda _ph, _dh: [candidate],
+        )
+
+    same = verify(original)
+    assert (same.verdict, same.serial, same.method) == ("derived", 77, "registration")
+    assert verify(make_picture(512, 512, seed=6)).verdict == "unknown"
