@@ -302,6 +302,8 @@ def endpoint_costs(server: Server, users: int, seconds: int, data_path: Path, wo
 def summary_table(results: list[dict], saturated: dict, floor: dict) -> str:
     """The Markdown table the README and docs quote."""
     steps = [r for r in results if r["label"].startswith("mix")]
+    if not steps:  # saturation only (--steps "")
+        return f"saturated: {saturated['total']['rps']:.0f} req/s"
     lines = [
         "| | " + " | ".join(f"{r['users']} users" for r in steps) + " | saturated req/s |",
         "|---|" + "---|" * (len(steps) + 1),
