@@ -168,8 +168,19 @@ test('a queued job is cancelled and its refund shows in the token history', asyn
   await expect(byTestId(page, 'latest-generation')).toBeVisible()
   await byTestId(page, 'generate-tags').fill('bridge')
   await byTestId(page, 'generate-tags').press('Enter')
+  const posted = page.waitForResponse(
+    (response) =>
+      response.url().endsWith('/api/generations') && response.request().method() === 'POST',
+  )
   await byTestId(page, 'generate-submit').click()
+  const second = (await (await posted).json()).data.id
   const latest = byTestId(page, 'latest-generation')
+  // Until the page shows the second job, the panel (and its cancel button) is still the first one's,
+  // which is already running: clicking then answered "already being made".
+  await expect(latest.getByTestId('latest-generation-link')).toHaveAttribute(
+    'href',
+    `/feed/${second}`,
+  )
   const cancel = latest.getByTestId('generation-cancel')
   await expect(cancel).toBeVisible()
   await cancel.click()
