@@ -157,8 +157,7 @@ def cached_entry(name: str, build: Callable[[], Any], ids: Callable[[Any], Itera
     the entry and the current version in one round trip and drops an entry of an older version."""
     backend = _backend()
     if backend is None:
-        data = build()
-        return Entry(_dumps(data), tuple(ids(data)) if ids else ())
+        return _entry(build(), ids)
     key, version, bumped_at = None, 0, time.time()
     try:
         key = f"{name}:{request.full_path}"
@@ -174,8 +173,7 @@ def cached_entry(name: str, build: Callable[[], Any], ids: Callable[[Any], Itera
     # A replica that may not have the latest public change yet is not asked right after one.
     settled = time.time() - bumped_at > int(current_app.config.get("REPLICA_GRACE_SECONDS") or 0)
     with replica_reads(enabled=settled and key is not None):
-        data = build()
-    entry = Entry(_dumps(data), tuple(ids(data)) if ids else ())
+        entry = _entry(build(), ids)
     if key is not None:
         try:
             header = f"{version} {','.join(map(str, entry.ids))}\n".encode()
@@ -185,7 +183,12 @@ def cached_entry(name: str, build: Callable[[], Any], ids: Callable[[Any], Itera
     return entry
 
 
-def _dumps(data: Any) -> bytes:
+def _entry(data: Any, ids: Callable[[Any], Iterable[int]] | None) -> Entry:
+    return Entry(dumps(data), tuple(ids(data)) if ids else ())
+
+
+def dumps(data: Any) -> bytes:
+    """JSON as the cache stores it (compact, UTF-8)."""
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 

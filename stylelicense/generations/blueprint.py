@@ -88,7 +88,7 @@ def feed(query: FeedQuery):
     page = json.loads(entry.body)
     for item in page["results"]:
         item["is_liked"] = item["id"] in liked
-    return cache.respond(json.dumps(page, separators=(",", ":"), ensure_ascii=False).encode(), personal=True)
+    return cache.respond(cache.dumps(page), personal=True)
 
 
 @bp.get("/<int:generation_id>")

@@ -79,8 +79,8 @@ def get_style(style_id: int):
     except NotFound:
         if viewer_id is None or operations.artist_user_id(style_id) != viewer_id:
             raise
-        entry = cache.Entry(b"", ids=(viewer_id,))
-    if viewer_id is not None and viewer_id in entry.ids:
+        entry = None  # the owner's untrained style: nothing public to show
+    if entry is None or viewer_id in entry.ids:
         # The owner sees their style in every state (and more of it): never from the public cache.
         return ok(operations.serialize_style(operations.get_visible_style(style_id, current_user), current_user))
     return cache.respond(entry.body, personal=viewer_id is not None)
