@@ -35,43 +35,11 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 import psycopg2
 import requests
+from load_mix import ALONE, ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 DEFAULT_DB = "postgresql+psycopg2://postgres@127.0.0.1:5432/sl_load_bench"
-
-ORDER = [
-    "feed",
-    "feed next page",
-    "styles recent",
-    "styles popular",
-    "search",
-    "style page",
-    "profile",
-    "me",
-    "notifications",
-    "balance",
-    "my generations",
-    "like",
-    "unlike",
-]
-
-
-# The requests of the mix measured one at a time (the names of bench/locustfile.py's ENDPOINTS).
-ALONE = [
-    "feed",
-    "feed, signed in",
-    "styles recent",
-    "styles popular",
-    "search",
-    "style page",
-    "profile",
-    "me",
-    "notifications",
-    "balance",
-    "my generations",
-    "like + unlike",
-]
 
 
 def load_average() -> str:

@@ -14,6 +14,7 @@ import json
 import os
 import random
 
+from load_mix import ALONE
 from locust import between, constant, task
 from locust.contrib.fasthttp import FastHttpUser
 
@@ -136,24 +137,9 @@ class SignedIn(_Browsing):
                 response.failure(f"{response.status_code}")
 
 
-# One request of the mix, by the name the bench prints: (who asks, the task that asks it).
-ENDPOINTS = {
-    "feed": (Visitor, "feed"),
-    "feed, signed in": (SignedIn, "feed"),
-    "styles recent": (Visitor, "styles_recent"),
-    "styles popular": (Visitor, "styles_popular"),
-    "search": (Visitor, "search"),
-    "style page": (Visitor, "style_page"),
-    "profile": (Visitor, "profile"),
-    "me": (SignedIn, "me"),
-    "notifications": (SignedIn, "notifications"),
-    "balance": (SignedIn, "balance"),
-    "my generations": (SignedIn, "my_generations"),
-    "like + unlike": (SignedIn, "like_unlike"),
-}
-
 if MODE == "endpoint":
-    _who, _task = ENDPOINTS[os.environ["LOAD_BENCH_ENDPOINT"]]
+    _who_name, _task = ALONE[os.environ["LOAD_BENCH_ENDPOINT"]]
+    _who = {"Visitor": Visitor, "SignedIn": SignedIn}[_who_name]
 
     class OneEndpoint(_who):
         pass
