@@ -29,7 +29,8 @@ def engine_app(request, database_url, tmp_path):
     application.test_client_class = ApiClient
     if request.param == "sqlite":
         with application.app_context():
-            db.create_all()
+            # Only the default database: another test's app may have registered a replica bind.
+            db.create_all(bind_key=None)
     return application
 
 

@@ -7,6 +7,7 @@ Redis is back. Redis is reached through a loopback proxy that refuses connection
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -15,14 +16,13 @@ from factories import create_artist, create_style, seeded
 from stylelicense.extensions import limiter
 from tests.conftest import ApiClient, base_env
 from tests.fakes.tcp_proxy import TcpProxy
-
-REDIS_DB = 13  # the rate-limit tests' database (tests/test_rate_limits.py)
-REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+from tests.test_rate_limits import REDIS_URL, browser
 
 
 @pytest.fixture
 def redis_proxy():
-    proxy = TcpProxy("127.0.0.1", 6379).start()
+    redis_server = urlsplit(REDIS_URL)
+    proxy = TcpProxy(redis_server.hostname, redis_server.port or 6379).start()
     yield proxy
     proxy.down()
 
@@ -31,7 +31,7 @@ def redis_proxy():
 def outage_app(database_url, tmp_path, redis_proxy):
     from stylelicense.app import create_app
 
-    url = f"redis://127.0.0.1:{redis_proxy.port}/{REDIS_DB}"
+    url = f"redis://127.0.0.1:{redis_proxy.port}{urlsplit(REDIS_URL).path}"  # the same database
     app = create_app(
         env=base_env(
             tmp_path,
@@ -51,14 +51,8 @@ def outage_app(database_url, tmp_path, redis_proxy):
     limiter.reset()
 
 
-def _browser(app, ip: str):
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = ip
-    return client
-
-
 def test_the_api_answers_and_still_limits_while_redis_is_down(outage_app, redis_proxy):
-    visitor, fan = _browser(outage_app, "10.9.0.1"), _browser(outage_app, "10.9.0.2")
+    visitor, fan = browser(outage_app, "10.9.0.1"), browser(outage_app, "10.9.0.2")
     titles = [s["title"] for s in visitor.get("/api/styles").get_json()["data"]["results"]]
     assert titles == ["Velvet Night"]  # served, and stored in Redis
 
@@ -77,6 +71,6 @@ def test_the_api_answers_and_still_limits_while_redis_is_down(outage_app, redis_
     # Back: the limiter returns to Redis at its next health check (after a second, then backing off).
     redis_proxy.up()
     time.sleep(2.5)
-    assert _browser(outage_app, "10.9.0.3").get("/api/styles").status_code == 200
+    assert browser(outage_app, "10.9.0.3").get("/api/styles").status_code == 200
     keys = redis.Redis.from_url(REDIS_URL).keys("*10.9.0.3*")
     assert keys, "the limiter should count in Redis again"
